@@ -1,0 +1,32 @@
+# Two commands: `make demo` (the main job end to end) and `make test` (the suite).
+# Both do the whole set-up first; the set-up is idempotent and quick when done.
+PY := .venv/bin/python
+PIP := .venv/bin/pip
+STAMP := .venv/.installed
+
+.PHONY: demo test setup system-deps bench clean
+
+setup: system-deps $(STAMP)
+
+system-deps:
+	@bash scripts/system-deps.sh
+
+# torch 2.13.0 first: pip then takes the CPU wheel on disk instead of a CUDA build.
+$(STAMP): pyproject.toml
+	@test -x $(PY) || python3 -m venv .venv
+	@$(PIP) install -q --upgrade pip
+	@$(PIP) install -q torch==2.13.0
+	@$(PIP) install -q -e '.[test]'
+	@touch $(STAMP)
+
+demo: setup
+	@bash scripts/demo.sh
+
+test: setup
+	@$(PY) -m pytest
+
+bench: setup
+	@$(PY) bench/accuracy.py
+
+clean:
+	rm -rf .venv demo-out .pytest_cache

@@ -1,0 +1,31 @@
+"""Atomic file writes: nothing half-written is ever left behind."""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Callable
+
+
+def write_atomic(path: str | os.PathLike, write: Callable[[Any], None], mode: str = "w") -> None:
+    """Call write(fh) on a temp file next to `path`, then rename it over `path`."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, mode) as fh:
+            write(fh)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def write_json(path: str | os.PathLike, obj: Any) -> None:
+    write_atomic(path, lambda fh: fh.write(json.dumps(obj, indent=2, sort_keys=True) + "\n"))
+
+
+def write_text(path: str | os.PathLike, text: str) -> None:
+    write_atomic(path, lambda fh: fh.write(text))

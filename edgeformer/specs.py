@@ -1,0 +1,205 @@
+"""Model specs: frozen dataclasses that fully determine a network.
+
+A spec is what the search samples, what `train --spec` reads and what a run
+directory records in `spec.json`. Each family validates its own fields and
+round-trips through JSON (`to_dict` / `spec_from_dict`).
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field, fields
+from typing import Any, ClassVar, Union
+
+from edgeformer.errors import UserError
+
+ACTIVATIONS = ("gelu", "relu")
+
+
+def _check_range(family: str, name: str, value, lo, hi) -> None:
+    if not (lo <= value <= hi):
+        raise UserError(f"{family} spec: field '{name}' = {value!r} is out of range; allowed {lo}..{hi}")
+
+
+def _check_int(family: str, name: str, value, lo: int, hi: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise UserError(f"{family} spec: field '{name}' must be an integer in {lo}..{hi}, got {value!r}")
+    _check_range(family, name, value, lo, hi)
+
+
+def _check_float(family: str, name: str, value, lo: float, hi: float) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise UserError(f"{family} spec: field '{name}' must be a number in {lo}..{hi}, got {value!r}")
+    _check_range(family, name, float(value), lo, hi)
+
+
+def low_rank_dim(ratio: float, d_in: int, d_out: int) -> int:
+    """Inner width r of a low-rank linear d_in -> r -> d_out (ratio 1.0 means dense)."""
+    return max(1, int(round(ratio * min(d_in, d_out))))
+
+
+@dataclass(frozen=True)
+class ViTSpec:
+    """MCUFormer-style vision transformer.
+
+    Conv patch embedding (kernel = stride = patch_size), learned position
+    embedding, pre-LayerNorm blocks (MHSA + MLP), final LayerNorm, mean over
+    tokens, linear head. `low_rank_ratio` < 1 factorises every block linear
+    d_in -> d_out into d_in -> r -> d_out with r = ratio * min(d_in, d_out).
+    `spiking_mlp` replaces the MLP activation with a single-step LIF neuron.
+    """
+
+    family: ClassVar[str] = "vit"
+    in_channels: int = 3
+    image_size: int = 32
+    patch_size: int = 4
+    dim: int = 64
+    depth: int = 2
+    heads: int = 4
+    mlp_ratio: float = 2.0
+    low_rank_ratio: float = 1.0
+    activation: str = "gelu"
+    num_classes: int = 10
+    spiking_mlp: bool = False
+    lif_threshold: float = 1.0
+
+    def __post_init__(self) -> None:
+        f = "vit"
+        _check_int(f, "in_channels", self.in_channels, 1, 4)
+        _check_int(f, "image_size", self.image_size, 4, 256)
+        _check_int(f, "patch_size", self.patch_size, 1, 32)
+        if self.image_size % self.patch_size:
+            raise UserError(f"vit spec: field 'patch_size' = {self.patch_size} must divide image_size = {self.image_size}")
+        _check_int(f, "dim", self.dim, 4, 1024)
+        _check_int(f, "depth", self.depth, 1, 24)
+        _check_int(f, "heads", self.heads, 1, 32)
+        if self.dim % self.heads:
+            raise UserError(f"vit spec: field 'heads' = {self.heads} must divide dim = {self.dim}")
+        _check_float(f, "mlp_ratio", self.mlp_ratio, 0.25, 8.0)
+        _check_float(f, "low_rank_ratio", self.low_rank_ratio, 0.05, 1.0)
+        if self.activation not in ACTIVATIONS:
+            raise UserError(f"vit spec: field 'activation' = {self.activation!r}; allowed {', '.join(ACTIVATIONS)}")
+        _check_int(f, "num_classes", self.num_classes, 2, 1000)
+        if not isinstance(self.spiking_mlp, bool):
+            raise UserError(f"vit spec: field 'spiking_mlp' must be true or false, got {self.spiking_mlp!r}")
+        _check_float(f, "lif_threshold", self.lif_threshold, 0.01, 10.0)
+
+    @property
+    def tokens(self) -> int:
+        return (self.image_size // self.patch_size) ** 2
+
+    @property
+    def mlp_hidden(self) -> int:
+        return max(1, int(round(self.dim * self.mlp_ratio)))
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        """One sample, no batch axis: C x H x W."""
+        return (self.in_channels, self.image_size, self.image_size)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"family": self.family, **dataclasses.asdict(self)}
+
+
+@dataclass(frozen=True)
+class LMUFormerSpec:
+    """LMUFormer for sequences (N x T x F).
+
+    Causal Conv1d patch embedding (stride 1, left padding kernel-1, so that
+    streaming one step at a time is exact), then `depth` blocks of
+    [LMU token mixer + residual, 1x1-conv channel mixer with BatchNorm +
+    residual], mean over time, linear head. The LMU memory is the Legendre
+    delay system of Voelker et al. (order `memory_order`, window `theta` steps),
+    discretised by zero-order hold; its input u_t = W_u x_t has `memory_inputs`
+    channels. `spiking` swaps the patch-embedding and channel-mixer activations
+    for LIF neurons (threshold `lif_threshold`, leak `lif_leak`, hard reset).
+    """
+
+    family: ClassVar[str] = "lmuformer"
+    in_features: int = 13
+    seq_len: int = 64
+    patch_channels: tuple[int, ...] = (32, 64)
+    patch_kernel: int = 3
+    dim: int = 64
+    memory_order: int = 32
+    theta: float = 64.0
+    memory_inputs: int = 1
+    hidden: int = 64
+    mlp_ratio: float = 2.0
+    depth: int = 1
+    num_classes: int = 10
+    spiking: bool = False
+    lif_threshold: float = 1.0
+    lif_leak: float = 0.5
+
+    def __post_init__(self) -> None:
+        f = "lmuformer"
+        if isinstance(self.patch_channels, list):  # JSON gives lists
+            object.__setattr__(self, "patch_channels", tuple(self.patch_channels))
+        _check_int(f, "in_features", self.in_features, 1, 512)
+        _check_int(f, "seq_len", self.seq_len, 2, 4096)
+        if not isinstance(self.patch_channels, tuple) or not 1 <= len(self.patch_channels) <= 4:
+            raise UserError(f"lmuformer spec: field 'patch_channels' must be a list of 1..4 widths, got {self.patch_channels!r}")
+        for w in self.patch_channels:
+            _check_int(f, "patch_channels[]", w, 2, 1024)
+        _check_int(f, "patch_kernel", self.patch_kernel, 1, 9)
+        _check_int(f, "dim", self.dim, 2, 1024)
+        _check_int(f, "memory_order", self.memory_order, 1, 256)
+        _check_float(f, "theta", self.theta, 1.0, 100000.0)
+        _check_int(f, "memory_inputs", self.memory_inputs, 1, 64)
+        _check_int(f, "hidden", self.hidden, 2, 1024)
+        _check_float(f, "mlp_ratio", self.mlp_ratio, 0.25, 8.0)
+        _check_int(f, "depth", self.depth, 1, 12)
+        _check_int(f, "num_classes", self.num_classes, 2, 1000)
+        if not isinstance(self.spiking, bool):
+            raise UserError(f"lmuformer spec: field 'spiking' must be true or false, got {self.spiking!r}")
+        _check_float(f, "lif_threshold", self.lif_threshold, 0.01, 10.0)
+        _check_float(f, "lif_leak", self.lif_leak, 0.0, 1.0)
+
+    @property
+    def mlp_hidden(self) -> int:
+        return max(1, int(round(self.dim * self.mlp_ratio)))
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        """One sample, no batch axis: T x F."""
+        return (self.seq_len, self.in_features)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["patch_channels"] = list(self.patch_channels)
+        return {"family": self.family, **d}
+
+
+Spec = Union[ViTSpec, LMUFormerSpec]
+FAMILIES: dict[str, type] = {"vit": ViTSpec, "lmuformer": LMUFormerSpec}
+
+
+def spec_from_dict(d: dict[str, Any]) -> Spec:
+    """Build a spec from its JSON form; unknown families and fields are named in the error."""
+    if not isinstance(d, dict):
+        raise UserError(f"spec must be a JSON object, got {type(d).__name__}")
+    family = d.get("family")
+    if family not in FAMILIES:
+        raise UserError(f"spec: field 'family' = {family!r}; allowed {', '.join(FAMILIES)}")
+    cls = FAMILIES[family]
+    known = {f.name for f in fields(cls)}
+    # Search results (best.json) carry extra keys (accuracy, sram_bytes ...); they are
+    # metadata, not architecture, so they are ignored rather than rejected.
+    kwargs = {k: v for k, v in d.items() if k in known}
+    return cls(**kwargs)
+
+
+def spec_to_json(spec: Spec) -> str:
+    return json.dumps(spec.to_dict(), indent=2, sort_keys=True)
+
+
+def load_spec(path) -> Spec:
+    try:
+        with open(path) as fh:
+            d = json.load(fh)
+    except FileNotFoundError:
+        raise UserError(f"spec file {path} does not exist")
+    except json.JSONDecodeError as e:
+        raise UserError(f"spec file {path} is not valid JSON: {e}")
+    return spec_from_dict(d)

@@ -1,0 +1,98 @@
+"""Graph IR: what every pass, the planner and the C emitter see.
+
+A Graph is ONNX lowered to fixed shapes: nodes in execution order, every
+tensor with its static shape and dtype, constants as numpy arrays, and
+quantisation parameters where the tensor is int8/uint8. Passes are pure
+functions Graph -> Graph: they build new graphs (`Graph.replace`) and never
+mutate the one they got.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+DTYPE_BYTES = {"float32": 4, "int8": 1, "uint8": 1, "int16": 2, "int32": 4, "int64": 8, "bool": 1}
+
+
+@dataclass(frozen=True)
+class Tensor:
+    """A value: activation (data is None) or constant (data holds it).
+
+    Invariant: shape is fully static; `data`, when present, has exactly `shape` and `dtype`.
+    `scale`/`zero_point` are set for quantised tensors (per-tensor: shape (); per-channel:
+    shape (C,) along `quant_axis`).
+    """
+
+    name: str
+    shape: tuple[int, ...]
+    dtype: str
+    data: np.ndarray | None = None
+    scale: np.ndarray | None = None
+    zero_point: np.ndarray | None = None
+    quant_axis: int | None = None
+
+    @property
+    def is_const(self) -> bool:
+        return self.data is not None
+
+    @property
+    def numel(self) -> int:
+        n = 1
+        for d in self.shape:
+            n *= d
+        return n
+
+    @property
+    def nbytes(self) -> int:
+        return self.numel * DTYPE_BYTES[self.dtype]
+
+
+@dataclass(frozen=True)
+class Node:
+    """One operator. `op` is the ONNX op type, or an edgeformer fused op (prefix `ef.`)."""
+
+    op: str
+    name: str
+    inputs: tuple[str, ...]   # "" marks an omitted optional input, as in ONNX
+    outputs: tuple[str, ...]
+    attrs: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Graph:
+    """Nodes in execution order over named tensors.
+
+    Invariant: every node input is a graph input, a constant, or the output of an
+    earlier node; every tensor named anywhere is in `tensors`.
+    """
+
+    nodes: tuple[Node, ...]
+    tensors: dict[str, Tensor]
+    inputs: tuple[str, ...]
+    outputs: tuple[str, ...]
+    meta: dict[str, Any] = field(default_factory=dict)   # source model, opset, producer
+
+    def replace(self, **changes) -> "Graph":
+        return dataclasses.replace(self, **changes)
+
+    def producer(self, tensor: str) -> Node | None:
+        for n in self.nodes:
+            if tensor in n.outputs:
+                return n
+        return None
+
+    def consumers(self, tensor: str) -> list[Node]:
+        return [n for n in self.nodes if tensor in n.inputs]
+
+    def activations(self) -> list[Tensor]:
+        """Tensors that need arena memory: everything that is not a constant."""
+        return [t for t in self.tensors.values() if not t.is_const]
+
+    def const(self, name: str) -> np.ndarray:
+        t = self.tensors[name]
+        if t.data is None:
+            raise KeyError(f"{name} is not a constant")
+        return t.data

@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# The main job end to end on the default simulated board (grows as the pipeline does).
+set -euo pipefail
+EF=.venv/bin/edgeformer
+OUT=demo-out
+mkdir -p "$OUT"
+echo "== model zoo"
+$EF zoo
+echo "== train vit-digits on the real scikit-learn digits (short)"
+$EF train --model vit-digits --dataset digits --epochs 15 --out "$OUT/run" --force
+$EF eval "$OUT/run"

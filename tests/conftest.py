@@ -1,0 +1,31 @@
+"""Shared fixtures: the real CLI entry point, run as users run it."""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+EDGEFORMER = Path(sys.executable).with_name("edgeformer")
+
+
+def run_cli(*args, check=None, timeout=600):
+    """Run `edgeformer ARGS` as a subprocess; returns CompletedProcess (text)."""
+    env = dict(os.environ, PYTHONHASHSEED="0", COLUMNS="200")
+    proc = subprocess.run([str(EDGEFORMER), *map(str, args)], capture_output=True, text=True, timeout=timeout, env=env)
+    if check is not None and proc.returncode != check:
+        raise AssertionError(f"edgeformer {' '.join(map(str, args))} exited {proc.returncode}, want {check}\n"
+                             f"stdout:\n{proc.stdout[-3000:]}\nstderr:\n{proc.stderr[-3000:]}")
+    return proc
+
+
+def run_json(*args, timeout=600):
+    proc = run_cli(*args, "--json", check=0, timeout=timeout)
+    return json.loads(proc.stdout)
+
+
+@pytest.fixture
+def cli():
+    return run_cli
