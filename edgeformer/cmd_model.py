@@ -58,7 +58,7 @@ def _progress_bar(enabled: bool):
 @click.option("--dataset", required=True, help="digits, fashion-mnist, fsdd or npz:PATH")
 @click.option("--epochs", type=click.IntRange(1, 10000), default=10, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--batch-size", type=click.IntRange(1, 65536), default=128, show_default=True)
+@click.option("--batch-size", type=click.IntRange(1, 65536), default=64, show_default=True)
 @click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=2e-3, show_default=True)
 @click.option("--out", "run_dir", required=True, type=click.Path(), help="run directory to create")
 @click.option("--force", is_flag=True, help="overwrite a non-empty run directory")

@@ -117,12 +117,12 @@ class LMUFormerSpec:
 
     family: ClassVar[str] = "lmuformer"
     in_features: int = 13
-    seq_len: int = 64
+    seq_len: int = 32
     patch_channels: tuple[int, ...] = (32, 64)
     patch_kernel: int = 3
     dim: int = 64
     memory_order: int = 32
-    theta: float = 64.0
+    theta: float = 32.0
     memory_inputs: int = 1
     hidden: int = 64
     mlp_ratio: float = 2.0

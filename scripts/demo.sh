@@ -7,5 +7,5 @@ mkdir -p "$OUT"
 echo "== model zoo"
 $EF zoo
 echo "== train vit-digits on the real scikit-learn digits (short)"
-$EF train --model vit-digits --dataset digits --epochs 15 --out "$OUT/run" --force
+$EF train --model vit-digits --dataset digits --epochs 30 --lr 3e-3 --out "$OUT/run" --force
 $EF eval "$OUT/run"
