@@ -126,7 +126,7 @@ def train_model(spec: Spec, ds, cfg: TrainConfig, progress=None) -> tuple[torch.
             opt.step()
             step += 1
             if progress is not None:
-                progress(epoch, cfg.epochs, b + 1, steps_per_epoch, float(loss))
+                progress(epoch, cfg.epochs, b + 1, steps_per_epoch, loss.item())
     train_seconds = time.perf_counter() - t0
     model.eval()
     metrics = {

@@ -38,3 +38,14 @@ def preset(name: str) -> Spec:
         return PRESETS[name]
     except KeyError:
         raise UserError(f"unknown preset {name!r}; known presets: {', '.join(PRESETS)}") from None
+
+# The dataset each preset is sized for: the default for calibration and verification.
+# vit-tiny-ref (3x32x32) has no offline dataset here; it is exported untrained for memory
+# and latency comparisons, calibrated on seeded random inputs.
+DEFAULT_DATASETS: dict[str, str] = {
+    "vit-fmnist": "fashion-mnist",
+    "lmuformer-fsdd": "fsdd",
+    "spiking-lmuformer-fsdd": "fsdd",
+    "vit-digits": "digits",
+    "lmuformer-tiny": "fsdd",
+}

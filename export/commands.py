@@ -1,0 +1,74 @@
+"""CLI commands: export, verify."""
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import click
+
+from edgeformer.cli import err, print_json, print_table
+from edgeformer.errors import EdgeformerError
+
+
+@click.command()
+@click.argument("run_dir", required=False, type=click.Path())
+@click.option("--model", "preset_name", help="export a preset (untrained, seeded) instead of a run")
+@click.option("--onnx", "onnx_file", type=click.Path(), help="export an ONNX file from anywhere")
+@click.option("--quantize", type=click.Choice(["int8", "float32"]), default="int8", show_default=True)
+@click.option("--backend", type=click.Choice(["native", "tvm"]), default="native", show_default=True)
+@click.option("--calib-dataset", help="calibration/verification dataset (default: the run's)")
+@click.option("--out", "art", required=True, type=click.Path(), help="artifact folder")
+@click.option("--json", "as_json", is_flag=True)
+def export(run_dir, preset_name, onnx_file, quantize, backend, calib_dataset, art, as_json) -> None:
+    """Lower a model to ONNX (+ int8) and C with a static memory plan."""
+    from edgeformer.export.pipeline import export_artifact, resolve_source
+
+    source = resolve_source(run_dir, preset_name, onnx_file)
+    meta = export_artifact(art, source, quantize=quantize, backend=backend, calib_dataset=calib_dataset,
+                           log=lambda m: err.print(f"[dim]{m}[/]"))
+    plan = meta["plan"]
+    if as_json:
+        print_json({"art": str(art), **meta})
+        return
+    print_table(f"exported {source.label} ({quantize}, {backend}) -> {art}",
+                ["arena_bytes", "liveness_bound_bytes", "unfused_liveness_bound_bytes", "no_reuse_bytes",
+                 "weights_bytes", "macs"],
+                [[plan["arena_bytes"], plan["liveness_bound_bytes"], plan["unfused_liveness_bound_bytes"],
+                  plan["no_reuse_bytes"], plan["weights_bytes"], plan["macs"]]])
+
+
+@click.command()
+@click.argument("art", type=click.Path())
+@click.option("--target", type=click.Choice(["host"]), default="host", show_default=True)
+@click.option("--inputs", "n", type=click.IntRange(1, 100000), default=200, show_default=True,
+              help="number of test inputs")
+@click.option("--sanitize", is_flag=True, help="build with AddressSanitizer + UBSan")
+@click.option("--json", "as_json", is_flag=True)
+def verify(art, target, n, sanitize, as_json) -> None:
+    """Build the C code with the host compiler, run real test inputs, compare with onnxruntime."""
+    from edgeformer.runtime.host import build_host, run_host
+    from edgeformer.runtime.verify import compare, load_meta
+
+    art = Path(art)
+    meta = load_meta(art)
+    with tempfile.TemporaryDirectory(prefix="edgeformer-verify-") as tmp:
+        exe = build_host(art / "c", Path(tmp) / "model", sanitize=sanitize)
+        result = compare(meta, art, lambda xs: run_host(exe, xs), n)
+    result["target"] = target
+    if as_json:
+        print_json(result)
+    else:
+        steps = result["max_abs_diff_steps"]
+        print_table(f"verify {art} on {target} vs onnxruntime ({result['reference']})",
+                    ["inputs", "top1_agreement", "max_abs_diff", "max_abs_diff_steps", "passed"],
+                    [[result["inputs"], f"{result['top1_agreement']:.4f}", f"{result['max_abs_diff']:.3g}",
+                      "-" if steps is None else f"{steps:.2f}", "yes" if result["passed"] else "NO"]])
+    if not result["passed"]:
+        raise VerifyFailed(f"{art}: C output disagrees with onnxruntime (see the table)")
+
+
+class VerifyFailed(EdgeformerError):
+    """The C output disagrees with the reference: exit 1."""
+
+
+COMMANDS = (export, verify)

@@ -1,0 +1,42 @@
+"""Graph -> buffer requests for the planner: lifetimes from the op order, in-place rules.
+
+Invariant: a tensor is live from the op that writes it (graph inputs: op 0, written by
+the caller before the first op) to the last op that reads it (graph outputs: the last
+op, read by the caller after it). An in-place rule `out -> in` becomes `alias_of` only
+when the op writing `out` is the last reader of `in`, the only case where overwriting
+`in` cannot clobber a later read.
+"""
+from __future__ import annotations
+
+from edgeformer.export.ir import Graph
+from edgeformer.export.planner import BufferReq
+
+
+def lifetimes(graph: Graph) -> dict[str, tuple[int, int]]:
+    """{tensor: (first_op, last_op)} for every activation a node or the caller touches."""
+    last = max(len(graph.nodes) - 1, 0)
+    span: dict[str, list[int]] = {name: [0, 0] for name in graph.inputs}
+    for i, node in enumerate(graph.nodes):
+        for name in node.inputs:
+            if name and not graph.tensors[name].is_const:
+                span.setdefault(name, [i, i])[1] = i
+        for name in node.outputs:
+            if name and name not in span:
+                span[name] = [i, i]
+    for name in graph.outputs:
+        if name in span:
+            span[name][1] = last
+    return {k: (v[0], v[1]) for k, v in span.items()}
+
+
+def buffer_requests(graph: Graph, inplace: dict[str, str] | None = None) -> list[BufferReq]:
+    """One BufferReq per activation; `inplace` maps an output to the input it may overwrite."""
+    spans = lifetimes(graph)
+    inplace = inplace or {}
+    reqs = []
+    for name, (first, last) in spans.items():
+        src = inplace.get(name)
+        alias = src if src in spans and spans[src][1] == first and src not in graph.outputs else None
+        reqs.append(BufferReq(name=name, size=max(1, graph.tensors[name].nbytes), first_op=first,
+                              last_op=last, alias_of=alias))
+    return reqs
