@@ -1,0 +1,59 @@
+"""export / verify through the real CLI: every zoo preset, float32 and int8, on the host."""
+import json
+
+import onnx
+import pytest
+from onnx import helper, TensorProto
+
+from tests.conftest import run_cli, run_json
+from edgeformer.zoo import PRESETS
+
+PLAN_KEYS = {"arena_bytes", "liveness_bound_bytes", "unfused_liveness_bound_bytes", "no_reuse_bytes",
+             "weights_bytes", "macs", "buffers"}
+
+
+@pytest.mark.parametrize("quantize", ["float32", "int8"])
+@pytest.mark.parametrize("preset", sorted(PRESETS))
+def test_every_preset_exports_and_verifies_on_the_host(tmp_path, preset, quantize):
+    art = tmp_path / "art"
+    meta = run_json("export", "--model", preset, "--quantize", quantize, "--out", art)
+    plan = json.loads((art / "plan.json").read_text())
+    assert PLAN_KEYS <= set(plan)
+    assert plan["liveness_bound_bytes"] <= plan["arena_bytes"] <= plan["no_reuse_bytes"]
+    assert meta["plan"]["arena_bytes"] == plan["arena_bytes"]
+    for name in ("model.onnx", "plan.png", "c/model.c", "c/model.h", "c/weights.c"):
+        assert (art / name).is_file(), name
+    assert (art / "model.int8.onnx").is_file() == (quantize == "int8")
+    assert f"#define EF_ARENA_BYTES {plan['arena_bytes']}" in (art / "c/model.h").read_text()
+    result = run_json("verify", art, "--target", "host", "--inputs", "20")
+    assert result["passed"], result
+    assert result["inputs"] == 20
+    if quantize == "int8":
+        assert result["top1_agreement"] >= 0.99 and result["max_abs_diff_steps"] <= 2
+    else:
+        assert result["max_abs_diff"] <= 1e-4
+
+
+def test_foreign_onnx_unsupported_op_and_malformed_file(tmp_path):
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4])
+    bad = helper.make_model(helper.make_graph([helper.make_node("Hardmax", ["x"], ["y"], name="hm")], "g", [x], [y]),
+                            opset_imports=[helper.make_opsetid("", 17)])
+    onnx.save(bad, tmp_path / "hardmax.onnx")
+    p = run_cli("export", "--onnx", tmp_path / "hardmax.onnx", "--quantize", "float32", "--out", tmp_path / "a", check=2)
+    assert "Hardmax" in p.stderr and "hm" in p.stderr and "Softmax" in p.stderr
+    assert not (tmp_path / "a").exists()
+    (tmp_path / "junk.onnx").write_bytes(b"not a model")
+    p = run_cli("export", "--onnx", tmp_path / "junk.onnx", "--out", tmp_path / "b", check=2)
+    assert "junk.onnx" in p.stderr
+    assert not list(tmp_path.glob(".b.*")), "no half-written artifact left behind"
+    good = helper.make_model(helper.make_graph([helper.make_node("Relu", ["x"], ["y"])], "g", [x], [y]),
+                             opset_imports=[helper.make_opsetid("", 17)])
+    onnx.save(good, tmp_path / "relu.onnx")
+    run_json("export", "--onnx", tmp_path / "relu.onnx", "--quantize", "float32", "--out", tmp_path / "c")
+    assert run_json("verify", tmp_path / "c", "--inputs", "5")["passed"]
+
+
+def test_verify_needs_an_artifact(tmp_path):
+    p = run_cli("verify", tmp_path, check=2)
+    assert "export.json" in p.stderr
