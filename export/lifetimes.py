@@ -5,11 +5,18 @@ the caller before the first op) to the last op that reads it (graph outputs: the
 op, read by the caller after it). An in-place rule `out -> in` becomes `alias_of` only
 when the op writing `out` is the last reader of `in`, the only case where overwriting
 `in` cannot clobber a later read.
+
+Kernel scratch: a node with `attrs["scratch_bytes"] > 0` gets a buffer named
+`scratch_name(node)` live at that node only; its emitter reads the offset from the plan.
 """
 from __future__ import annotations
 
 from edgeformer.export.ir import Graph
 from edgeformer.export.planner import BufferReq
+
+
+def scratch_name(node_name: str) -> str:
+    return f"{node_name}#scratch"
 
 
 def lifetimes(graph: Graph) -> dict[str, tuple[int, int]]:
@@ -39,4 +46,8 @@ def buffer_requests(graph: Graph, inplace: dict[str, str] | None = None) -> list
         alias = src if src in spans and spans[src][1] == first and src not in graph.outputs else None
         reqs.append(BufferReq(name=name, size=max(1, graph.tensors[name].nbytes), first_op=first,
                               last_op=last, alias_of=alias))
+    for i, node in enumerate(graph.nodes):
+        size = int(node.attrs.get("scratch_bytes", 0))
+        if size > 0:
+            reqs.append(BufferReq(name=scratch_name(node.name), size=size, first_op=i, last_op=i))
     return reqs

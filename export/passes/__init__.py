@@ -9,10 +9,11 @@ from __future__ import annotations
 from typing import Callable
 
 from edgeformer.export.ir import Graph
+from edgeformer.export.passes.fold_qdq import fold_qdq
 
 Pass = Callable[[Graph], Graph]
 
-LOWERING: tuple[Pass, ...] = ()
+LOWERING: tuple[Pass, ...] = (fold_qdq,)
 MEMORY: tuple[Pass, ...] = ()
 PIPELINE: tuple[Pass, ...] = LOWERING + MEMORY
 

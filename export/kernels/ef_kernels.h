@@ -1,0 +1,256 @@
+/* edgeformer portable C99 kernels: one params struct per kernel family, int status return,
+ * no allocation. Attribute handling (pads, broadcasting strides, axes) happens in the Python
+ * emitters; kernels only see flat sizes and stride tables. Kernels named `_any` move bytes
+ * and work for every dtype (elem_size gives the element width). */
+#ifndef EF_KERNELS_H
+#define EF_KERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define EF_MAX_DIMS 8
+
+enum { EF_OK = 0, EF_ERR_PARAM = 1 };
+
+/* ---- elementwise -------------------------------------------------------------------- */
+enum {
+    EF_BIN_ADD, EF_BIN_SUB, EF_BIN_MUL, EF_BIN_DIV, EF_BIN_POW, EF_BIN_MAX, EF_BIN_MIN,
+    EF_BIN_FMOD, EF_BIN_PRELU,
+    EF_CMP_GREATER, EF_CMP_LESS, EF_CMP_EQUAL, EF_CMP_GREATER_EQ, EF_CMP_LESS_EQ,
+    EF_LOG_AND, EF_LOG_OR, EF_LOG_XOR
+};
+
+/* Broadcasting: y has `shape`; a and b are read with their own strides (0 on a broadcast dim). */
+typedef struct {
+    int32_t op;
+    int32_t rank;
+    int32_t shape[EF_MAX_DIMS];
+    int32_t a_stride[EF_MAX_DIMS];
+    int32_t b_stride[EF_MAX_DIMS];
+} ef_binary_params;
+
+int ef_binary_f32(const ef_binary_params *p, const float *a, const float *b, float *y);
+int ef_compare_f32(const ef_binary_params *p, const float *a, const float *b, uint8_t *y);
+int ef_logical_u8(const ef_binary_params *p, const uint8_t *a, const uint8_t *b, uint8_t *y);
+
+enum {
+    EF_UN_RELU, EF_UN_SIGMOID, EF_UN_TANH, EF_UN_ERF, EF_UN_EXP, EF_UN_LOG, EF_UN_SQRT,
+    EF_UN_NEG, EF_UN_ABS, EF_UN_RECIPROCAL, EF_UN_LEAKY_RELU, EF_UN_GELU, EF_UN_GELU_TANH,
+    EF_UN_HARD_SIGMOID, EF_UN_HARD_SWISH, EF_UN_SOFTPLUS, EF_UN_SOFTSIGN, EF_UN_CLIP,
+    EF_UN_ELU, EF_UN_SELU, EF_UN_CELU, EF_UN_FLOOR, EF_UN_CEIL, EF_UN_ROUND, EF_UN_SIN,
+    EF_UN_COS, EF_UN_TAN, EF_UN_ASIN, EF_UN_ACOS, EF_UN_ATAN, EF_UN_SINH, EF_UN_COSH,
+    EF_UN_ASINH, EF_UN_ACOSH, EF_UN_ATANH, EF_UN_SIGN, EF_UN_MISH, EF_UN_THRESHOLDED_RELU,
+    EF_UN_AFFINE, EF_UN_SWISH, EF_UN_SHRINK
+};
+
+/* y = f(x) elementwise; alpha/beta carry the op's attributes (slope, min/max, scale...). */
+typedef struct {
+    int32_t op;
+    int32_t n;
+    float alpha;
+    float beta;
+} ef_unary_params;
+
+int ef_unary_f32(const ef_unary_params *p, const float *x, float *y);
+int ef_not_u8(int32_t n, const uint8_t *x, uint8_t *y);
+
+/* y[i] = cond[i] ? a[i] : b[i], broadcast like ef_binary (c_stride for cond). */
+typedef struct {
+    int32_t rank;
+    int32_t elem_size;
+    int32_t shape[EF_MAX_DIMS];
+    int32_t c_stride[EF_MAX_DIMS];
+    int32_t a_stride[EF_MAX_DIMS];
+    int32_t b_stride[EF_MAX_DIMS];
+} ef_where_params;
+
+int ef_where_any(const ef_where_params *p, const uint8_t *cond, const void *a, const void *b,
+                 void *y);
+
+enum { EF_DT_F32, EF_DT_I8, EF_DT_U8, EF_DT_I16, EF_DT_I32, EF_DT_I64, EF_DT_BOOL };
+
+typedef struct {
+    int32_t n;
+    int32_t from;
+    int32_t to;
+} ef_cast_params;
+
+int ef_cast_any(const ef_cast_params *p, const void *x, void *y);
+
+/* ---- linear algebra ----------------------------------------------------------------- */
+/* y[b] = a[b] (m x k) @ bmat[b] (k x n); batch dims broadcast through the stride tables. */
+typedef struct {
+    int32_t m, k, n;
+    int32_t batch_rank;
+    int32_t batch_shape[EF_MAX_DIMS];
+    int32_t a_stride[EF_MAX_DIMS];
+    int32_t b_stride[EF_MAX_DIMS];
+} ef_matmul_params;
+
+int ef_matmul_f32(const ef_matmul_params *p, const float *a, const float *b, float *y);
+
+/* y = alpha * op(a) @ op(b) + beta * c; c (may be NULL) read with c_stride_m/c_stride_n. */
+typedef struct {
+    int32_t m, k, n;
+    int32_t trans_a, trans_b;
+    float alpha, beta;
+    int32_t c_stride_m, c_stride_n;
+} ef_gemm_params;
+
+int ef_gemm_f32(const ef_gemm_params *p, const float *a, const float *b, const float *c,
+                float *y);
+
+/* NCHW 2-D convolution (1-D models use h = 1); bias may be NULL. */
+typedef struct {
+    int32_t n, c_in, h, w;
+    int32_t c_out, kh, kw;
+    int32_t oh, ow;
+    int32_t stride_h, stride_w;
+    int32_t pad_top, pad_left;
+    int32_t dil_h, dil_w;
+    int32_t groups;
+} ef_conv2d_params;
+
+int ef_conv2d_f32(const ef_conv2d_params *p, const float *x, const float *w, const float *bias,
+                  float *y);
+
+/* ---- pooling ------------------------------------------------------------------------- */
+typedef struct {
+    int32_t n, c, h, w;
+    int32_t oh, ow;
+    int32_t kh, kw;
+    int32_t stride_h, stride_w;
+    int32_t pad_top, pad_left;
+    int32_t dil_h, dil_w;
+    int32_t count_include_pad; /* average pool only */
+    int32_t pad_bottom, pad_right; /* the explicit pads: padded area that counts */
+} ef_pool2d_params;
+
+int ef_maxpool2d_f32(const ef_pool2d_params *p, const float *x, float *y);
+int ef_avgpool2d_f32(const ef_pool2d_params *p, const float *x, float *y);
+
+/* ---- normalisation and softmax ------------------------------------------------------ */
+/* x viewed as (outer, axis_len, inner); softmax (or log-softmax) along axis_len. */
+typedef struct {
+    int32_t outer, axis_len, inner;
+    int32_t log;
+} ef_softmax_params;
+
+int ef_softmax_f32(const ef_softmax_params *p, const float *x, float *y);
+
+/* x viewed as (outer, size); scale/bias (bias may be NULL) broadcast with *_period. */
+typedef struct {
+    int32_t outer, size;
+    float epsilon;
+    int32_t scale_period, bias_period;
+} ef_layernorm_params;
+
+int ef_layernorm_f32(const ef_layernorm_params *p, const float *x, const float *scale,
+                     const float *bias, float *y, float *mean_out, float *inv_std_out);
+
+/* x viewed as (n, c, spatial); per-channel scale, bias, mean, var. */
+typedef struct {
+    int32_t n, c, spatial;
+    float epsilon;
+} ef_batchnorm_params;
+
+int ef_batchnorm_f32(const ef_batchnorm_params *p, const float *x, const float *scale,
+                     const float *bias, const float *mean, const float *var, float *y);
+
+/* ---- reductions ---------------------------------------------------------------------- */
+enum {
+    EF_RED_SUM, EF_RED_MEAN, EF_RED_MAX, EF_RED_MIN, EF_RED_PROD, EF_RED_SUM_SQUARE,
+    EF_RED_L1, EF_RED_L2, EF_RED_LOG_SUM, EF_RED_LOG_SUM_EXP
+};
+
+/* For every y element (out_shape, strides into x in out_stride), fold the x elements
+ * spanned by red_shape/red_stride. Both tables have the input's rank. */
+typedef struct {
+    int32_t op;
+    int32_t rank;
+    int32_t out_shape[EF_MAX_DIMS];
+    int32_t out_stride[EF_MAX_DIMS];
+    int32_t red_shape[EF_MAX_DIMS];
+    int32_t red_stride[EF_MAX_DIMS];
+} ef_reduce_params;
+
+int ef_reduce_f32(const ef_reduce_params *p, const float *x, float *y);
+
+/* ---- data movement (any dtype) -------------------------------------------------------- */
+/* y[dst_offset + sum(i_d * dst_stride_d)] <- x[offset + sum(i_d * stride_d)] over `shape`
+ * (element units): transpose, slice, expand, tile, pad interiors. */
+typedef struct {
+    int32_t rank;
+    int32_t elem_size;
+    int32_t offset;
+    int32_t dst_offset;
+    int32_t shape[EF_MAX_DIMS];
+    int32_t stride[EF_MAX_DIMS];
+    int32_t dst_stride[EF_MAX_DIMS];
+} ef_strided_copy_params;
+
+int ef_strided_copy_any(const ef_strided_copy_params *p, const void *x, void *y);
+
+/* `count` blocks of `block_bytes`: block i from x + i*src_stride to y + i*dst_stride
+ * (concat, split, pad interiors). */
+typedef struct {
+    int32_t count;
+    int32_t block_bytes;
+    int32_t src_stride;
+    int32_t dst_stride;
+} ef_block_copy_params;
+
+int ef_block_copy_any(const ef_block_copy_params *p, const void *x, void *y);
+
+/* y = x viewed as (outer, axis_len, inner_bytes) gathered at idx[n_idx] along the axis. */
+typedef struct {
+    int32_t outer, axis_len, inner_bytes, n_idx;
+} ef_gather_params;
+
+int ef_gather_any(const ef_gather_params *p, const void *x, const int32_t *idx, void *y);
+int ef_gather_i64idx_any(const ef_gather_params *p, const void *x, const int64_t *idx, void *y);
+
+int ef_copy_any(int32_t nbytes, const void *x, void *y);
+/* y[0..n) = *value (elem_size bytes), e.g. Pad's constant. */
+int ef_fill_any(int32_t n, int32_t elem_size, const void *value, void *y);
+
+/* ---- quantisation ---------------------------------------------------------------------- */
+/* x viewed as (outer, axis_len, inner); scale/zero_point have axis_len entries
+ * (1 for per-tensor). zero_point may be NULL (= 0). */
+typedef struct {
+    int32_t outer, axis_len, inner;
+} ef_quant_params;
+
+int ef_dequantize_s8_f32(const ef_quant_params *p, const int8_t *x, const float *scale,
+                         const int8_t *zp, float *y);
+int ef_dequantize_u8_f32(const ef_quant_params *p, const uint8_t *x, const float *scale,
+                         const uint8_t *zp, float *y);
+int ef_dequantize_s32_f32(const ef_quant_params *p, const int32_t *x, const float *scale,
+                          const int32_t *zp, float *y);
+int ef_quantize_f32_s8(const ef_quant_params *p, const float *x, const float *scale,
+                       const int8_t *zp, int8_t *y);
+int ef_quantize_f32_u8(const ef_quant_params *p, const float *x, const float *scale,
+                       const uint8_t *zp, uint8_t *y);
+
+/* ---- int8 fused ops (export/passes/fold_qdq.py) ---------------------------------------- */
+/* acc = bias[c] + sum (x - x_zp) * w  (int32); y = clamp(requant(acc, mult[c], shift[c]) + y_zp),
+ * requant(acc) = acc * mult * 2^(shift - 31) rounded half to even. */
+typedef struct {
+    int32_t m, k, n;          /* x (m, k), w (n, k) row-major, y (m, n) */
+    int32_t x_zp, y_zp;
+    int32_t act_min, act_max;
+} ef_qmatmul_params;
+
+int ef_qmatmul_s8(const ef_qmatmul_params *p, const int8_t *x, const int8_t *w,
+                  const int32_t *bias, const int32_t *mult, const int32_t *shift, int8_t *y);
+
+typedef struct {
+    ef_conv2d_params conv;    /* geometry, as for ef_conv2d_f32 */
+    int32_t x_zp, y_zp;
+    int32_t act_min, act_max;
+} ef_qconv2d_params;
+
+int ef_qconv2d_s8(const ef_qconv2d_params *p, const int8_t *x, const int8_t *w,
+                  const int32_t *bias, const int32_t *mult, const int32_t *shift, int8_t *y);
+
+#endif /* EF_KERNELS_H */
