@@ -9,7 +9,7 @@ from edgeformer.export.ir import Graph, Node
 def node_macs(graph: Graph, node: Node) -> int:
     t = graph.tensors
     op = node.op.split(".")[-1]
-    if op in ("MatMul", "QMatMul", "MatMulInteger"):
+    if op in ("MatMul", "QMatMul", "QMatMulAA", "MatMulInteger"):
         a = t[node.inputs[0]].shape
         return prod(t[node.outputs[0]].shape) * (a[-1] if a else 1)
     if op in ("Gemm", "QGemm"):
@@ -19,7 +19,8 @@ def node_macs(graph: Graph, node: Node) -> int:
     if op in ("Conv", "QConv", "ConvInteger"):
         w = t[node.inputs[1]].shape  # Cout x Cin/groups x k...
         return prod(t[node.outputs[0]].shape) * prod(w[1:])
-    return 0
+    # Fused nodes (ef.RowLoop, ...) declare what their body computes.
+    return int(node.attrs.get("macs", 0))
 
 
 def graph_macs(graph: Graph) -> int:

@@ -12,10 +12,23 @@ from edgeformer.export.planner import BufferReq, Plan, liveness_bound, plan_buff
 ALIGNMENT = 16
 
 
+def _const_ids(graph: Graph) -> dict[int, int]:
+    """{id(array): bytes} of constants the nodes read, fused bodies included (one array = one copy)."""
+    found: dict[int, int] = {}
+    for n in graph.nodes:
+        for name in n.inputs:
+            t = graph.tensors.get(name) if name else None
+            if t is not None and t.is_const:
+                found[id(t.data)] = t.nbytes
+        body = n.attrs.get("body")
+        if isinstance(body, Graph):
+            found.update(_const_ids(body))
+    return found
+
+
 def weights_bytes(graph: Graph) -> int:
     """Bytes of constants the nodes read (they go to flash)."""
-    used = {name for n in graph.nodes for name in n.inputs if name}
-    return sum(t.nbytes for name, t in graph.tensors.items() if t.is_const and name in used)
+    return sum(_const_ids(graph).values())
 
 
 def make_plan(unfused: Graph, graph: Graph, inplace: dict[str, str]) -> tuple[dict[str, Any], list[BufferReq], Plan]:

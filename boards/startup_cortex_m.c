@@ -1,0 +1,44 @@
+/* Minimal Cortex-M start-up for edgeformer firmware: vector table, .data/.bss set-up, FPU on,
+ * main(). Faults print what happened over semihosting and exit with status 4, so a crash in
+ * QEMU or on a board ends the run with a message instead of hanging. */
+#include <stdint.h>
+
+#include "semihost.h"
+
+extern uint32_t _sidata, _sdata, _edata, _sbss, _ebss, _estack;
+int main(void);
+
+void Reset_Handler(void);
+void Fault_Handler(void);
+
+void Reset_Handler(void)
+{
+    uint32_t *src = &_sidata, *dst = &_sdata;
+    while (dst < &_edata) *dst++ = *src++;
+    for (dst = &_sbss; dst < &_ebss; ++dst) *dst = 0;
+    /* CPACR: full access to CP10/CP11 (the FPU) before any float code runs. */
+    *(volatile uint32_t *)0xE000ED88 |= 0xFu << 20;
+    __asm volatile("dsb\n\tisb");
+    sh_exit(main());
+}
+
+void Fault_Handler(void)
+{
+    uint32_t cfsr = *(volatile uint32_t *)0xE000ED28, ipsr;
+    __asm volatile("mrs %0, ipsr" : "=r"(ipsr));
+    sh_puts("firmware fault: exception ");
+    sh_putu(ipsr & 0x1FF);
+    sh_puts(", CFSR=");
+    sh_putx(cfsr);
+    sh_puts("\n");
+    sh_exit(4);
+}
+
+/* Core exceptions only: the firmware enables no peripheral interrupts. */
+__attribute__((section(".isr_vector"), used))
+static void (*const vectors[16])(void) = {
+    (void (*)(void))(&_estack), Reset_Handler,
+    Fault_Handler, Fault_Handler, Fault_Handler, Fault_Handler, Fault_Handler,  /* NMI..UsageFault */
+    0, 0, 0, 0,
+    Fault_Handler, Fault_Handler, 0, Fault_Handler, Fault_Handler,             /* SVC, DebugMon, PendSV, SysTick */
+};

@@ -1,0 +1,169 @@
+"""Boards: one TOML file per board (boards/*.toml), loaded and validated here.
+
+A board names its core (a `targets` entry), its memory regions, its clock, how to flash it
+and which QEMU machine stands in for it. Two regions are required: `flash` (code + weights)
+and `ram` (the one contiguous region that holds .data, .bss, the arena and the stack); other
+regions (`kind = "ram"`, e.g. DTCM, CCM) count in `sram_bytes` but the build does not use
+them. A malformed file raises UserError naming the file and the key.
+"""
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from edgeformer.errors import UserError
+from edgeformer.targets.cores import TARGETS, Target, target
+
+SIMULATORS = ("mps2-an500", "mps2-an386")
+PROBES = ("openocd", "pyocd", "stlink")
+_UNITS = {"": 1, "b": 1, "kib": 1024, "kb": 1024, "k": 1024, "mib": 1 << 20, "mb": 1 << 20, "m": 1 << 20}
+
+
+def parse_bytes(value: Any, what: str = "bytes") -> int:
+    """320KiB, 1MiB, 327680 (or an int) -> bytes."""
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    m = re.fullmatch(r"\s*(\d+)\s*([a-zA-Z]*)\s*", str(value))
+    if m is None or m.group(2).lower() not in _UNITS:
+        raise UserError(f"{what}: expected a byte count like 320KiB, 1MiB or 327680, got {value!r}")
+    return int(m.group(1)) * _UNITS[m.group(2).lower()]
+
+
+@dataclass(frozen=True)
+class Region:
+    name: str
+    kind: str        # "flash" | "ram"
+    origin: int
+    size: int
+
+
+@dataclass(frozen=True)
+class Board:
+    name: str
+    part: str
+    core: str
+    clock_hz: int
+    simulator: str
+    regions: tuple[Region, ...]
+    probe: dict[str, Any] = field(default_factory=dict)   # probe name -> how (see flash.py)
+    source: str = ""
+
+    @property
+    def target(self) -> Target:
+        return target(self.core)
+
+    def region(self, name: str) -> Region:
+        return next(r for r in self.regions if r.name == name)
+
+    @property
+    def flash(self) -> Region:
+        return self.region("flash")
+
+    @property
+    def ram(self) -> Region:
+        return self.region("ram")
+
+    @property
+    def sram_bytes(self) -> int:
+        return sum(r.size for r in self.regions if r.kind == "ram")
+
+    @property
+    def flash_bytes(self) -> int:
+        return self.flash.size
+
+    def summary(self) -> dict[str, Any]:
+        """The `edgeformer boards` row (CONTRACT.md keys first)."""
+        return {"name": self.name, "core": self.core, "sram_bytes": self.sram_bytes,
+                "flash_bytes": self.flash_bytes, "clock_hz": self.clock_hz, "simulator": self.simulator,
+                "part": self.part, "arena_region_bytes": self.ram.size,
+                "probes": self.probes}
+
+    @property
+    def probes(self) -> list[str]:
+        """Probes this board can be flashed with (none: a simulator-only board)."""
+        have = {"openocd": bool(self.probe.get("openocd")), "pyocd": bool(self.probe.get("pyocd_target")),
+                "stlink": bool(self.probe.get("stlink"))}
+        return [p for p in PROBES if have[p]]
+
+
+_TOP = {"name": str, "part": str, "core": str, "clock_hz": int, "simulator": str, "memory": dict, "probe": dict}
+_REQUIRED = ("name", "core", "clock_hz", "simulator", "memory")
+_REGION = {"kind": str, "origin": int, "size": (int, str)}
+_PROBE = {"openocd": list, "pyocd_target": str, "stlink": bool}
+
+
+def _check_keys(where: str, table: dict, allowed: dict, src: str) -> None:
+    for key, value in table.items():
+        if key not in allowed:
+            raise UserError(f"board file {src}: unknown key '{where}{key}'; allowed: {', '.join(allowed)}")
+        if not isinstance(value, allowed[key]) or (allowed[key] is int and isinstance(value, bool)):
+            want = allowed[key].__name__ if isinstance(allowed[key], type) else " or ".join(t.__name__ for t in allowed[key])
+            raise UserError(f"board file {src}: key '{where}{key}' must be {want}, got {value!r}")
+
+
+def parse_board(text: str, src: str = "<board>") -> Board:
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise UserError(f"board file {src} is not valid TOML: {e}") from None
+    _check_keys("", data, _TOP, src)
+    for key in _REQUIRED:
+        if key not in data:
+            raise UserError(f"board file {src}: missing key {key!r}")
+    if data["core"] not in TARGETS or not TARGETS[data["core"]].is_mcu:
+        mcus = [n for n, t in TARGETS.items() if t.is_mcu]
+        raise UserError(f"board file {src}: key 'core' = {data['core']!r} is not a known MCU core; use one of {', '.join(mcus)}")
+    if data["simulator"] not in SIMULATORS:
+        raise UserError(f"board file {src}: key 'simulator' = {data['simulator']!r}; use one of {', '.join(SIMULATORS)}")
+    if data["clock_hz"] <= 0:
+        raise UserError(f"board file {src}: key 'clock_hz' must be positive, got {data['clock_hz']}")
+    regions = []
+    for rname, r in data["memory"].items():
+        if not isinstance(r, dict):
+            raise UserError(f"board file {src}: key 'memory.{rname}' must be a table with origin and size")
+        _check_keys(f"memory.{rname}.", r, _REGION, src)
+        for key in ("origin", "size"):
+            if key not in r:
+                raise UserError(f"board file {src}: missing key 'memory.{rname}.{key}'")
+        kind = r.get("kind", "flash" if rname == "flash" else "ram")
+        if kind not in ("flash", "ram"):
+            raise UserError(f"board file {src}: key 'memory.{rname}.kind' must be flash or ram, got {kind!r}")
+        size = parse_bytes(r["size"], f"board file {src}: key 'memory.{rname}.size'")
+        regions.append(Region(rname, kind, r["origin"], size))
+    names = {r.name for r in regions}
+    for need in ("flash", "ram"):
+        if need not in names:
+            raise UserError(f"board file {src}: missing key 'memory.{need}' (a [memory.{need}] table with origin and size)")
+    _check_keys("probe.", data.get("probe", {}), _PROBE, src)
+    return Board(data["name"], data.get("part", data["name"]), data["core"], data["clock_hz"], data["simulator"],
+                 tuple(regions), dict(data.get("probe", {})), src)
+
+
+def _board_files() -> dict[str, Any]:
+    root = resources.files("edgeformer.boards")
+    return {p.name[:-5]: p for p in root.iterdir() if p.name.endswith(".toml")}
+
+
+def list_boards() -> list[Board]:
+    return [load_board(n) for n in sorted(_board_files())]
+
+
+def load_board(name: str | Path) -> Board:
+    """A board by name (boards/NAME.toml) or by path to a .toml file (a user's own board)."""
+    if str(name).endswith(".toml"):
+        path = Path(name)
+        if not path.is_file():
+            raise UserError(f"board file {path} does not exist")
+        return parse_board(path.read_text(), str(path))
+    files = _board_files()
+    if name not in files:
+        raise UserError(f"unknown board {name!r}; known boards: {', '.join(sorted(files))} "
+                        "(or pass a path to a board .toml)")
+    board = parse_board(files[name].read_text(), f"boards/{name}.toml")
+    if board.name != name:
+        raise UserError(f"board file boards/{name}.toml: key 'name' = {board.name!r} must match the file name")
+    return board

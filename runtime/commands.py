@@ -1,0 +1,211 @@
+"""CLI commands: boards, build, run, profile, flash, reference."""
+from __future__ import annotations
+
+import subprocess
+import tempfile
+from pathlib import Path
+
+import click
+
+from edgeformer.cli import err, print_json, print_table
+from edgeformer.errors import EdgeformerError
+
+DEFAULT_BOARD = "stm32f746g-disco"
+TOP_LAYERS = 15          # the profile table shows the heaviest layers; profile.json has every op
+_art = click.argument("art", type=click.Path())
+_board = click.option("--board", "board_name", default=DEFAULT_BOARD, show_default=True,
+                      help="board name (see `edgeformer boards`) or a path to a board .toml")
+_json = click.option("--json", "as_json", is_flag=True)
+
+
+def _log(msg: str) -> None:
+    err.print(f"[dim]{msg}[/]")
+
+
+def _build(art: str, board_name: str, image: str = "sim"):
+    from edgeformer.runtime.boards import load_board
+    from edgeformer.runtime.cross import build_firmware
+    from edgeformer.runtime.verify import load_meta
+
+    load_meta(art)  # a clear error for a folder that is not an artifact
+    board = load_board(board_name)
+    return board, build_firmware(Path(art), board, image, log=_log)
+
+
+@click.command()
+@_json
+def boards(as_json) -> None:
+    """List the boards: core, SRAM, flash, clock, simulator stand-in."""
+    from edgeformer.runtime.boards import list_boards
+
+    rows = [b.summary() for b in list_boards()]
+    if as_json:
+        print_json({"boards": rows})
+        return
+    cols = ["name", "core", "sram_bytes", "flash_bytes", "clock_hz", "simulator", "probes"]
+    print_table("boards", cols, [[r[c] if c != "probes" else ", ".join(r[c]) or "-" for c in cols] for r in rows])
+
+
+@click.command()
+@_art
+@_board
+@click.option("--image", type=click.Choice(["sim", "device"]), default="sim", show_default=True,
+              help="sim: linked for the QEMU stand-in (board sizes); device: the board's real addresses")
+@_json
+def build(art, board_name, image, as_json) -> None:
+    """Cross-compile ART for a board; sizes from the ELF."""
+    board, rec = _build(art, board_name, image)
+    if as_json:
+        print_json(rec)
+        return
+    print_table(f"build {art} for {board.name} ({board.core}, {image} image) -> {rec['elf']}",
+                ["flash_bytes", "ram_bytes", "arena_bytes", "sram_bytes", "flash_capacity_bytes"],
+                [[rec["flash_bytes"], rec["ram_bytes"], rec["arena_bytes"], rec["sram_bytes"],
+                  rec["flash_capacity_bytes"]]])
+
+
+@click.command()
+@_art
+@_board
+@click.option("--sim", type=click.Choice(["qemu"]), default="qemu", show_default=True)
+@click.option("--inputs", "n", type=click.IntRange(1, 100000), default=20, show_default=True)
+@click.option("--timeout", type=click.FloatRange(1, 3600), default=300, show_default=True,
+              help="hard limit in seconds for the emulator run")
+@_json
+def run(art, board_name, sim, n, timeout, as_json) -> None:
+    """Run ART on the simulated board with real test inputs; compare with onnxruntime."""
+    from edgeformer.runtime.host import read_signature
+    from edgeformer.runtime.simrun import run_compare
+    from edgeformer.runtime.verify import load_meta
+
+    board, rec = _build(art, board_name)
+    _log(f"running {n} inputs on QEMU {board.simulator} (stands in for {board.name})")
+    meta = load_meta(art)
+    result = run_compare(Path(art), meta, Path(rec["elf"]), board.simulator, read_signature(Path(art) / "c"), n,
+                         timeout)
+    result.update({"board": board.name, "sim": sim, "simulator": board.simulator})
+    if as_json:
+        print_json(result)
+    else:
+        steps = result["max_abs_diff_steps"]
+        print_table(f"run {art} on {board.name} (QEMU {board.simulator}) vs onnxruntime ({result['reference']})",
+                    ["inputs", "top1_agreement", "max_abs_diff", "max_abs_diff_steps", "passed"],
+                    [[result["inputs"], f"{result['top1_agreement']:.4f}", f"{result['max_abs_diff']:.3g}",
+                      "-" if steps is None else f"{steps:.2f}", "yes" if result["passed"] else "NO"]])
+    if not result["passed"]:
+        raise RunFailed(f"{art}: firmware output on {board.name} disagrees with onnxruntime (see the table)")
+
+
+class RunFailed(EdgeformerError):
+    """The firmware output disagrees with the reference: exit 1."""
+
+
+def _print_profile(art, prof) -> None:
+    unit = "instructions" if prof["mode"] == "qemu" else "cycles"
+    total = prof[f"{unit}_total"]
+    per = " per step" if prof.get("per") == "step" else ""
+    top = sorted(prof["layer_groups"], key=lambda g: -g[unit])
+    rows = [[g["name"], g[unit], f"{100 * g[unit] / total:.1f}%"] for g in top[:TOP_LAYERS]]
+    if len(top) > TOP_LAYERS:
+        rest = sum(g[unit] for g in top[TOP_LAYERS:])
+        rows.append([f"other ({len(top) - TOP_LAYERS} layers)", rest, f"{100 * rest / total:.1f}%"])
+    print_table(f"profile {art} on {prof['board']} ({prof['mode']}): {unit}{per} per layer", ["name", unit, "share"],
+                rows)
+    est = "estimated from instruction count" if prof["mode"] == "qemu" else "measured"
+    summary = [[total, prof["macs"], f"{prof[f'{unit}_per_mac']:.2f}", f"{prof['est_latency_ms']:.3f} ({est})",
+                prof["ram_bytes"], prof["flash_bytes"]]]
+    cols = [f"{unit}_total", "macs", f"{unit}/MAC", f"latency_ms @ {prof['clock_hz'] / 1e6:.0f} MHz", "ram_bytes",
+            "flash_bytes"]
+    if prof.get("per") == "step":
+        cols += ["steps", "state_bytes", "sequence_ms"]
+        summary[0] += [prof["steps"], prof["state_bytes"], f"{prof['est_sequence_latency_ms']:.3f}"]
+    print_table(f"totals{per}", cols, summary)
+
+
+@click.command()
+@_art
+@_board
+@click.option("--sim", type=click.Choice(["qemu"]), default="qemu", show_default=True)
+@click.option("--timeout", type=click.FloatRange(1, 3600), default=300, show_default=True)
+@_json
+def profile(art, board_name, sim, timeout, as_json) -> None:
+    """Per-layer instruction counts, estimated latency, SRAM, flash -> profile.json, profile.png."""
+    from edgeformer.runtime.profile import profile_qemu, write_profile
+
+    board, rec = _build(art, board_name)
+    _log(f"profiling on QEMU {board.simulator} (-icount: exact instruction counts)")
+    prof = profile_qemu(Path(art), board, rec, timeout)
+    write_profile(Path(art), prof)
+    if as_json:
+        print_json(prof)
+    else:
+        _print_profile(art, prof)
+        err.print(f"wrote {Path(art) / 'profile.json'}, {Path(art) / 'profile.png'}")
+
+
+@click.command()
+@_art
+@_board
+@click.option("--probe", type=click.Choice(["openocd", "pyocd", "stlink"]), required=True)
+@_json
+def flash(art, board_name, probe, as_json) -> None:
+    """Flash the hardware image through a debug probe (OpenOCD also reads the cycle profile back)."""
+    from edgeformer.runtime.boards import load_board
+    from edgeformer.runtime.flash import check_probe, flash_commands
+    from edgeformer.runtime.verify import load_meta
+
+    load_meta(art)
+    board = load_board(board_name)
+    kind = check_probe(board, probe)       # before anything is built or written
+    board, rec = _build(art, board_name, "device")
+    with tempfile.TemporaryDirectory(prefix="edgeformer-flash-") as tmp:
+        for cmd in flash_commands(board, probe, Path(rec["elf"]), Path(tmp) / "firmware.bin"):
+            _log(" ".join(cmd))
+            r = subprocess.run(cmd, cwd=tmp, capture_output=True, text=True, timeout=900)
+            if r.returncode != 0:
+                raise EdgeformerError(f"{cmd[0]} failed (exit {r.returncode}): {r.stderr.strip()[-500:]}")
+        result = {"board": board.name, "probe": probe, "probe_kind": kind, "elf": rec["elf"], "flashed": True}
+        if probe == "openocd" and (Path(tmp) / "profile.bin").exists():
+            import json
+
+            from edgeformer.runtime.profile import build_profile, write_profile
+            from edgeformer.runtime.qemu import parse_profile
+            plan = json.loads((Path(art) / "plan.json").read_text())
+            prof = build_profile(board, rec, plan, parse_profile((Path(tmp) / "profile.bin").read_bytes()), 1,
+                                 "device")
+            write_profile(Path(art), prof)
+            result["cycles_total"] = prof["cycles_total"]
+    if as_json:
+        print_json(result)
+    else:
+        print_table(f"flashed {board.name} via {probe}", ["board", "probe", "elf"], [[board.name, probe, rec["elf"]]])
+
+
+@click.command()
+@_art
+@click.option("--device", type=click.Choice(["cuda", "cpu"]), default="cuda", show_default=True)
+@click.option("--engine", type=click.Choice(["torch", "onnxruntime", "tvm"]), default="onnxruntime",
+              show_default=True)
+@click.option("--inputs", "n", type=click.IntRange(1, 100000), default=64, show_default=True)
+@_json
+def reference(art, device, engine, n, as_json) -> None:
+    """GPU (or CPU) reference build: throughput and max_abs_diff against the MCU's C outputs."""
+    import warnings
+
+    from edgeformer.runtime.reference import reference as run_reference
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")   # TVM's ONNX importer warns about every renamed input
+        res = run_reference(Path(art), device, engine, n)
+    if res["device_used"] != device:
+        err.print(f"[yellow]no CUDA for {engine}: ran on {res['device_used']}[/] ({res['note']})")
+    if as_json:
+        print_json(res)
+        return
+    print_table(f"reference {art}: {engine} on {res['device_used']} vs the artifact's C outputs",
+                ["inputs", "device_used", "throughput_per_s", "max_abs_diff", "top1_agreement"],
+                [[res["inputs"], res["device_used"], f"{res['throughput_per_s']:.1f}", f"{res['max_abs_diff']:.3g}",
+                  f"{res['top1_agreement']:.4f}"]])
+
+
+COMMANDS = (boards, build, run, profile, flash, reference)
