@@ -14,7 +14,8 @@ from rich.table import Table
 
 from edgeformer.errors import EdgeformerError
 
-out = Console()                 # stdout: tables, or the one JSON object
+# Piped output (CI logs, `| less`) gets wide tables instead of rich's 80-column default.
+out = Console(width=None if sys.stdout.isatty() else 160)  # stdout: tables, or the one JSON object
 err = Console(stderr=True)      # stderr: progress and messages
 
 
