@@ -38,3 +38,8 @@ def emit_qconv(ctx: EmitCtx, node: Node) -> list[str]:
                   act_max=127)
     args = [ctx.ptr(x), ctx.ptr(w), ctx.ptr(b), *_requant_args(ctx, node), ctx.ptr(y, out=True)]
     return ctx.call("ef_qconv2d_s8", args, "ef_qconv2d_params", params)
+
+
+# The int8 ops of the int8_* passes live next door; importing them here registers them
+# with the ops that registry._load_all already loads.
+from edgeformer.export.emit import ops_qint8  # noqa: E402, F401

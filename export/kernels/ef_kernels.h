@@ -253,4 +253,67 @@ typedef struct {
 int ef_qconv2d_s8(const ef_qconv2d_params *p, const int8_t *x, const int8_t *w,
                   const int32_t *bias, const int32_t *mult, const int32_t *shift, int8_t *y);
 
+/* ---- int8 between int8 tensors (export/passes/int8_*.py) ------------------------------ */
+/* Per-tensor int8: real = (q - zp) * scale. Float kernels quantise as onnxruntime does:
+ * q = saturate(rint(v / scale) + zp), rint rounding half to even. */
+
+/* y[i] = table[x[i] + 128]: any elementwise function of one int8 tensor (int8_lut). */
+typedef struct {
+    int32_t n;
+} ef_lut_params;
+
+int ef_lut_s8(const ef_lut_params *p, const int8_t *x, const int8_t *table, int8_t *y);
+
+enum { EF_QBIN_ADD, EF_QBIN_SUB, EF_QBIN_MUL };
+
+/* y = Q(DQ(a) op DQ(b)) in float32 per element, broadcast like ef_binary_params. */
+typedef struct {
+    int32_t op;
+    int32_t rank;
+    int32_t shape[EF_MAX_DIMS];
+    int32_t a_stride[EF_MAX_DIMS];
+    int32_t b_stride[EF_MAX_DIMS];
+    float a_scale, b_scale, y_scale;
+    int32_t a_zp, b_zp, y_zp;
+} ef_qbinary_params;
+
+int ef_qbinary_s8(const ef_qbinary_params *p, const int8_t *a, const int8_t *b, int8_t *y);
+
+/* Softmax over each contiguous row of `row` values: y = Q(softmax(DQ(x) * pre_scale)).
+ * scratch: row floats. */
+typedef struct {
+    int32_t rows, row;
+    float x_scale, pre_scale, y_scale;
+    int32_t x_zp, y_zp;
+} ef_qsoftmax_params;
+
+int ef_qsoftmax_s8(const ef_qsoftmax_params *p, const int8_t *x, int8_t *y, float *scratch);
+
+/* LayerNorm over each row of `size` values (gamma, beta: size floats), y = Q(LN(DQ(x))).
+ * pool_rows > 0: y holds, per group of pool_rows rows, the quantised mean of their LN rows
+ * (ViT's final norm + token mean). scratch: size floats (2 * size when pooling). */
+typedef struct {
+    int32_t rows, size, pool_rows;
+    float epsilon, x_scale, y_scale;
+    int32_t x_zp, y_zp;
+} ef_qlayernorm_params;
+
+int ef_qlayernorm_s8(const ef_qlayernorm_params *p, const int8_t *x, const float *gamma,
+                     const float *beta, int8_t *y, float *scratch);
+
+/* y[b] = requant(sum_k (a - a_zp)(b - b_zp)) + y_zp: activation x activation matmul,
+ * a[b] (m x k), b[b] (k x n), batch broadcast as in ef_matmul_params; one mult/shift. */
+typedef struct {
+    int32_t m, k, n;
+    int32_t batch_rank;
+    int32_t batch_shape[EF_MAX_DIMS];
+    int32_t a_stride[EF_MAX_DIMS];
+    int32_t b_stride[EF_MAX_DIMS];
+    int32_t a_zp, b_zp, y_zp;
+    int32_t mult, shift;
+} ef_qmatmul_aa_params;
+
+int ef_qmatmul_aa_s8(const ef_qmatmul_aa_params *p, const int8_t *a, const int8_t *b,
+                     int8_t *y);
+
 #endif /* EF_KERNELS_H */

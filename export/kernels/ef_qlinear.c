@@ -1,6 +1,7 @@
-/* int8 x int8 -> int32 matmul and conv2d with fixed-point requantisation (fold_qdq.py).
+/* int8 x int8 -> int32 matmul and conv2d with fixed-point requantisation (fold_qdq.py,
+ * int8_matmul_aa.py).
  * Reference loops; an optimised variant (e.g. CMSIS-NN) must match them bit for bit. */
-#include "ef_kernels.h"
+#include "ef_iter.h"
 
 /* acc * mult * 2^(shift - 31), rounded half to even like onnxruntime's float requantisation
  * (which may still differ by one step: it multiplies by a float32 scale). 1 <= 31-shift <= 62. */
@@ -66,6 +67,30 @@ int ef_qconv2d_s8(const ef_qconv2d_params *qp, const int8_t *x, const int8_t *w,
                 }
             }
         }
+    }
+    return EF_OK;
+}
+
+int ef_qmatmul_aa_s8(const ef_qmatmul_aa_params *p, const int8_t *a, const int8_t *b,
+                     int8_t *y)
+{
+    const int32_t m = p->m, k = p->k, n = p->n;
+    int32_t bi, nb = ef_numel(p->batch_rank, p->batch_shape);
+    ef_iter it;
+    ef_iter_init(&it, p->batch_rank);
+    for (bi = 0; bi < nb; ++bi) {
+        const int8_t *pa = a + it.off[0], *pb = b + it.off[1];
+        int8_t *py = y + (size_t)bi * m * n;
+        int32_t i, j, q;
+        for (i = 0; i < m; ++i) {
+            for (j = 0; j < n; ++j) {
+                int32_t acc = 0;
+                for (q = 0; q < k; ++q)
+                    acc += ((int32_t)pa[i * k + q] - p->a_zp) * ((int32_t)pb[q * n + j] - p->b_zp);
+                py[i * n + j] = (int8_t)ef_requantize(acc, p->mult, p->shift, p->y_zp, -128, 127);
+            }
+        }
+        ef_iter_next(&it, p->batch_shape, p->a_stride, p->b_stride, NULL);
     }
     return EF_OK;
 }

@@ -9,12 +9,24 @@ from __future__ import annotations
 from typing import Callable
 
 from edgeformer.export.ir import Graph
+from edgeformer.export.passes.dup_tokenwise import dup_tokenwise
 from edgeformer.export.passes.fold_qdq import fold_qdq
+from edgeformer.export.passes.int8_binary import int8_binary
+from edgeformer.export.passes.int8_lut import int8_lut
+from edgeformer.export.passes.int8_matmul_aa import int8_matmul_aa
+from edgeformer.export.passes.int8_moves import int8_moves
+from edgeformer.export.passes.int8_rowwise import int8_rowwise
+from edgeformer.export.passes.row_loop import row_loops
+from edgeformer.export.passes.split_matmul import split_matmul
 
 Pass = Callable[[Graph], Graph]
 
-LOWERING: tuple[Pass, ...] = (fold_qdq,)
-MEMORY: tuple[Pass, ...] = ()
+# The int8 passes each turn DQ -> float op(s) -> Q into one int8 node in the Q's place and
+# absorb disjoint Q nodes, so they commute; int8_lut runs before int8_binary so a Mul by a
+# scalar becomes a (bit-exact, cheaper) table rather than per-element float math.
+LOWERING: tuple[Pass, ...] = (fold_qdq, int8_moves, int8_lut, int8_binary, int8_rowwise,
+                              int8_matmul_aa)
+MEMORY: tuple[Pass, ...] = (split_matmul, dup_tokenwise, row_loops)
 PIPELINE: tuple[Pass, ...] = LOWERING + MEMORY
 
 

@@ -15,6 +15,9 @@ import math
 import numpy as np
 
 from edgeformer.export.ir import Graph, Node, Tensor
+from edgeformer.export.passes.qdq_util import dq_of as _dq_of
+from edgeformer.export.passes.qdq_util import prune as _prune
+from edgeformer.export.passes.qdq_util import qparams as _qparams
 
 FUSED = {"MatMul": "ef.QMatMul", "Gemm": "ef.QGemm", "Conv": "ef.QConv"}
 
@@ -29,21 +32,6 @@ def quantize_multiplier(m: float) -> tuple[int, int]:
         mult //= 2
         exp += 1
     return int(mult), int(exp)
-
-
-def _dq_of(g: Graph, name: str) -> Node | None:
-    p = g.producer(name)
-    return p if p is not None and p.op == "DequantizeLinear" else None
-
-
-def _qparams(g: Graph, node: Node) -> tuple[np.ndarray, np.ndarray] | None:
-    """(scale, zero_point) of a Q/DQ node when both are constants."""
-    scale = g.tensors[node.inputs[1]].data
-    zp_name = node.inputs[2] if len(node.inputs) > 2 else ""
-    zp = g.tensors[zp_name].data if zp_name else np.zeros((), np.int8)
-    if scale is None or zp is None:
-        return None
-    return scale.astype(np.float64), zp.astype(np.int64)
 
 
 def _match(g: Graph, n: Node):
@@ -110,19 +98,6 @@ def _bias_acc(g: Graph, n: Node, acc_scale: np.ndarray):
         return False
     b = np.broadcast_to(b.reshape(-1), acc_scale.shape)
     return np.round(b / acc_scale).astype(np.int32)
-
-
-def _prune(nodes: list[Node], g: Graph, tensors: dict[str, Tensor]) -> Graph:
-    """Drop nodes whose outputs nobody reads, then tensors nobody names."""
-    live = list(nodes)
-    while True:
-        read = {t for n in live for t in n.inputs} | set(g.outputs)
-        keep = [n for n in live if any(o in read for o in n.outputs if o)]
-        if len(keep) == len(live):
-            break
-        live = keep
-    named = {t for n in live for t in (*n.inputs, *n.outputs) if t} | set(g.inputs) | set(g.outputs)
-    return g.replace(nodes=tuple(live), tensors={k: v for k, v in tensors.items() if k in named})
 
 
 def fold_qdq(graph: Graph) -> Graph:

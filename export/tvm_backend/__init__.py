@@ -6,7 +6,11 @@ bench/memory.py prints. TVM is imported lazily: importing this package stays che
 """
 from __future__ import annotations
 
-__all__ = ["emit_tvm_c", "relax_static_plan"]
+__all__ = ["TVM_PLAN_KEYS", "emit_tvm_c", "relax_static_plan"]
+
+# plan.json keys the TVM backend's own plan replaces (the exporter keeps our IR's others).
+TVM_PLAN_KEYS = ("arena_bytes", "liveness_bound_bytes", "strategy", "buffers", "backend",
+                 "kernel_calls", "max_workspace_bytes", "kernel_stack_bytes")
 
 
 def emit_tvm_c(*args, **kwargs):

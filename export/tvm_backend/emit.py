@@ -7,7 +7,7 @@ from typing import Any
 from edgeformer.errors import UserError
 from edgeformer.export.planner import BufferReq, Plan, plan_to_dict
 from edgeformer.export.tvm_backend.executor import (DL_TYPES, banner, c_comment, header, plan_program,
-                                                    rt_header, scratch_name, weights_files, _desc)
+                                                    rt_header, scratch_name, weights_files, describe)
 from edgeformer.export.tvm_backend.kernels_c import RT_HEADER, KernelInfo, build_kernels_c
 from edgeformer.export.tvm_backend.relax_graph import RProgram, load_relax, relax_program, zero_pipeline
 from edgeformer.fsio import write_text
@@ -27,7 +27,7 @@ def _model_c(prog: RProgram, info: dict[str, KernelInfo], placed: Plan, wname: d
         where = f"(void *){wname[n]}" if n in wname else f"(void *)(ef_arena + {off[n]})"
         code, bits = DL_TYPES[t.dtype]
         tindex[n] = len(rows)
-        rows.append(f"    /* {len(rows)}: {c_comment(_desc(prog, n))}"
+        rows.append(f"    /* {len(rows)}: {c_comment(describe(prog, n))}"
                     f"{' (const)' if n in wname else f' @ {off[n]}'} */\n"
                     f"    {{{where}, {{1, 0}}, {len(t.shape)}, {{{code}, {bits}, 1}}, (int64_t *){sname}, NULL, 0}},")
     out = [banner(f"model.c: {model}'s forward pass, one TVM kernel call per fused op.", source),
@@ -74,8 +74,8 @@ def _model_c(prog: RProgram, info: dict[str, KernelInfo], placed: Plan, wname: d
     out.append("")
     for i, c in enumerate(prog.calls):
         k = info[c.kernel]
-        ins = ", ".join(_desc(prog, n) for n in c.inputs)
-        outs = ", ".join(_desc(prog, n) for n in c.outputs)
+        ins = ", ".join(describe(prog, n) for n in c.inputs)
+        outs = ", ".join(describe(prog, n) for n in c.outputs)
         out.append(f"    /* {i}: {c.kernel}({c_comment(ins)}) -> {c_comment(outs)}"
                    f"{f'; workspace {k.workspace_bytes} B' if k.workspace_bytes else ''} */")
         out.append(f"    EF_PROFILE_BEGIN({i});")

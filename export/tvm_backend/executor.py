@@ -60,7 +60,7 @@ def banner(what: str, source: str) -> str:
             f" from {c_comment(source)}. Do not edit. */\n")
 
 
-def _desc(prog: RProgram, n: str) -> str:
+def describe(prog: RProgram, n: str) -> str:
     t = prog.tensors[n]
     return f"{n}{list(t.shape)}:{t.dtype}"
 

@@ -7,6 +7,7 @@ not our IR graph, is what the TVM backend executes and plans: its tensors differ
 """
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -59,12 +60,13 @@ def _shape_dict(model) -> dict[str, list[int]]:
 def load_relax(onnx_path: str | Path):
     """ONNX file -> Relax IRModule with fixed shapes, constants folded in (not parameters)."""
     import onnx
-    from tvm import relax
     from tvm.relax.frontend.onnx import from_onnx
 
     model = onnx.load(str(onnx_path))
     try:
-        return from_onnx(model, shape_dict=_shape_dict(model), keep_params_in_input=False)
+        with warnings.catch_warnings():  # "Renaming name a.b to a_b": C-safe names, expected
+            warnings.simplefilter("ignore", UserWarning)
+            return from_onnx(model, shape_dict=_shape_dict(model), keep_params_in_input=False)
     except Exception as e:  # TVM raises many kinds; name the model and the first line
         first = str(e).strip().splitlines()[-1] if str(e).strip() else type(e).__name__
         raise UserError(f"TVM's ONNX frontend rejected {onnx_path}: {first}; "
@@ -107,13 +109,19 @@ def relax_program(mod) -> RProgram:
     tuples: dict[object, list[str]] = {}
     consts: list[tuple[object, str]] = []
 
+    def fresh(base: str) -> str:  # Relax var names need not be unique (two `lv2`s happen)
+        n, k = base, 1
+        while n in prog.tensors:
+            n, k = f"{base}_{k}", k + 1
+        return n
+
     def name_of(expr) -> str:
         if isinstance(expr, tvm.ir.GenericConst):
             for c, n in consts:  # one C array per distinct constant object
                 if c.same_as(expr):
                     return n
             shape, dtype = _ttype(expr.ty, "a constant")
-            n = f"c{len(consts)}"
+            n = fresh(f"c{len(consts)}")
             data = expr.value.numpy().reshape(shape)
             prog.tensors[n] = RTensor(n, shape, dtype, data)
             consts.append((expr, n))
@@ -124,9 +132,9 @@ def relax_program(mod) -> RProgram:
 
     for p in fn.params:
         shape, dtype = _ttype(p.ty, f"input {p.name}")
-        names[p] = p.name
-        prog.tensors[p.name] = RTensor(p.name, shape, dtype)
-        prog.inputs.append(p.name)
+        names[p] = fresh(p.name)
+        prog.tensors[names[p]] = RTensor(names[p], shape, dtype)
+        prog.inputs.append(names[p])
     for block in fn.body.blocks:
         for b in block.bindings:
             v, var = b.value, b.var
@@ -135,16 +143,21 @@ def relax_program(mod) -> RProgram:
                 tys = v.ty.fields if isinstance(v.ty, relax.TupleType) else [v.ty]
                 outs = []
                 for k, ty in enumerate(tys):
-                    n = var.name if len(tys) == 1 else f"{var.name}_{k}"
+                    n = fresh(var.name if len(tys) == 1 else f"{var.name}_{k}")
                     shape, dtype = _ttype(ty, f"output {n} of {v.args[0].name_hint}")
                     prog.tensors[n] = RTensor(n, shape, dtype)
                     outs.append(n)
-                (tuples.__setitem__(var, outs) if len(tys) > 1 else names.__setitem__(var, outs[0]))
+                if len(tys) > 1:
+                    tuples[var] = outs
+                else:
+                    names[var] = outs[0]
                 prog.calls.append(RCall(v.args[0].name_hint, ins, tuple(outs)))
             elif isinstance(v, tvm.ir.Tuple):
                 tuples[var] = [name_of(f) for f in v.fields]
             elif isinstance(v, tvm.ir.TupleGetItem) and v.tuple_value in tuples:
                 names[var] = tuples[v.tuple_value][v.index]
+            elif isinstance(v, tvm.ir.Var) and v in tuples:
+                tuples[var] = tuples[v]
             elif isinstance(v, (tvm.ir.Var, tvm.ir.GenericConst)):
                 names[var] = name_of(v)
             else:

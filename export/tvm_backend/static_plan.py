@@ -15,7 +15,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from edgeformer.export.tvm_backend.relax_graph import DT_BYTES, load_relax, zero_pipeline
+from edgeformer.export.tvm_backend.relax_graph import DT_BYTES, load_relax, relax_program, zero_pipeline
 
 
 def _plan_passes():
@@ -57,6 +57,7 @@ def relax_static_plan(onnx_path: str | Path) -> dict[str, Any]:
 
     planned_bytes: sum of R.memory.alloc_storage sizes (StaticPlanBlockMemory's pools);
     output_bytes: outputs left to the VM (R.builtin.alloc_tensor);
+    input_bytes: the caller's inputs (outside TVM's plan; our arena holds both kinds of I/O);
     scratch_bytes: the largest single kernel's TVMBackendAllocWorkspace requests;
     total_bytes: planned + scratch (what ANCHORS.md reports as "X + Y kernel scratch")."""
     import tvm
@@ -69,7 +70,10 @@ def relax_static_plan(onnx_path: str | Path) -> dict[str, Any]:
         planned_mod = tvm.transform.Sequential(_plan_passes())(fused)
     planned, unplanned = storage_allocations(planned_mod)
     _, info = build_kernels_c(fused, "ef_peer")
+    prog = relax_program(fused)
+    inputs = sum(prog.tensors[n].nbytes for n in prog.inputs)
     scratch = max((k.workspace_bytes for k in info.values()), default=0)
     return {"planned_bytes": sum(planned), "storages": planned, "output_bytes": sum(unplanned),
+            "input_bytes": inputs,
             "scratch_bytes": scratch, "total_bytes": sum(planned) + scratch,
             "tvm_version": tvm.__version__}
