@@ -20,6 +20,11 @@ def _const_ids(graph: Graph) -> dict[int, int]:
             t = graph.tensors.get(name) if name else None
             if t is not None and t.is_const:
                 found[id(t.data)] = t.nbytes
+        # Row-sliced constants (e.g. a position embedding) are read by a loop but not inputs.
+        for m in n.attrs.get("row_inputs", ()):
+            t = graph.tensors.get(m.get("outer"))
+            if t is not None and t.is_const:
+                found[id(t.data)] = t.nbytes
         body = n.attrs.get("body")
         if isinstance(body, Graph):
             found.update(_const_ids(body))

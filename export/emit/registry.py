@@ -42,8 +42,8 @@ def register(*ops: str, const_inputs: tuple[int, ...] = ()):
 def _load_all() -> None:
     # Importing the op modules fills EMITTERS (each module registers its ops).
     from edgeformer.export.emit import (ops_conv, ops_elementwise, ops_linear,  # noqa: F401
-                                        ops_norm, ops_qlinear, ops_quant, ops_reduce,
-                                        ops_shape)
+                                        ops_norm, ops_qint8, ops_qlinear, ops_quant,
+                                        ops_reduce, ops_rowloop, ops_shape)
 
 
 def supported_ops(include_fused: bool = False) -> list[str]:

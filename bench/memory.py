@@ -1,0 +1,166 @@
+"""SRAM for every zoo preset, int8 and float32: our arena against TVM Relax and TFLite Micro.
+
+For each model, measured side by side in this one run: `no_reuse_bytes`,
+`unfused_liveness_bound_bytes` and our `arena_bytes` (plan.json of a fresh export); TVM
+Relax's own static plan of the same (Q)ONNX (StaticPlanBlockMemory pools + the largest
+kernel's workspace); and, with the optional extra `pip install -e .[peers]`, TFLite
+Micro's minimum arena for the same model, found by bisecting `arena_size`.
+    .venv/bin/python bench/memory.py [--only vit-tiny-ref,...] [--quantize int8,float32] [--json out.json]
+Target (issue 3): vit-tiny-ref int8 arena_bytes <= 0.25 x TFLite Micro's minimum arena and
+below unfused_liveness_bound_bytes.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from edgeformer.export.pipeline import export_artifact, resolve_source
+from edgeformer.zoo import PRESETS
+
+PEERS_HINT = "n/a (pip install -e .[peers])"
+
+
+def tvm_peer(onnx_path: Path) -> dict:
+    from edgeformer.export.tvm_backend import relax_static_plan
+    try:
+        return relax_static_plan(onnx_path)
+    except Exception as e:  # a peer failing on a model is a row note, not a crash
+        return {"error": str(e).splitlines()[0][:80] if str(e) else type(e).__name__}
+
+
+def tflm_min_arena(tflite: bytes, lo: int = 1024, hi: int = 8 << 20) -> int:
+    """Smallest arena_size (to 16 B) with which TFLite Micro allocates and invokes the model."""
+    import contextlib
+    import io
+
+    import numpy as np
+    try:
+        from tflite_micro import runtime
+    except ImportError:
+        from tflite_micro.python.tflite_micro import runtime
+
+    def fits(n: int) -> bool:
+        try:
+            with contextlib.redirect_stdout(io.StringIO()):  # it prints a resource-variable count
+                it = runtime.Interpreter.from_bytes(tflite, arena_size=n)
+            for i in range(16):  # as many inputs as the model has
+                try:
+                    d = it.get_input_details(i)
+                except Exception:
+                    break
+                it.set_input(np.zeros(d["shape"], d["dtype"]), i)
+            it.invoke()
+            return True
+        except Exception:
+            return False
+
+    if not fits(hi):
+        raise RuntimeError(f"does not run even with a {hi}-byte arena")
+    while hi - lo > 16:
+        mid = (lo + hi) // 2 // 16 * 16
+        lo, hi = (lo, mid) if fits(mid) else (mid, hi)
+    return hi
+
+
+def tflm_peer(source, quantize: str, ds) -> dict:
+    """Torch model -> TFLite (litert-torch; int8 via ai-edge-quantizer, static, real data)
+    -> TFLite Micro's minimum arena. {"note": ...} when the peers extra is missing."""
+    try:
+        import litert_torch  # noqa: F401
+        import tflite_micro  # noqa: F401
+    except ImportError:
+        return {"note": PEERS_HINT}
+    try:
+        import torch
+        with tempfile.TemporaryDirectory() as tmp:
+            sample = torch.zeros((1, *source.spec.input_shape))
+            path = Path(tmp) / "model.tflite"
+            litert_torch.convert(source.model.eval(), (sample,)).export(str(path))
+            if quantize == "int8":
+                from ai_edge_quantizer import quantizer, recipe
+                qt = quantizer.Quantizer(str(path), recipe.static_wi8_ai8())
+                xs = ds.x_train[:64] if ds is not None else torch.randn(64, *source.spec.input_shape).numpy()
+                name = "args_0"  # litert-torch names the first positional input args_0
+                calib = qt.calibrate({"serving_default": [{name: x[None]} for x in xs]})
+                qt.quantize(calib).export_model(str(path))
+            return {"arena_bytes": tflm_min_arena(path.read_bytes())}
+    except Exception as e:
+        return {"note": f"n/a ({type(e).__name__}: {str(e).splitlines()[0][:60] if str(e) else ''})"}
+
+
+def measure(name: str, quantize: str, tmp: Path) -> dict:
+    source = resolve_source(None, name, None)
+    art = tmp / f"{name}-{quantize}"
+    meta = export_artifact(art, source, quantize=quantize, log=lambda *a, **k: None)
+    plan = json.loads((art / "plan.json").read_text())
+    row = {"preset": name, "quantize": quantize, "reference": meta["reference"],
+           **{k: plan[k] for k in ("no_reuse_bytes", "unfused_liveness_bound_bytes", "arena_bytes")}}
+    row["tvm"] = tvm_peer(art / meta["reference"])
+    ds = None
+    if source.dataset and quantize == "int8":
+        from edgeformer.data import load_dataset
+        ds = load_dataset(source.dataset)
+    row["tflm"] = tflm_peer(source, quantize, ds)
+    tv = row["tvm"]
+    row["ours_over_tvm"] = row["arena_bytes"] / tv["total_bytes"] if tv.get("total_bytes") else None
+    # Our arena holds the inputs and outputs (for streaming models: the state); TVM's plan does not.
+    io = tv.get("total_bytes", 0) + tv.get("input_bytes", 0) + tv.get("output_bytes", 0)
+    row["ours_over_tvm_with_io"] = row["arena_bytes"] / io if io else None
+    tflm = row["tflm"].get("arena_bytes")
+    row["ours_over_tflm"] = row["arena_bytes"] / tflm if tflm else None
+    return row
+
+
+def table(rows: list[dict]) -> Table:
+    t = Table(title="SRAM (bytes): ours vs TVM Relax static plan vs TFLite Micro, same run",
+              title_justify="left")
+    for c in ("preset", "q", "no_reuse", "unfused_bound", "ours arena", "TVM plan + scratch",
+              "ours/TVM", "TVM I/O", "ours/(TVM+I/O)", "TFLM min arena", "ours/TFLM"):
+        t.add_column(c, justify="left" if c in ("preset", "q") else "right")
+    for r in rows:
+        tv, tf = r["tvm"], r["tflm"]
+        tvm_s = (f"{tv['planned_bytes']:,} + {tv['scratch_bytes']:,}" if "total_bytes" in tv
+                 else escape(f"n/a ({tv['error']})"))
+        t.add_row(r["preset"], r["quantize"], f"{r['no_reuse_bytes']:,}",
+                  f"{r['unfused_liveness_bound_bytes']:,}", f"{r['arena_bytes']:,}", tvm_s,
+                  f"{r['ours_over_tvm']:.3f}" if r["ours_over_tvm"] else "-",
+                  f"{tv['input_bytes'] + tv['output_bytes']:,}" if "total_bytes" in tv else "-",
+                  f"{r['ours_over_tvm_with_io']:.3f}" if r["ours_over_tvm_with_io"] else "-",
+                  f"{tf['arena_bytes']:,}" if "arena_bytes" in tf else escape(tf["note"]),
+                  f"{r['ours_over_tflm']:.3f}" if r["ours_over_tflm"] else "-")
+    return t
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--only", help="comma-separated presets (default: every zoo preset)")
+    ap.add_argument("--quantize", default="int8,float32", help="int8,float32 (default both)")
+    ap.add_argument("--json", help="also write the rows to this JSON file")
+    args = ap.parse_args()
+    names = args.only.split(",") if args.only else list(PRESETS)
+    unknown = [n for n in names if n not in PRESETS]
+    if unknown:
+        print(f"unknown preset {unknown[0]!r}; known: {', '.join(PRESETS)}", file=sys.stderr)
+        return 2
+    err = Console(stderr=True)
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="ef-bench-memory-") as tmp:
+        for name in names:
+            for q in args.quantize.split(","):
+                with err.status(f"{name} {q}: export, TVM Relax plan, TFLite Micro"):
+                    rows.append(measure(name, q, Path(tmp)))
+    Console(width=200).print(table(rows))  # never wrap the numbers, even in a pipe
+    if args.json:
+        Path(args.json).write_text(json.dumps(rows, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
