@@ -4,7 +4,7 @@ PY := .venv/bin/python
 PIP := .venv/bin/pip
 STAMP := .venv/.installed
 
-.PHONY: demo test setup system-deps bench clean
+.PHONY: demo test setup system-deps bench peers clean
 
 setup: system-deps $(STAMP)
 
@@ -28,5 +28,16 @@ test: setup
 bench: setup
 	@$(PY) bench/accuracy.py
 
+# TFLite Micro peer for bench/memory.py, in its own venv: litert-torch pulls torch 2.14.1
+# (and jax), which must not replace .venv's torch 2.13.0. Torch first, from the wheel on disk.
+PEERS := .venv-peers
+peers: $(PEERS)/.installed
+
+$(PEERS)/.installed:
+	@test -x $(PEERS)/bin/python || python3 -m venv $(PEERS)
+	@$(PEERS)/bin/pip install -q torch==2.14.1
+	@$(PEERS)/bin/pip install -q tflite-micro litert-torch ai-edge-quantizer numpy
+	@touch $@
+
 clean:
-	rm -rf .venv demo-out .pytest_cache
+	rm -rf .venv .venv-peers demo-out .pytest_cache

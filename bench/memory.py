@@ -3,8 +3,9 @@
 For each model, measured side by side in this one run: `no_reuse_bytes`,
 `unfused_liveness_bound_bytes` and our `arena_bytes` (plan.json of a fresh export); TVM
 Relax's own static plan of the same (Q)ONNX (StaticPlanBlockMemory pools + the largest
-kernel's workspace); and, with the optional extra `pip install -e .[peers]`, TFLite
-Micro's minimum arena for the same model, found by bisecting `arena_size`.
+kernel's workspace); and, with the peers venv (`make peers`: .venv-peers, its own torch),
+TFLite Micro's minimum arena for the same ViT, found by bisecting `arena_size`
+(bench/tflm_peer.py, run there as a subprocess).
     .venv/bin/python bench/memory.py [--only vit-tiny-ref,...] [--quantize int8,float32] [--json out.json]
 Target (issue 3): vit-tiny-ref int8 arena_bytes <= 0.25 x TFLite Micro's minimum arena and
 below unfused_liveness_bound_bytes.
@@ -24,7 +25,8 @@ from rich.table import Table
 from edgeformer.export.pipeline import export_artifact, resolve_source
 from edgeformer.zoo import PRESETS
 
-PEERS_HINT = "n/a (pip install -e .[peers])"
+PEERS_PY = Path(__file__).resolve().parents[1] / ".venv-peers" / "bin" / "python"
+PEERS_HINT = "n/a (make peers)"
 
 
 def tvm_peer(onnx_path: Path) -> dict:
@@ -35,64 +37,33 @@ def tvm_peer(onnx_path: Path) -> dict:
         return {"error": str(e).splitlines()[0][:80] if str(e) else type(e).__name__}
 
 
-def tflm_min_arena(tflite: bytes, lo: int = 1024, hi: int = 8 << 20) -> int:
-    """Smallest arena_size (to 16 B) with which TFLite Micro allocates and invokes the model."""
-    import contextlib
-    import io
-
-    import numpy as np
-    try:
-        from tflite_micro import runtime
-    except ImportError:
-        from tflite_micro.python.tflite_micro import runtime
-
-    def fits(n: int) -> bool:
-        try:
-            with contextlib.redirect_stdout(io.StringIO()):  # it prints a resource-variable count
-                it = runtime.Interpreter.from_bytes(tflite, arena_size=n)
-            for i in range(16):  # as many inputs as the model has
-                try:
-                    d = it.get_input_details(i)
-                except Exception:
-                    break
-                it.set_input(np.zeros(d["shape"], d["dtype"]), i)
-            it.invoke()
-            return True
-        except Exception:
-            return False
-
-    if not fits(hi):
-        raise RuntimeError(f"does not run even with a {hi}-byte arena")
-    while hi - lo > 16:
-        mid = (lo + hi) // 2 // 16 * 16
-        lo, hi = (lo, mid) if fits(mid) else (mid, hi)
-    return hi
-
-
 def tflm_peer(source, quantize: str, ds) -> dict:
-    """Torch model -> TFLite (litert-torch; int8 via ai-edge-quantizer, static, real data)
-    -> TFLite Micro's minimum arena. {"note": ...} when the peers extra is missing."""
-    try:
-        import litert_torch  # noqa: F401
-        import tflite_micro  # noqa: F401
-    except ImportError:
+    """TFLite Micro's minimum arena, by bench/tflm_peer.py in the peers venv (`make peers`):
+    litert-torch and ai-edge-quantizer need torch 2.14.1 and jax, kept out of .venv."""
+    if not PEERS_PY.exists():
         return {"note": PEERS_HINT}
-    try:
-        import torch
-        with tempfile.TemporaryDirectory() as tmp:
-            sample = torch.zeros((1, *source.spec.input_shape))
-            path = Path(tmp) / "model.tflite"
-            litert_torch.convert(source.model.eval(), (sample,)).export(str(path))
-            if quantize == "int8":
-                from ai_edge_quantizer import quantizer, recipe
-                qt = quantizer.Quantizer(str(path), recipe.static_wi8_ai8())
-                xs = ds.x_train[:64] if ds is not None else torch.randn(64, *source.spec.input_shape).numpy()
-                name = "args_0"  # litert-torch names the first positional input args_0
-                calib = qt.calibrate({"serving_default": [{name: x[None]} for x in xs]})
-                qt.quantize(calib).export_model(str(path))
-            return {"arena_bytes": tflm_min_arena(path.read_bytes())}
-    except Exception as e:
-        return {"note": f"n/a ({type(e).__name__}: {str(e).splitlines()[0][:60] if str(e) else ''})"}
+    from edgeformer.specs import ViTSpec
+    if source.kind != "preset" or not isinstance(source.spec, ViTSpec):
+        return {"note": "n/a (ViT presets only)"}  # ours runs LMUFormers as a streaming step
+    import subprocess
+    cmd = [str(PEERS_PY), str(Path(__file__).with_name("tflm_peer.py")), source.label, "--quantize", quantize]
+    with tempfile.TemporaryDirectory() as tmp:
+        if ds is not None:  # real calibration inputs, loaded here (digits needs scikit-learn)
+            import numpy as np
+            from edgeformer.data import calibration_samples
+            calib = Path(tmp) / f"{ds.name}.npy"
+            np.save(calib, calibration_samples(ds, 32))
+            cmd += ["--calib", str(calib)]
+        try:
+            p = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
+        except subprocess.TimeoutExpired:
+            return {"note": "n/a (bench/tflm_peer.py timed out)"}
+    if p.returncode != 0:
+        last = (p.stderr.strip().splitlines() or [f"exit {p.returncode}"])[-1]
+        return {"note": f"n/a ({last[:80]})"}
+    r = json.loads(p.stdout.strip().splitlines()[-1])
+    return {"arena_bytes": r["tflm_min_arena_bytes"], "converter": r["converter"],
+            "calibration": r.get("calibration"), "ops": r["ops"]}
 
 
 def measure(name: str, quantize: str, tmp: Path) -> dict:
