@@ -1,15 +1,68 @@
-"""The int8 fused ops made by export/passes/fold_qdq.py: ef.QMatMul, ef.QGemm, ef.QConv."""
+"""The int8 fused ops made by export/passes/fold_qdq.py: ef.QMatMul, ef.QGemm, ef.QConv.
+
+Weights are constants, so they are packed here for the fast kernels (ef_qfc.c): int16 pairs
+in the order SMLAD reads them, 4 output channels interleaved, the input zero point folded
+into the bias. Both the portable and the Cortex-M DSP build read this one layout; the
+row-major reference kernels (ef_qmatmul_s8, ef_qconv2d_s8) remain for k > KMAX.
+"""
 from __future__ import annotations
+
+import numpy as np
 
 from edgeformer.export.emit.ctx import EmitCtx
 from edgeformer.export.emit.ops_conv import _window
 from edgeformer.export.emit.registry import register
 from edgeformer.export.ir import Node
 
+KMAX = 256  # EF_QFC_KMAX in ef_kernels.h: the widened input row lives on the stack
+
+
+def _ceil4(v: int) -> int:
+    return -(-v // 4) * 4
+
+
+def pack_fc(w: np.ndarray, bias, x_zp: int, mult, shift) -> tuple[np.ndarray, np.ndarray]:
+    """w (n, k) int8 -> (words, chan) in ef_qfc_s8's layout (ef_kernels.h):
+    words int32 (np * kp / 2,): per 4 outputs, per 4 k, per output j the pairs
+    (w[j][k], w[j][k+2]), (w[j][k+1], w[j][k+3]); chan int32 (np, 3): bias - x_zp * sum_k w,
+    mult, shift (zeros for the padding outputs)."""
+    n, k = w.shape
+    npad, kp = _ceil4(n), _ceil4(k)
+    wq = np.zeros((npad, kp), np.int64)
+    wq[:n, :k] = w
+    blk = wq.reshape(npad // 4, 4, kp // 4, 4).transpose(0, 2, 1, 3)  # block, chunk, j, i
+    lo, hi = blk[..., [0, 1]], blk[..., [2, 3]]                        # pairs (i0,i2), (i1,i3)
+    words = ((lo & 0xFFFF) | ((hi & 0xFFFF) << 16)).astype(np.uint32).view(np.int32).ravel()
+    b = np.zeros(n, np.int64) if bias is None else np.asarray(bias, np.int64).reshape(n)
+    folded = b - int(x_zp) * w.astype(np.int64).sum(axis=1)
+    chan = np.zeros((npad, 3), np.int64)
+    chan[:n, 0] = folded
+    chan[:n, 1] = np.broadcast_to(np.asarray(mult, np.int64), (n,))
+    chan[:n, 2] = np.broadcast_to(np.asarray(shift, np.int64), (n,))
+    # int32 wrap-around, as the reference's own int32 accumulator would
+    return words, (chan & 0xFFFFFFFF).astype(np.uint32).view(np.int32).ravel()
+
+
+def pack_conv(w: np.ndarray, groups: int, bias, x_zp: int, mult, shift):
+    """w (c_out, c_in/groups, kh, kw) -> ef_qconv2d_fc_s8's words and chan, group by group."""
+    cout = w.shape[0]
+    g_out = cout // groups
+    b = np.zeros(cout, np.int64) if bias is None else np.asarray(bias, np.int64).reshape(cout)
+    m = np.broadcast_to(np.asarray(mult, np.int64), (cout,))
+    s = np.broadcast_to(np.asarray(shift, np.int64), (cout,))
+    parts = [pack_fc(w[g * g_out:(g + 1) * g_out].reshape(g_out, -1), b[g * g_out:(g + 1) * g_out],
+                     x_zp, m[g * g_out:(g + 1) * g_out], s[g * g_out:(g + 1) * g_out])
+             for g in range(groups)]
+    return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+
 
 def _requant_args(ctx: EmitCtx, node: Node) -> list[str]:
     return [ctx.extra("mult", node.attrs["mult"], "int32"),
             ctx.extra("shift", node.attrs["shift"], "int32")]
+
+
+def _bias(ctx: EmitCtx, b: str):
+    return ctx.need_const(b, "bias") if b else None
 
 
 @register("ef.QMatMul", "ef.QGemm")
@@ -18,10 +71,21 @@ def emit_qmatmul(ctx: EmitCtx, node: Node) -> list[str]:
     y = node.outputs[0]
     k = node.attrs["k"]
     n = ctx.shape(w)[0]
-    params = dict(m=ctx.t(x).numel // k, k=k, n=n, x_zp=node.attrs["x_zp"],
-                  y_zp=node.attrs["y_zp"], act_min=-128, act_max=127)
-    args = [ctx.ptr(x), ctx.ptr(w), ctx.ptr(b), *_requant_args(ctx, node), ctx.ptr(y, out=True)]
-    return ctx.call("ef_qmatmul_s8", args, "ef_qmatmul_params", params)
+    m = ctx.t(x).numel // k
+    if k > KMAX:
+        params = dict(m=m, k=k, n=n, x_zp=node.attrs["x_zp"], y_zp=node.attrs["y_zp"],
+                      act_min=-128, act_max=127)
+        args = [ctx.ptr(x), ctx.ptr(w), ctx.ptr(b), *_requant_args(ctx, node),
+                ctx.ptr(y, out=True)]
+        return ctx.call("ef_qmatmul_s8", args, "ef_qmatmul_params", params)
+    wd = ctx.need_const(w, "weight").reshape(n, k)
+    words, chan = pack_fc(wd, _bias(ctx, b), node.attrs["x_zp"], node.attrs["mult"],
+                          node.attrs["shift"])
+    params = dict(m=m, k=k, n=n, kp=_ceil4(k), y_zp=node.attrs["y_zp"], act_min=-128,
+                  act_max=127)
+    args = [ctx.ptr(x), ctx.weight(f"{w}#fc", words), ctx.extra("chan", chan, "int32"),
+            ctx.ptr(y, out=True)]
+    return ctx.call("ef_qfc_s8", args, "ef_qfc_params", params)
 
 
 @register("ef.QConv")
@@ -32,12 +96,22 @@ def emit_qconv(ctx: EmitCtx, node: Node) -> list[str]:
     g = _window(ctx, node, x, y, ws[2:])
     g.pop("pad_bottom"), g.pop("pad_right")
     n, c_in = ctx.shape(x)[:2]
-    conv = dict(n=n, c_in=c_in, h=g.pop("h"), w=g.pop("w"), c_out=ws[0], **g,
-                groups=int(node.attrs.get("group", 1)))
-    params = dict(conv=conv, x_zp=node.attrs["x_zp"], y_zp=node.attrs["y_zp"], act_min=-128,
+    groups = int(node.attrs.get("group", 1))
+    conv = dict(n=n, c_in=c_in, h=g.pop("h"), w=g.pop("w"), c_out=ws[0], **g, groups=groups)
+    at = node.attrs
+    k = int(np.prod(ws[1:]))
+    if k > KMAX:
+        params = dict(conv=conv, x_zp=at["x_zp"], y_zp=at["y_zp"], act_min=-128, act_max=127)
+        args = [ctx.ptr(x), ctx.ptr(w), ctx.ptr(b), *_requant_args(ctx, node),
+                ctx.ptr(y, out=True)]
+        return ctx.call("ef_qconv2d_s8", args, "ef_qconv2d_params", params)
+    words, chan = pack_conv(ctx.need_const(w, "weight"), groups, _bias(ctx, b), at["x_zp"],
+                            at["mult"], at["shift"])
+    params = dict(conv=conv, kp=_ceil4(k), x_zp=at["x_zp"], y_zp=at["y_zp"], act_min=-128,
                   act_max=127)
-    args = [ctx.ptr(x), ctx.ptr(w), ctx.ptr(b), *_requant_args(ctx, node), ctx.ptr(y, out=True)]
-    return ctx.call("ef_qconv2d_s8", args, "ef_qconv2d_params", params)
+    args = [ctx.ptr(x), ctx.weight(f"{w}#fc", words), ctx.extra("chan", chan, "int32"),
+            ctx.ptr(y, out=True)]
+    return ctx.call("ef_qconv2d_fc_s8", args, "ef_qconv2d_fc_params", params)
 
 
 # The int8 ops of the int8_* passes live next door; importing them here registers them

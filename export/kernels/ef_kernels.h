@@ -254,6 +254,8 @@ int ef_qconv2d_s8(const ef_qconv2d_params *p, const int8_t *x, const int8_t *w,
                   const int32_t *bias, const int32_t *mult, const int32_t *shift, int8_t *y);
 
 /* ---- int8 between int8 tensors (export/passes/int8_*.py) ------------------------------ */
+/* Each kernel here has a reference (_ref, ef_qint8.c / ef_qlinear.c) and the bit-exact fast
+ * kernel the model calls (ef_qint8_fast.c, ef_qfc.c). */
 /* Per-tensor int8: real = (q - zp) * scale. Float kernels quantise as onnxruntime does:
  * q = saturate(rint(v / scale) + zp), rint rounding half to even. */
 
@@ -263,6 +265,7 @@ typedef struct {
 } ef_lut_params;
 
 int ef_lut_s8(const ef_lut_params *p, const int8_t *x, const int8_t *table, int8_t *y);
+int ef_lut_s8_ref(const ef_lut_params *p, const int8_t *x, const int8_t *table, int8_t *y);
 
 enum { EF_QBIN_ADD, EF_QBIN_SUB, EF_QBIN_MUL };
 
@@ -278,6 +281,7 @@ typedef struct {
 } ef_qbinary_params;
 
 int ef_qbinary_s8(const ef_qbinary_params *p, const int8_t *a, const int8_t *b, int8_t *y);
+int ef_qbinary_s8_ref(const ef_qbinary_params *p, const int8_t *a, const int8_t *b, int8_t *y);
 
 /* Softmax over each contiguous row of `row` values: y = Q(softmax(DQ(x) * pre_scale)).
  * scratch: row floats. */
@@ -288,6 +292,7 @@ typedef struct {
 } ef_qsoftmax_params;
 
 int ef_qsoftmax_s8(const ef_qsoftmax_params *p, const int8_t *x, int8_t *y, float *scratch);
+int ef_qsoftmax_s8_ref(const ef_qsoftmax_params *p, const int8_t *x, int8_t *y, float *scratch);
 
 /* LayerNorm over each row of `size` values (gamma, beta: size floats), y = Q(LN(DQ(x))).
  * pool_rows > 0: y holds, per group of pool_rows rows, the quantised mean of their LN rows
@@ -300,6 +305,8 @@ typedef struct {
 
 int ef_qlayernorm_s8(const ef_qlayernorm_params *p, const int8_t *x, const float *gamma,
                      const float *beta, int8_t *y, float *scratch);
+int ef_qlayernorm_s8_ref(const ef_qlayernorm_params *p, const int8_t *x, const float *gamma,
+                         const float *beta, int8_t *y, float *scratch);
 
 /* y[b] = requant(sum_k (a - a_zp)(b - b_zp)) + y_zp: activation x activation matmul,
  * a[b] (m x k), b[b] (k x n), batch broadcast as in ef_matmul_params; one mult/shift. */
@@ -315,5 +322,37 @@ typedef struct {
 
 int ef_qmatmul_aa_s8(const ef_qmatmul_aa_params *p, const int8_t *a, const int8_t *b,
                      int8_t *y);
+int ef_qmatmul_aa_s8_ref(const ef_qmatmul_aa_params *p, const int8_t *a, const int8_t *b,
+                         int8_t *y);
+
+/* ---- fast int8 fully-connected / conv on packed weights (ef_qfc.c) ---------------------
+ * Bit-exact to ef_qmatmul_s8 / ef_qconv2d_s8 with w packed offline (ops_qlinear.py pack_fc):
+ * n padded to np (multiple of 4), k to kp (multiple of 4, zero weights);
+ * w: int32 words, per block of 4 outputs, per 4 k: for each output j, the int16 pairs
+ *    (w[j][k], w[j][k+2]) then (w[j][k+1], w[j][k+3]) (low half first): np * kp / 2 words;
+ * chan: per output (np of them) {bias - x_zp * sum_k w, mult, shift}.
+ * k <= EF_QFC_KMAX: the widened input row lives on the stack. */
+#define EF_QFC_KMAX 256
+
+typedef struct {
+    int32_t m, k, n, kp;      /* x (m, k), y (m, n) */
+    int32_t y_zp;
+    int32_t act_min, act_max;
+} ef_qfc_params;
+
+int ef_qfc_s8(const ef_qfc_params *p, const int8_t *x, const int32_t *w, const int32_t *chan,
+              int8_t *y);
+
+/* Conv: k = c_in / groups * kh * kw in (ic, ky, kx) order; each group packed as above,
+ * groups back to back (w and chan). */
+typedef struct {
+    ef_conv2d_params conv;
+    int32_t kp;
+    int32_t x_zp, y_zp;       /* x_zp: what padding taps read (adds 0 after the folded bias) */
+    int32_t act_min, act_max;
+} ef_qconv2d_fc_params;
+
+int ef_qconv2d_fc_s8(const ef_qconv2d_fc_params *p, const int8_t *x, const int32_t *w,
+                     const int32_t *chan, int8_t *y);
 
 #endif /* EF_KERNELS_H */

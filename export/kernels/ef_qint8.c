@@ -1,5 +1,6 @@
 /* int8 in, int8 out: table lookup, binary ops, and the row kernels (softmax, layer norm)
- * that run the float row kernels on one dequantised row at a time in a scratch row. */
+ * that run the float row kernels on one dequantised row at a time in a scratch row.
+ * Reference kernels (_ref): ef_qint8_fast.c holds the bit-exact fast ones the model calls. */
 #include <math.h>
 
 #include "ef_iter.h"
@@ -11,14 +12,14 @@ static int8_t ef_q8(float v, float scale, int32_t zp)
     return (int8_t)(r < -128.0f ? -128.0f : (r > 127.0f ? 127.0f : r));
 }
 
-int ef_lut_s8(const ef_lut_params *p, const int8_t *x, const int8_t *table, int8_t *y)
+int ef_lut_s8_ref(const ef_lut_params *p, const int8_t *x, const int8_t *table, int8_t *y)
 {
     int32_t i;
     for (i = 0; i < p->n; ++i) y[i] = table[(int32_t)x[i] + 128];
     return EF_OK;
 }
 
-int ef_qbinary_s8(const ef_qbinary_params *p, const int8_t *a, const int8_t *b, int8_t *y)
+int ef_qbinary_s8_ref(const ef_qbinary_params *p, const int8_t *a, const int8_t *b, int8_t *y)
 {
     int32_t i, n = ef_numel(p->rank, p->shape);
     ef_iter it;
@@ -44,7 +45,7 @@ static void ef_dq_row(const int8_t *x, int32_t n, int32_t zp, float scale, float
     for (i = 0; i < n; ++i) out[i] = (float)((int32_t)x[i] - zp) * scale;
 }
 
-int ef_qsoftmax_s8(const ef_qsoftmax_params *p, const int8_t *x, int8_t *y, float *scratch)
+int ef_qsoftmax_s8_ref(const ef_qsoftmax_params *p, const int8_t *x, int8_t *y, float *scratch)
 {
     const ef_softmax_params sp = {1, p->row, 1, 0};
     int32_t r, i;
@@ -59,7 +60,7 @@ int ef_qsoftmax_s8(const ef_qsoftmax_params *p, const int8_t *x, int8_t *y, floa
     return EF_OK;
 }
 
-int ef_qlayernorm_s8(const ef_qlayernorm_params *p, const int8_t *x, const float *gamma,
+int ef_qlayernorm_s8_ref(const ef_qlayernorm_params *p, const int8_t *x, const float *gamma,
                      const float *beta, int8_t *y, float *scratch)
 {
     const ef_layernorm_params lp = {1, p->size, p->epsilon, p->size, p->size};

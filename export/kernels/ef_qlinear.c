@@ -71,7 +71,7 @@ int ef_qconv2d_s8(const ef_qconv2d_params *qp, const int8_t *x, const int8_t *w,
     return EF_OK;
 }
 
-int ef_qmatmul_aa_s8(const ef_qmatmul_aa_params *p, const int8_t *a, const int8_t *b,
+int ef_qmatmul_aa_s8_ref(const ef_qmatmul_aa_params *p, const int8_t *a, const int8_t *b,
                      int8_t *y)
 {
     const int32_t m = p->m, k = p->k, n = p->n;

@@ -1,0 +1,302 @@
+"""Fast int8 kernels (ef_qfc.c, ef_qint8_fast.c) equal the reference kernels bit for bit,
+on the host (portable C) and compiled for Cortex-M7 / M4 under QEMU (DSP path).
+
+One C driver reads cases (kind, buffers), runs the reference and the fast kernel on the same
+inputs and writes both outputs; weights go through the emitter's own packer (pack_fc,
+pack_conv). Provenance: numpy default_rng(SEED), generator `_cases` below."""
+from __future__ import annotations
+
+import shutil
+import struct
+import subprocess
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from edgeformer.export.emit.ops_qlinear import pack_conv, pack_fc
+from edgeformer.export.passes.fold_qdq import quantize_multiplier
+
+SEED = 20240611
+KERNELS = Path(__file__).resolve().parents[2] / "export" / "kernels"
+FIRMWARE = Path(__file__).resolve().parents[2] / "runtime" / "firmware"
+
+DRIVER = r"""
+#include <string.h>
+#include "ef_kernels.h"
+int io_read(void *buf, uint32_t n);
+int io_write(const void *buf, uint32_t n);
+static uint8_t mem[96 * 1024] __attribute__((aligned(8)));
+enum { FC = 1, CONV, AA, SOFTMAX, LAYERNORM, QBIN, LUT };
+int kt_run(void)
+{
+    for (;;) {
+        uint32_t h[4], i, len, used = 0;  /* kind, buffers, out bytes, scratch bytes */
+        uint8_t *b[12], *ref, *fast;
+        float *scr;
+        if (io_read(h, sizeof h) || h[0] == 0) return 0;
+        for (i = 0; i < h[1]; ++i) {
+            if (io_read(&len, 4)) return 2;
+            b[i] = len ? mem + used : NULL;
+            if (len && io_read(mem + used, len)) return 2;
+            used += (len + 7u) & ~7u;
+        }
+        ref = mem + used; used += (h[2] + 7u) & ~7u;
+        fast = mem + used; used += (h[2] + 7u) & ~7u;
+        scr = (float *)(mem + used);
+        if (used + h[3] > sizeof mem) return 3;
+        memset(ref, 0x5A, h[2]); memset(fast, 0xA5, h[2]);
+        switch (h[0]) {
+        case FC:
+            ef_qmatmul_s8((void *)b[0], (void *)b[2], (void *)b[3], (void *)b[4], (void *)b[5], (void *)b[6], (void *)ref);
+            ef_qfc_s8((void *)b[1], (void *)b[2], (void *)b[7], (void *)b[8], (void *)fast);
+            break;
+        case CONV:
+            ef_qconv2d_s8((void *)b[0], (void *)b[2], (void *)b[3], (void *)b[4], (void *)b[5], (void *)b[6], (void *)ref);
+            ef_qconv2d_fc_s8((void *)b[1], (void *)b[2], (void *)b[7], (void *)b[8], (void *)fast);
+            break;
+        case AA:
+            ef_qmatmul_aa_s8_ref((void *)b[0], (void *)b[1], (void *)b[2], (void *)ref);
+            ef_qmatmul_aa_s8((void *)b[0], (void *)b[1], (void *)b[2], (void *)fast);
+            break;
+        case SOFTMAX:
+            ef_qsoftmax_s8_ref((void *)b[0], (void *)b[1], (void *)ref, scr);
+            ef_qsoftmax_s8((void *)b[0], (void *)b[1], (void *)fast, scr);
+            break;
+        case LAYERNORM:
+            ef_qlayernorm_s8_ref((void *)b[0], (void *)b[1], (void *)b[2], (void *)b[3], (void *)ref, scr);
+            ef_qlayernorm_s8((void *)b[0], (void *)b[1], (void *)b[2], (void *)b[3], (void *)fast, scr);
+            break;
+        case QBIN:
+            ef_qbinary_s8_ref((void *)b[0], (void *)b[1], (void *)b[2], (void *)ref);
+            ef_qbinary_s8((void *)b[0], (void *)b[1], (void *)b[2], (void *)fast);
+            break;
+        case LUT:
+            ef_lut_s8_ref((void *)b[0], (void *)b[1], (void *)b[2], (void *)ref);
+            ef_lut_s8((void *)b[0], (void *)b[1], (void *)b[2], (void *)fast);
+            break;
+        default:
+            return 4;
+        }
+        if (io_write(ref, h[2]) || io_write(fast, h[2])) return 2;
+    }
+}
+"""
+
+HOST_IO = r"""
+#include <stdio.h>
+#include <stdint.h>
+int kt_run(void);
+int io_read(void *buf, uint32_t n) { return fread(buf, 1, n, stdin) != n; }
+int io_write(const void *buf, uint32_t n) { return fwrite(buf, 1, n, stdout) != n; }
+int main(void) { return kt_run(); }
+"""
+
+TARGET_IO = r"""
+#include <stdint.h>
+#include "semihost.h"
+int kt_run(void);
+static int fin, fout;
+int io_read(void *buf, uint32_t n) { return sh_read(fin, buf, n) != 0; }
+int io_write(const void *buf, uint32_t n) { return sh_write(fout, buf, n) != 0; }
+int main(void)
+{
+    fin = sh_open("in.bin", SH_MODE_RB);
+    fout = sh_open("out.bin", SH_MODE_WB);
+    if (fin < 0 || fout < 0) return 2;
+    int st = kt_run();
+    sh_close(fin); sh_close(fout);
+    return st;
+}
+"""
+
+I32 = np.int32
+
+
+def _i32(*v) -> bytes:
+    return struct.pack(f"<{len(v)}i", *[int(x) for x in v])
+
+
+def _f32(*v) -> bytes:
+    return struct.pack(f"<{len(v)}f", *[float(x) for x in v])
+
+
+def _tab(v, n=8) -> list[int]:
+    return list(v) + [0] * (n - len(v))
+
+
+def _requant(rng, n, ties=False):
+    if ties:  # acc * 2^30 / 2^(33..35): one accumulator in 8..32 sits exactly half-way
+        return np.full(n, 1 << 30, I32), rng.integers(-4, -1, n).astype(I32)
+    mq = [quantize_multiplier(float(s)) for s in rng.uniform(1e-4, 0.9, n)]
+    return np.array([m for m, _ in mq], I32), np.array([s for _, s in mq], I32)
+
+
+def _fc_case(rng, m, k, n, ties=False, bias=True):
+    r = 4 if ties else 128  # ties need small accumulators, else the output saturates
+    x = rng.integers(-r, r, (m, k), dtype=np.int8)
+    w = rng.integers(-r, r, (n, k), dtype=np.int8)
+    b = rng.integers(-r * 150, r * 150, n).astype(I32) if bias else None
+    mult, shift = _requant(rng, n, ties)
+    x_zp, y_zp = int(rng.integers(-r, r)), int(rng.integers(-20, 20))
+    words, chan = pack_fc(w, b, x_zp, mult, shift)
+    bufs = [_i32(m, k, n, x_zp, y_zp, -128, 127), _i32(m, k, n, -(-k // 4) * 4, y_zp, -128, 127),
+            x.tobytes(), w.tobytes(), b.tobytes() if bias else b"", mult.tobytes(), shift.tobytes(),
+            words.tobytes(), chan.tobytes()]
+    return 1, bufs, m * n, 0
+
+
+def _conv_case(rng, c_in, h, wd, c_out, kh, kw, stride, pad, groups):
+    oh, ow = (h + 2 * pad - kh) // stride + 1, (wd + 2 * pad - kw) // stride + 1
+    x = rng.integers(-128, 128, (1, c_in, h, wd), dtype=np.int8)
+    w = rng.integers(-128, 128, (c_out, c_in // groups, kh, kw), dtype=np.int8)
+    b = rng.integers(-5000, 5000, c_out).astype(I32)
+    mult, shift = _requant(rng, c_out)
+    x_zp, y_zp = int(rng.integers(-128, 128)), int(rng.integers(-20, 20))
+    words, chan = pack_conv(w, groups, b, x_zp, mult, shift)
+    geo = _i32(1, c_in, h, wd, c_out, kh, kw, oh, ow, stride, stride, pad, pad, 1, 1, groups)
+    k = c_in // groups * kh * kw
+    bufs = [geo + _i32(x_zp, y_zp, -128, 127), geo + _i32(-(-k // 4) * 4, x_zp, y_zp, -128, 127),
+            x.tobytes(), w.tobytes(), b.tobytes(), mult.tobytes(), shift.tobytes(),
+            words.tobytes(), chan.tobytes()]
+    return 2, bufs, c_out * oh * ow, 0
+
+
+def _aa_case(rng, heads, m, k, n, ties=False):
+    r = 6 if ties else 128
+    a = rng.integers(-r, r, (heads, m, k), dtype=np.int8)
+    b = rng.integers(-r, r, (heads, k, n), dtype=np.int8)
+    (mult,), (shift,) = _requant(rng, 1, ties)
+    zps = [int(v) for v in rng.integers(-r, r, 3)]
+    p = (_i32(m, k, n, 1) + _i32(*_tab([heads])) + _i32(*_tab([m * k])) + _i32(*_tab([k * n]))
+         + _i32(*zps, mult, shift))
+    return 3, [p, a.tobytes(), b.tobytes()], heads * m * n, 0
+
+
+def _softmax_case(rng, rows, row, pre_scale=1.0):
+    x = rng.integers(-128, 128, (rows, row), dtype=np.int8)
+    p = _i32(rows, row) + _f32(rng.uniform(0.005, 0.1), pre_scale, 1 / 255) + _i32(
+        rng.integers(-10, 10), -128)
+    return 4, [p, x.tobytes()], rows * row, 4 * row
+
+
+def _ln_case(rng, rows, size, beta=True, pool=0):
+    x = rng.integers(-128, 128, (rows, size), dtype=np.int8)
+    g = rng.normal(1, 0.3, size).astype(np.float32)
+    bt = rng.normal(0, 0.3, size).astype(np.float32)
+    p = _i32(rows, size, pool) + _f32(1e-5, rng.uniform(0.01, 0.05), rng.uniform(0.01, 0.05)) \
+        + _i32(rng.integers(-10, 10), rng.integers(-10, 10))
+    out = rows // pool * size if pool else rows * size
+    return 5, [p, x.tobytes(), g.tobytes(), bt.tobytes() if beta else b""], out, 8 * size
+
+
+def _qbin_case(rng, op, n, b_stride=1, rank2=False):
+    a = rng.integers(-128, 128, n, dtype=np.int8)
+    b = rng.integers(-128, 128, n, dtype=np.int8)
+    shape, sa, sb = ([n // 4, 4], [4, 1], [0, 1]) if rank2 else ([n], [1], [b_stride])
+    sc = rng.uniform(1e-3, 0.05, 3)
+    if op == 2:
+        sc[2] = sc[0] * sc[1] * 40
+    p = (_i32(op, len(shape)) + _i32(*_tab(shape)) + _i32(*_tab(sa)) + _i32(*_tab(sb))
+         + _f32(*sc) + _i32(*rng.integers(-10, 10, 3)))
+    return 6, [p, a.tobytes(), b.tobytes()], n, 0
+
+
+def _lut_case(rng, n):
+    x = rng.integers(-128, 128, n, dtype=np.int8)
+    t = rng.integers(-128, 128, 256, dtype=np.int8)
+    return 7, [_i32(n), x.tobytes(), t.tobytes()], n, 0
+
+
+def _cases() -> list[tuple[str, tuple]]:
+    rng = np.random.default_rng(SEED)
+    c = []
+    # the row-loop GEMV shapes of vit-tiny-ref, then odd ones
+    for m, k, n in [(1, 64, 192), (1, 64, 64), (1, 64, 128), (1, 128, 64), (1, 64, 10),
+                    (3, 17, 5), (2, 7, 9), (1, 1, 1), (4, 256, 6), (1, 130, 3)]:
+        c.append((f"fc m{m} k{k} n{n}", _fc_case(rng, m, k, n)))
+    c.append(("fc ties", _fc_case(rng, 4, 64, 64, ties=True)))
+    c.append(("fc no bias", _fc_case(rng, 1, 20, 8, bias=False)))
+    c.append(("conv patch 4x4/4", _conv_case(rng, 3, 32, 32, 64, 4, 4, 4, 0, 1)))
+    c.append(("conv 3x3 pad groups", _conv_case(rng, 4, 7, 6, 6, 3, 3, 1, 1, 2)))
+    c.append(("conv 1x1 odd", _conv_case(rng, 5, 3, 3, 7, 1, 1, 1, 0, 1)))
+    for h, m, k, n in [(4, 1, 16, 64), (4, 1, 64, 16), (2, 3, 7, 6), (1, 2, 5, 3), (1, 1, 1, 4)]:
+        c.append((f"aa h{h} m{m} k{k} n{n}", _aa_case(rng, h, m, k, n)))
+    c.append(("aa ties", _aa_case(rng, 4, 4, 16, 16, ties=True)))
+    c.append(("softmax 4x64", _softmax_case(rng, 4, 64)))
+    c.append(("softmax prescale", _softmax_case(rng, 3, 37, 0.25)))
+    c.append(("layernorm 2x64", _ln_case(rng, 2, 64)))
+    c.append(("layernorm no beta", _ln_case(rng, 3, 33, beta=False)))
+    c.append(("layernorm pooled", _ln_case(rng, 4, 16, pool=2)))
+    for op in range(3):
+        c.append((f"qbinary op{op}", _qbin_case(rng, op, 128)))
+    c.append(("qbinary scalar b", _qbin_case(rng, 0, 40, b_stride=0)))
+    c.append(("qbinary rank 2", _qbin_case(rng, 0, 32, rank2=True)))
+    c.append(("lut", _lut_case(rng, 203)))
+    return c
+
+
+def _stream(cases) -> bytes:
+    out = bytearray()
+    for _, (kind, bufs, nout, nscr) in cases:
+        out += struct.pack("<4I", kind, len(bufs), nout, nscr)
+        for b in bufs:
+            out += struct.pack("<I", len(b)) + b
+    return bytes(out + struct.pack("<4I", 0, 0, 0, 0))
+
+
+def _check(cases, raw: bytes, where: str) -> None:
+    bad, pos = [], 0
+    for name, (_, _, nout, _) in cases:
+        ref = np.frombuffer(raw[pos:pos + nout], np.int8)
+        got = np.frombuffer(raw[pos + nout:pos + 2 * nout], np.int8)
+        pos += 2 * nout
+        diff = np.flatnonzero(ref != got)
+        if ref.size != nout or got.size != nout:
+            bad.append(f"{name}: short output ({len(raw)} bytes in all)")
+        elif diff.size:
+            i = diff[0]
+            bad.append(f"{name}: at {i}: got {got[i]}, want {ref[i]}; {diff.size} of {nout} differ")
+    assert not bad, f"{where} (seed {SEED}): " + " | ".join(bad)
+
+
+def _sources() -> list[str]:
+    return [str(p) for p in sorted(KERNELS.glob("ef_*.c"))]
+
+
+def test_fast_kernels_host(tmp_path):
+    cc = shutil.which("cc") or pytest.skip("no host C compiler")
+    (tmp_path / "driver.c").write_text(DRIVER)
+    (tmp_path / "io.c").write_text(HOST_IO)
+    exe = tmp_path / "kt"
+    subprocess.run([cc, "-std=c99", "-O2", "-Wall", "-Wextra", f"-I{KERNELS}", str(tmp_path / "driver.c"),
+                    str(tmp_path / "io.c"), *_sources(), "-lm", "-o", str(exe)], check=True)
+    cases = _cases()
+    r = subprocess.run([str(exe)], input=_stream(cases), capture_output=True, timeout=60)
+    assert r.returncode == 0, f"driver exited {r.returncode}: {r.stderr.decode()[:500]}"
+    _check(cases, r.stdout, "host")
+
+
+@pytest.mark.parametrize("board_name", ["stm32f746g-disco", "nucleo-f411re"])
+def test_fast_kernels_qemu(tmp_path, board_name):
+    from edgeformer.runtime.boards import load_board
+    from edgeformer.runtime.cross import linker_script
+    from edgeformer.runtime.qemu import run_qemu
+
+    if not shutil.which("arm-none-eabi-gcc") or not shutil.which("qemu-system-arm"):
+        pytest.skip("arm-none-eabi-gcc or qemu-system-arm not installed")
+    board = load_board(board_name)
+    tgt = board.target
+    (tmp_path / "driver.c").write_text(DRIVER)
+    (tmp_path / "io.c").write_text(TARGET_IO)
+    (tmp_path / "link.ld").write_text(linker_script(board, "sim"))
+    startup = resources.files("edgeformer.boards").joinpath("startup_cortex_m.c")
+    elf = tmp_path / "kt.elf"
+    subprocess.run([tgt.cc, *tgt.cflags, f"-I{KERNELS}", f"-I{FIRMWARE}", str(startup),
+                    str(FIRMWARE / "semihost.c"), str(tmp_path / "driver.c"), str(tmp_path / "io.c"),
+                    *_sources(), *tgt.ldflags, f"-T{tmp_path / 'link.ld'}", "-lm", "-o", str(elf)],
+                   check=True)
+    cases = _cases()
+    res = run_qemu(elf, board.simulator, _stream(cases), timeout=60)
+    _check(cases, res.out, f"{board_name} ({board.core}, QEMU {board.simulator})")
