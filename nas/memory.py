@@ -1,0 +1,306 @@
+"""The search's memory model: the export planner itself, plus the runtime's measured cost.
+
+SRAM of a candidate = plan.json's `arena_bytes` for its int8 export (the real lowering:
+torch -> ONNX -> int8 QDQ -> IR -> LOWERING + MEMORY passes -> make_plan) + its I/O buffers
++ the runtime's own RAM (stack reserve, libc, harness, per-op profile table) measured from
+real firmware builds. Flash = plan `weights_bytes` + code measured the same way. No formula
+of our own for the model's memory: only the planner's figures and linker-measured sizes.
+
+The plan's sizes depend on shapes, not on weight values or quantisation scales: the model
+is untrained (seeded, then perturbed so that no two parameters are equal, as after training:
+an optimiser must not be able to merge identical constants that a trained model would keep
+apart) and calibrated on two seeded random inputs. tests/unit/test_nas_memory.py checks the
+result against `export_artifact` of the same spec (real data, 256 calibration samples) and
+against other weights and calibration data.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edgeformer.specs import Spec
+
+# Spec fields that change constant values only, never a shape: candidates differing only in
+# these share one plan (checked in tests/unit/test_nas_memory.py).
+SIZE_NEUTRAL = ("theta", "lif_threshold", "lif_leak")
+PLAN_KEYS = ("arena_bytes", "liveness_bound_bytes", "weights_bytes", "macs", "ops", "io_bytes")
+RAM_ALIGN_SLACK = 16
+_ROOT = Path(__file__).resolve().parents[1]
+
+
+def cache_dir() -> Path:
+    d = Path(os.environ.get("EDGEFORMER_CACHE", Path.home() / ".cache" / "edgeformer")) / "nas"
+    d.mkdir(parents=True, exist_ok=True)
+    return d
+
+
+def _tree_hash(*globs: str) -> str:
+    """Hash of source files: a cached size is stale once the code that produced it changes."""
+    h = hashlib.sha256()
+    for g in globs:
+        for p in sorted(_ROOT.glob(g)):
+            h.update(p.name.encode())
+            h.update(p.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def size_key(spec: Spec) -> str:
+    d = spec.to_dict()
+    for k in SIZE_NEUTRAL:
+        d.pop(k, None)
+    return json.dumps(d, sort_keys=True)
+
+
+def runtime_kind(spec: Spec) -> str:
+    """Candidates of one kind link the same kernels and harness (what the runtime cost depends on)."""
+    spiking = getattr(spec, "spiking", False) or getattr(spec, "spiking_mlp", False)
+    return spec.family + ("-spiking" if spiking else "")
+
+
+# ------------------------------------------------------------------ the planner, fast path
+def _proto(spec: Spec):
+    """(float ONNX proto, model) of an untrained, seeded, perturbed model (what export_onnx
+    writes, without its onnxruntime-vs-torch check, which does not change the graph)."""
+    import torch
+
+    from edgeformer.export.onnx_export import (StepModule, _torch_export, flatten_state, is_streaming, simplify,
+                                               step_io_names)
+    from edgeformer.models import build
+
+    torch.manual_seed(0)
+    model = build(spec).eval()
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(torch.randn_like(p) * 0.01)
+    if is_streaming(spec):
+        ins, outs, _ = step_io_names(model)
+        step = StepModule(model).eval()
+        args = (torch.zeros(1, spec.in_features), *[t for _, t in flatten_state(step.template)])
+        return simplify(_torch_export(step, args, ins, outs)), model
+    return simplify(_torch_export(model, (torch.zeros(1, *spec.input_shape),), ["input"], ["logits"])), model
+
+
+def _calibration(spec: Spec, model) -> list[dict[str, np.ndarray]]:
+    """Two seeded random images, or one random sequence streamed step by step through the
+    model as export.quantize.calibration_inputs does: a state must take the values it takes
+    on the MCU (a step counter counts), else the quantiser treats it differently (measured:
+    random states gave lmuformer-tiny one op and 256 weight bytes fewer than the export)."""
+    import torch
+
+    from edgeformer.export.onnx_export import flatten_state, is_streaming, step_io_names
+
+    rng = np.random.default_rng(0)
+    if not is_streaming(spec):
+        return [{"input": rng.standard_normal((1, *spec.input_shape)).astype(np.float32)} for _ in range(2)]
+    ins, _, _ = step_io_names(model)
+    feeds, state = [], model.init_state(1)
+    with torch.no_grad():
+        # The state is advanced by one random sequence and the inputs fed beside it come from
+        # another: states take MCU-like values (a step counter counts) while no state's range
+        # equals an input's by construction. Real data never gives a delay line exactly its
+        # input's range; equal ranges would let the lowering drop a Concat requantiser.
+        drive, feed = (rng.standard_normal(spec.input_shape).astype(np.float32) for _ in range(2))
+        for x_t, d_t in zip(feed, drive):
+            flat = [torch.from_numpy(x_t[None])] + [t for _, t in flatten_state(state)]
+            feeds.append({k: v.numpy().copy() for k, v in zip(ins, flat)})
+            _, state = model.step(torch.from_numpy(d_t[None]), state)
+    return feeds
+
+
+def plan_candidate(spec: Spec) -> dict[str, Any]:
+    """plan.json's figures for `spec`'s int8 export, plus the graph's I/O bytes; timings in `_seconds`."""
+    import onnx
+
+    from edgeformer.export.emit.writer import alias_hints
+    from edgeformer.export.load import load_onnx
+    from edgeformer.export.passes import LOWERING, MEMORY, run
+    from edgeformer.export.passes.row_loop import inplace_hints
+    from edgeformer.export.plan import make_plan
+    from edgeformer.export.quantize import quantize_int8
+
+    t = {"start": time.perf_counter()}
+    proto, model = _proto(spec)
+    t["onnx"] = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="edgeformer-nas-") as tmp:
+        f, q = Path(tmp) / "model.onnx", Path(tmp) / "model.int8.onnx"
+        onnx.save(proto, f)
+        quantize_int8(f, q, _calibration(spec, model))   # the export's own quantiser, same options
+        t["quantize"] = time.perf_counter()
+        # The same steps as export.pipeline.lower_and_emit, minus the C and the plot.
+        unfused = run(load_onnx(q), LOWERING)
+    graph = run(unfused, MEMORY)
+    plan, _, _ = make_plan(unfused, graph, {**alias_hints(graph), **inplace_hints(graph)})
+    t["plan"] = time.perf_counter()
+    io = [graph.tensors[n].nbytes for n in (*graph.inputs, *graph.outputs)]
+    out = {k: plan[k] for k in PLAN_KEYS if k in plan}
+    out["io_bytes"] = io
+    out["_seconds"] = {k: round(t[k] - t[p], 4) for p, k in zip(("start", "onnx", "quantize"),
+                                                                  ("onnx", "quantize", "plan"))}
+    return out
+
+
+# ------------------------------------------------------------------ the runtime, measured
+@dataclass(frozen=True)
+class RuntimeCost:
+    """Linker-measured cost of the firmware around a model, fitted on two real builds:
+    RAM = arena + I/O buffers + ram_base + ram_per_op x ops, flash = weights + code_base +
+    code_per_op x ops (model.c grows by one call per op, the profile table by one row)."""
+
+    core: str
+    kind: str
+    ram_base: int
+    ram_per_op: float
+    code_base: int
+    code_per_op: float
+    builds: tuple = ()
+
+    def ram(self, ops: int) -> int:
+        # + one 16-byte alignment gap: the arena and I/O buffers are 16-byte aligned and the
+        # linker's padding between them moves with their sizes (measured up to 5 B short without).
+        return -(-(self.ram_base + math.ceil(self.ram_per_op * ops)) // 8) * 8 + RAM_ALIGN_SLACK
+
+    def code(self, ops: int) -> int:
+        return int(self.code_base + math.ceil(self.code_per_op * ops))
+
+
+def io_buffer_bytes(io: list[int]) -> int:
+    """The firmware's static I/O buffers (runtime/cross.fw_config_h): 16-byte aligned, >= 1 byte."""
+    return sum(-(-max(b, 1) // 16) * 16 for b in io)
+
+
+def _reference_specs(kind: str) -> list[Spec]:
+    from edgeformer.specs import LMUFormerSpec, ViTSpec
+    if kind.startswith("vit"):
+        return [ViTSpec(in_channels=1, image_size=8, patch_size=4, dim=8, depth=d, heads=1, mlp_ratio=1.0,
+                        num_classes=10, spiking_mlp=kind.endswith("spiking")) for d in (1, 3)]
+    return [LMUFormerSpec(in_features=4, seq_len=8, patch_channels=(8,), patch_kernel=3, dim=8, memory_order=4,
+                          theta=8.0, hidden=8, mlp_ratio=1.0, depth=d, spiking=kind.endswith("spiking"))
+            for d in (1, 3)]
+
+
+def measure_runtime(core: str, kind: str, log=lambda m: None) -> RuntimeCost:
+    """Build two reference models of `kind` for `core` (a 4 MiB stand-in board, so nothing
+    overflows) and fit the runtime's RAM and code cost; cached per core, kind and source."""
+    key = _tree_hash("runtime/firmware/*", "runtime/cross.py", "boards/cortex_m.ld", "boards/startup_cortex_m.c",
+                     "export/kernels/*", "export/emit/*.py", "targets/*.py")
+    path = cache_dir() / f"runtime-{core}-{kind}-{key}.json"
+    if path.is_file():
+        d = json.loads(path.read_text())
+        return RuntimeCost(**{**d, "builds": tuple(d["builds"])})
+    import torch
+
+    from edgeformer.export.pipeline import Source, export_artifact
+    from edgeformer.fsio import write_json
+    from edgeformer.models import build
+    from edgeformer.runtime.boards import Board, Region
+    from edgeformer.runtime.cross import build_firmware
+    from edgeformer.targets.cores import target
+
+    sim = "mps2-an500" if core == "cortex-m7" else "mps2-an386"
+    board = Board(f"nas-{core}", "stand-in", core, 25_000_000, sim,
+                  (Region("flash", "flash", 0, 4 << 20), Region("ram", "ram", 0x20000000, 4 << 20)))
+    target(core)  # an unknown core fails here, with the known names
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="edgeformer-nas-rt-") as tmp:
+        for i, spec in enumerate(_reference_specs(kind)):
+            log(f"measuring the runtime's RAM and code on {core} ({kind}, build {i + 1}/2)")
+            torch.manual_seed(0)
+            art = Path(tmp) / f"ref{i}"
+            meta = export_artifact(art, Source("preset", f"nas-ref-{kind}", spec, build(spec).eval()),
+                                   log=lambda m: None)
+            rec = build_firmware(art, board)
+            plan = meta["plan"]
+            from edgeformer.runtime.host import read_signature
+            sig = read_signature(art / "c")
+            io = io_buffer_bytes([x["bytes"] for x in sig["inputs"] + sig["outputs"]])
+            rows.append({"ops": plan["ops"], "ram": rec["ram_bytes"] - plan["arena_bytes"] - io,
+                         "code": rec["flash_bytes"] - plan["weights_bytes"]})
+    (a, b) = rows
+    span = max(1, b["ops"] - a["ops"])
+    ram_per_op, code_per_op = (b["ram"] - a["ram"]) / span, (b["code"] - a["code"]) / span
+    # Upper envelope: the base is chosen so both measured builds are met exactly or over.
+    ram_base = max(r["ram"] - int(ram_per_op * r["ops"]) for r in rows)
+    code_base = max(r["code"] - int(code_per_op * r["ops"]) for r in rows)
+    cost = RuntimeCost(core, kind, ram_base, ram_per_op, code_base, code_per_op, tuple(rows))
+    write_json(path, {**cost.__dict__, "builds": list(rows)})
+    return cost
+
+
+# ------------------------------------------------------------------ the model
+@dataclass(frozen=True)
+class Budget:
+    sram_bytes: int
+    flash_bytes: int
+    core: str = "cortex-m7"
+    clock_hz: int = 216_000_000
+    board: str | None = None
+
+
+class MemoryModel:
+    """candidate -> {sram_bytes, flash_bytes, arena_bytes, ...}; plans cached by shape key in
+    memory and on disk (shared by workers and later searches), one lowering at a time
+    (torch's ONNX exporter is not thread-safe)."""
+
+    def __init__(self, budget: Budget, log=lambda m: None) -> None:
+        self.budget = budget
+        self.log = log
+        self._lock = threading.Lock()
+        self._runtime: dict[str, RuntimeCost] = {}
+        self._plans: dict[str, dict] = {}
+        self.lowered = self.hits = 0
+        self.lower_seconds = 0.0
+        key = _tree_hash("export/*.py", "export/passes/*.py", "export/emit/*.py", "edgeformer/models/*.py",
+                         "edgeformer/specs.py")
+        self._file = cache_dir() / f"plans-{key}.jsonl"
+        if self._file.is_file():
+            for line in self._file.read_text().splitlines():
+                try:
+                    k, v = json.loads(line)
+                    self._plans[k] = v
+                except ValueError:
+                    continue  # a line cut short by a killed writer
+
+    def plan(self, spec: Spec) -> dict[str, Any]:
+        key = size_key(spec)
+        with self._lock:
+            if key in self._plans:
+                self.hits += 1
+                return self._plans[key]
+            t0 = time.perf_counter()
+            p = plan_candidate(spec)
+            self.lower_seconds += time.perf_counter() - t0
+            self.lowered += 1
+            self._plans[key] = p
+            with open(self._file, "a") as fh:  # one short line per write: appends do not interleave
+                fh.write(json.dumps([key, p]) + "\n")
+            return p
+
+    def runtime(self, spec: Spec) -> RuntimeCost:
+        kind = runtime_kind(spec)
+        with self._lock:
+            if kind not in self._runtime:
+                self._runtime[kind] = measure_runtime(self.budget.core, kind, self.log)
+            return self._runtime[kind]
+
+    def __call__(self, spec: Spec) -> dict[str, Any]:
+        p, rt = self.plan(spec), self.runtime(spec)
+        io = io_buffer_bytes(p["io_bytes"])
+        runtime_ram, code = rt.ram(p["ops"]), rt.code(p["ops"])
+        return {"sram_bytes": p["arena_bytes"] + io + runtime_ram, "flash_bytes": p["weights_bytes"] + code,
+                "arena_bytes": p["arena_bytes"], "weights_bytes": p["weights_bytes"], "io_bytes": io,
+                "runtime_ram_bytes": runtime_ram, "code_bytes": code, "macs": p["macs"], "ops": p["ops"]}
+
+
+def candidate_memory(spec: Spec, budget: Budget) -> dict[str, Any]:
+    """One-off form of MemoryModel (a search keeps one MemoryModel for its caches)."""
+    return MemoryModel(budget)(spec)

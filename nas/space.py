@@ -1,0 +1,137 @@
+"""Search spaces: one `suggest(trial, ds) -> Spec` per family, the only code that talks to Optuna.
+
+The dataset fixes the input shape and the class count; every other field is an axis here.
+Choices are categorical lists of values the specs accept, so any sample is a valid spec
+(tests/unit/test_nas_space.py samples each space). `corners(ds)` are the specs at the small
+end of every axis: the search asks the memory model for them to say the smallest SRAM/flash
+the space can reach before it starts.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from edgeformer.errors import UserError
+from edgeformer.specs import LMUFormerSpec, Spec, ViTSpec
+
+# ViT (MCUFormer's axes). Every dim is a multiple of 8, so every head count divides it.
+VIT_DIMS = (8, 16, 24, 32, 48, 64, 96, 128)
+VIT_HEADS = (1, 2, 4)
+VIT_DEPTHS = (1, 2, 3, 4)
+VIT_MLP_RATIOS = (0.5, 1.0, 2.0, 3.0, 4.0)
+VIT_LOW_RANK = (0.25, 0.5, 1.0)
+VIT_TOKENS = (4, 64)          # patch sizes giving 4..64 tokens; the input resolution is the dataset's
+
+# LMUFormer (memory order, theta, hidden size, depth, patch-embedding widths).
+LMU_PATCH_WIDTHS = (8, 16, 32, 64)
+LMU_PATCH_KERNELS = (1, 3, 5)
+LMU_DIMS = (8, 16, 32, 48, 64, 96, 128)
+LMU_ORDERS = (4, 8, 16, 32, 64)
+LMU_MEMORY_INPUTS = (1, 2, 4)
+LMU_HIDDEN = (8, 16, 32, 64, 128)
+LMU_MLP_RATIOS = (0.5, 1.0, 2.0, 4.0)
+LMU_DEPTHS = (1, 2, 3)
+LMU_THETA_FRACTIONS = (0.25, 0.5, 1.0)   # theta = fraction x sequence length (window in steps)
+LIF_THRESHOLDS = (0.5, 0.75, 1.0, 1.5, 2.0)
+LIF_LEAKS = (0.25, 0.5, 0.75, 0.9)
+
+
+def patch_sizes(image_size: int) -> tuple[int, ...]:
+    lo, hi = VIT_TOKENS
+    sizes = tuple(p for p in range(1, image_size + 1)
+                  if image_size % p == 0 and lo <= (image_size // p) ** 2 <= hi)
+    if not sizes:
+        raise UserError(f"no patch size gives {lo}..{hi} tokens for {image_size}x{image_size} images; "
+                        "resize the images to 8..64 pixels")
+    return sizes
+
+
+def _image_ds(ds, family: str) -> tuple[int, int]:
+    if ds.kind != "image" or ds.input_shape[1] != ds.input_shape[2]:
+        raise UserError(f"family {family} needs square images; dataset {ds.name} gives {ds.kind} {ds.input_shape}; "
+                        "use --family lmuformer for sequences")
+    return ds.input_shape[0], ds.input_shape[1]
+
+
+def _seq_ds(ds, family: str) -> tuple[int, int]:
+    if ds.kind != "sequence":
+        raise UserError(f"family {family} needs sequences (N x T x F); dataset {ds.name} gives {ds.kind} "
+                        f"{ds.input_shape}; use --family vit for images")
+    return ds.input_shape
+
+
+def suggest_vit(trial, ds) -> ViTSpec:
+    c, size = _image_ds(ds, "vit")
+    return ViTSpec(in_channels=c, image_size=size, num_classes=max(2, ds.num_classes),
+                   patch_size=trial.suggest_categorical("patch_size", patch_sizes(size)),
+                   dim=trial.suggest_categorical("dim", VIT_DIMS),
+                   heads=trial.suggest_categorical("heads", VIT_HEADS),
+                   depth=trial.suggest_categorical("depth", VIT_DEPTHS),
+                   mlp_ratio=trial.suggest_categorical("mlp_ratio", VIT_MLP_RATIOS),
+                   low_rank_ratio=trial.suggest_categorical("low_rank_ratio", VIT_LOW_RANK))
+
+
+def _suggest_lmu(trial, ds, spiking: bool) -> LMUFormerSpec:
+    family = "spiking-lmuformer" if spiking else "lmuformer"
+    seq_len, feats = _seq_ds(ds, family)
+    n_patch = trial.suggest_categorical("patch_layers", (1, 2))
+    widths = tuple(trial.suggest_categorical(f"patch_width{i}", LMU_PATCH_WIDTHS) for i in range(n_patch))
+    lif = {}
+    if spiking:
+        lif = {"lif_threshold": trial.suggest_categorical("lif_threshold", LIF_THRESHOLDS),
+               "lif_leak": trial.suggest_categorical("lif_leak", LIF_LEAKS)}
+    return LMUFormerSpec(in_features=feats, seq_len=seq_len, num_classes=max(2, ds.num_classes),
+                         patch_channels=widths,
+                         patch_kernel=trial.suggest_categorical("patch_kernel", LMU_PATCH_KERNELS),
+                         dim=trial.suggest_categorical("dim", LMU_DIMS),
+                         memory_order=trial.suggest_categorical("memory_order", LMU_ORDERS),
+                         theta=float(seq_len) * trial.suggest_categorical("theta_fraction", LMU_THETA_FRACTIONS),
+                         memory_inputs=trial.suggest_categorical("memory_inputs", LMU_MEMORY_INPUTS),
+                         hidden=trial.suggest_categorical("hidden", LMU_HIDDEN),
+                         mlp_ratio=trial.suggest_categorical("mlp_ratio", LMU_MLP_RATIOS),
+                         depth=trial.suggest_categorical("depth", LMU_DEPTHS),
+                         spiking=spiking, **lif)
+
+
+def suggest_lmuformer(trial, ds) -> LMUFormerSpec:
+    return _suggest_lmu(trial, ds, spiking=False)
+
+
+def suggest_spiking_lmuformer(trial, ds) -> LMUFormerSpec:
+    return _suggest_lmu(trial, ds, spiking=True)
+
+
+def _vit_corners(ds) -> list[Spec]:
+    c, size = _image_ds(ds, "vit")
+    return [ViTSpec(in_channels=c, image_size=size, num_classes=max(2, ds.num_classes), patch_size=p,
+                    dim=VIT_DIMS[0], heads=1, depth=1, mlp_ratio=VIT_MLP_RATIOS[0], low_rank_ratio=VIT_LOW_RANK[0])
+            for p in patch_sizes(size)]
+
+
+def _lmu_corners(ds, spiking: bool) -> list[Spec]:
+    seq_len, feats = _seq_ds(ds, "lmuformer")
+    return [LMUFormerSpec(in_features=feats, seq_len=seq_len, num_classes=max(2, ds.num_classes),
+                          patch_channels=(LMU_PATCH_WIDTHS[0],), patch_kernel=LMU_PATCH_KERNELS[0], dim=LMU_DIMS[0],
+                          memory_order=LMU_ORDERS[0], theta=float(seq_len), memory_inputs=1, hidden=LMU_HIDDEN[0],
+                          mlp_ratio=LMU_MLP_RATIOS[0], depth=1, spiking=spiking)]
+
+
+@dataclass(frozen=True)
+class Space:
+    family: str                                  # the `--family` name
+    suggest: Callable[..., Spec]                 # suggest(trial, ds) -> Spec
+    corners: Callable[..., list[Spec]]           # corners(ds) -> the smallest specs
+
+
+SPACES: dict[str, Space] = {
+    "vit": Space("vit", suggest_vit, _vit_corners),
+    "lmuformer": Space("lmuformer", suggest_lmuformer, lambda ds: _lmu_corners(ds, False)),
+    "spiking-lmuformer": Space("spiking-lmuformer", suggest_spiking_lmuformer, lambda ds: _lmu_corners(ds, True)),
+}
+
+
+def space(family: str) -> Space:
+    try:
+        return SPACES[family]
+    except KeyError:
+        raise UserError(f"unknown family {family!r}; known families: {', '.join(SPACES)}") from None

@@ -1,0 +1,251 @@
+"""The Optuna study behind `edgeformer search`: objectives, hard memory constraints, resume.
+
+Objectives: test accuracy after a short training (max) and estimated latency (min). The
+latency is a MACs proxy (plan `macs` x CYCLES_PER_MAC / clock), NOT yet calibrated by
+`profile` runs. SRAM and flash are hard constraints through `constraints_func`; a candidate
+over budget is answered from the memory model alone, before any training, with accuracy 0.
+Storage: any Optuna URL (SQLite file by default, PostgreSQL for many processes). Heartbeats
+mark a killed worker's running trial FAIL and RetryFailedTrialCallback re-runs its candidate
+as a new trial, so a killed search loses no candidate and repeats no trial number.
+"""
+from __future__ import annotations
+
+import os
+import socket
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import optuna
+from optuna.storages import RDBStorage, RetryFailedTrialCallback
+from optuna.trial import TrialState
+
+from edgeformer.errors import DoesNotFit, UserError
+from edgeformer.fsio import write_json
+from edgeformer.nas.memory import Budget, MemoryModel
+from edgeformer.nas.space import Space
+from edgeformer.specs import spec_from_dict
+
+CYCLES_PER_MAC = 4.0          # uncalibrated proxy (int8 kernels on Cortex-M4/M7); see module doc
+HEARTBEAT_S, GRACE_S = 2, 8   # a trial silent for GRACE_S belongs to a dead worker
+
+
+@dataclass
+class SearchConfig:
+    space: Space
+    dataset: Any
+    budget: Budget
+    out: Path
+    trials: int = 20                 # trained (feasible) candidates the study should reach
+    storage: str | None = None
+    study_name: str | None = None
+    jobs: int = 1
+    epochs: int = 2
+    seed: int = 0
+    max_train: int | None = None     # train on at most this many samples (speed)
+    log: Callable[[str], None] = lambda m: None
+    progress: Callable[[int, int, float | None], None] = lambda done, total, best: None
+    memory: MemoryModel | None = field(default=None, repr=False)
+
+
+# Heartbeats and constraints_func are what resume and hard budgets need; Optuna 5 flags them
+# experimental / deprecated-in-favour-of-set_constraint, which is not for our users to read.
+warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+warnings.filterwarnings("ignore", message=r".*(failed_trial_callback|constraints_func).* deprecated", category=FutureWarning)
+
+
+def _driver(url: str) -> str:
+    """postgresql:// means psycopg (v3) to SQLAlchemy 2.1; the `postgres` extra installs psycopg2."""
+    import importlib.util
+
+    if not url.startswith("postgresql://"):
+        return url
+    if importlib.util.find_spec("psycopg") is not None:
+        return url
+    if importlib.util.find_spec("psycopg2") is not None:
+        return "postgresql+psycopg2://" + url[len("postgresql://"):]
+    raise UserError("--storage postgresql://... needs a PostgreSQL driver: pip install 'edgeformer[postgres]'")
+
+
+def storage_for(cfg: SearchConfig) -> RDBStorage:
+    url = _driver(cfg.storage or f"sqlite:///{(cfg.out / 'study.db').resolve()}")
+    return RDBStorage(url, heartbeat_interval=HEARTBEAT_S, grace_period=GRACE_S,
+                      failed_trial_callback=RetryFailedTrialCallback(max_retry=2),
+                      engine_kwargs={"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {})
+
+
+def _constraints(trial: optuna.trial.FrozenTrial) -> list[float]:
+    return trial.user_attrs.get("constraints", [1.0, 1.0])  # <= 0 feasible (Optuna's convention)
+
+
+def feasible(t: optuna.trial.FrozenTrial) -> bool:
+    return t.state == TrialState.COMPLETE and all(c <= 0 for c in _constraints(t))
+
+
+def smallest_reachable(cfg: SearchConfig, memory: MemoryModel) -> dict[str, int]:
+    """The smallest SRAM and flash over the space's corner specs; DoesNotFit if none fits."""
+    mems = [memory(s) for s in cfg.space.corners(cfg.dataset)]
+    sram, flash = min(m["sram_bytes"] for m in mems), min(m["flash_bytes"] for m in mems)
+    b = cfg.budget
+    if not any(m["sram_bytes"] <= b.sram_bytes and m["flash_bytes"] <= b.flash_bytes for m in mems):
+        raise DoesNotFit(f"no {cfg.space.family} candidate fits SRAM {b.sram_bytes} B / flash {b.flash_bytes} B"
+                         f"{' of ' + b.board if b.board else ''}: the smallest the space reaches is SRAM "
+                         f"{sram} B ({max(0, sram - b.sram_bytes)} B over) and flash {flash} B "
+                         f"({max(0, flash - b.flash_bytes)} B over)")
+    return {"sram_bytes": sram, "flash_bytes": flash}
+
+
+def _train_accuracy(spec, cfg: SearchConfig) -> float:
+    import numpy as np
+
+    from edgeformer.data.dataset import Dataset
+    from edgeformer.train import TrainConfig, train_model
+
+    ds = cfg.dataset
+    if cfg.max_train and len(ds.x_train) > cfg.max_train:
+        idx = np.random.default_rng(cfg.seed).choice(len(ds.x_train), cfg.max_train, replace=False)
+        ds = Dataset(ds.name, ds.kind, ds.x_train[idx], ds.y_train[idx], ds.x_test, ds.y_test,
+                     ds.num_classes, ds.input_shape, ds.provenance + f", {cfg.max_train} train samples")
+    _, metrics = train_model(spec, ds, TrainConfig(epochs=cfg.epochs, seed=cfg.seed))
+    return float(metrics["test_accuracy"])
+
+
+def make_objective(cfg: SearchConfig, memory: MemoryModel):
+    b = cfg.budget
+
+    def objective(trial: optuna.Trial) -> tuple[float, float]:
+        spec = cfg.space.suggest(trial, cfg.dataset)
+        mem = memory(spec)
+        latency_ms = mem["macs"] * CYCLES_PER_MAC / b.clock_hz * 1e3
+        cons = [float(mem["sram_bytes"] - b.sram_bytes), float(mem["flash_bytes"] - b.flash_bytes)]
+        attrs = {**mem, "spec": spec.to_dict(), "constraints": cons, "est_latency_ms": latency_ms,
+                 "worker": f"{socket.gethostname()}:{os.getpid()}"}
+        for k, v in attrs.items():
+            trial.set_user_attr(k, v)
+        if any(c > 0 for c in cons):
+            return 0.0, latency_ms     # over budget: rejected before training
+        same = _evaluated(trial, spec)  # a repeat of an already trained candidate is not retrained
+        acc = same if same is not None else _train_accuracy(spec, cfg)
+        return acc, latency_ms
+
+    return objective
+
+
+def _evaluated(trial: optuna.Trial, spec) -> float | None:
+    want = spec.to_dict()
+    for t in trial.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
+        if t.user_attrs.get("spec") == want and feasible(t):
+            return t.values[0]
+    return None
+
+
+def run_search(cfg: SearchConfig) -> dict[str, Any]:
+    """Run (or resume) the study until it holds cfg.trials feasible trials; write best.json
+    and pareto.png; return a summary."""
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    cfg.out.mkdir(parents=True, exist_ok=True)
+    memory = cfg.memory or MemoryModel(cfg.budget, cfg.log)
+    smallest = smallest_reachable(cfg, memory)
+    storage = storage_for(cfg)
+    name = cfg.study_name or f"{cfg.space.family}-{cfg.dataset.name}"
+    study = optuna.create_study(study_name=name, storage=storage, load_if_exists=True,
+                                directions=["maximize", "minimize"], sampler=_sampler(cfg, storage, name))
+    _note_resume(study, cfg)
+    cap = 20 * cfg.trials  # infeasible candidates are cheap but must not run forever
+
+    def n_done() -> tuple[int, int]:
+        ts = study.get_trials(deepcopy=False)
+        return sum(feasible(t) for t in ts), len(ts)
+
+    def stop_when_done(study_, _trial) -> None:
+        done, total = n_done()
+        best = max((t.values[0] for t in study_.get_trials(deepcopy=False) if feasible(t)), default=None)
+        cfg.progress(min(done, cfg.trials), cfg.trials, best)
+        if done >= cfg.trials or total >= cap:
+            study_.stop()
+
+    t0 = time.perf_counter()
+    done, total = n_done()
+    cfg.progress(min(done, cfg.trials), cfg.trials, None)
+    if done < cfg.trials and total < cap:
+        study.optimize(make_objective(cfg, memory), n_jobs=cfg.jobs, callbacks=[stop_when_done],
+                       gc_after_trial=False)
+    wall = time.perf_counter() - t0
+    best = write_results(study, cfg)
+    return {"study": name, "best": best, "smallest_reachable": smallest, "wall_seconds": round(wall, 2),
+            "memory_model": {"lowered": memory.lowered, "cache_hits": memory.hits,
+                             "candidates_per_second": round(memory.lowered / memory.lower_seconds, 2)
+                             if memory.lower_seconds else None},
+            "trials": _counts(study)}
+
+
+def _sampler(cfg: SearchConfig, storage, name: str) -> optuna.samplers.BaseSampler:
+    # Seeded by the seed and the trials already stored (and the process for shared storages),
+    # so a resumed or second worker does not replay the first one's random start-up samples.
+    try:
+        n = len(storage.get_all_trials(storage.get_study_id_from_name(name), deepcopy=False))
+    except KeyError:
+        n = 0
+    seed = cfg.seed * 100_003 + n + (os.getpid() if cfg.storage else 0)
+    return optuna.samplers.TPESampler(seed=seed % 2**31, constraints_func=_constraints, multivariate=True,
+                                      n_startup_trials=min(10, max(3, cfg.trials // 2)))
+
+
+def _counts(study) -> dict[str, int]:
+    ts = study.get_trials(deepcopy=False)
+    out = {s.name.lower(): sum(t.state == s for t in ts) for s in TrialState}
+    out["feasible"] = sum(feasible(t) for t in ts)
+    return {k: v for k, v in out.items() if v}
+
+
+def _note_resume(study, cfg: SearchConfig) -> None:
+    ts = study.get_trials(deepcopy=False)
+    if ts:
+        c = _counts(study)
+        cfg.log(f"resuming study {study.study_name}: " + ", ".join(f"{v} {k}" for k, v in c.items())
+                + (" (running trials of a dead worker are failed and retried after "
+                   f"{GRACE_S} s without heartbeat)" if c.get("running") else ""))
+
+
+def write_results(study, cfg: SearchConfig) -> dict[str, Any] | None:
+    ok = [t for t in study.get_trials(deepcopy=False) if feasible(t)]
+    if not ok:
+        return None
+    top = max(ok, key=lambda t: (t.values[0], -t.values[1], -t.number))
+    u = top.user_attrs
+    best = {**spec_from_dict(u["spec"]).to_dict(), "sram_bytes": u["sram_bytes"], "flash_bytes": u["flash_bytes"],
+            "accuracy": top.values[0], "trial": top.number, "arena_bytes": u["arena_bytes"],
+            "weights_bytes": u["weights_bytes"], "est_latency_ms": u["est_latency_ms"], "macs": u["macs"],
+            "budget": {"sram_bytes": cfg.budget.sram_bytes, "flash_bytes": cfg.budget.flash_bytes,
+                       "board": cfg.budget.board, "core": cfg.budget.core}, "dataset": cfg.dataset.name,
+            "epochs": cfg.epochs, "study": study.study_name}
+    write_json(cfg.out / "best.json", best)
+    _plot(study, cfg.out / "pareto.png")
+    return best
+
+
+def _plot(study, path: Path) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    ts = [t for t in study.get_trials(deepcopy=False) if t.state == TrialState.COMPLETE]
+    ok = [t for t in ts if feasible(t)]
+    front = {t.number for t in study.best_trials}
+    fig, ax = plt.subplots(figsize=(6, 4))
+    bad = [t for t in ts if not feasible(t)]
+    ax.scatter([t.values[1] for t in bad], [0.0] * len(bad), c="lightgrey", s=12, label="over budget (not trained)")
+    ax.scatter([t.values[1] for t in ok], [t.values[0] for t in ok], c="tab:blue", s=16, label="feasible")
+    pf = sorted((t for t in ok if t.number in front), key=lambda t: t.values[1])
+    ax.plot([t.values[1] for t in pf], [t.values[0] for t in pf], "o-", c="tab:red", label="Pareto front")
+    ax.set_xlabel("estimated latency, ms (MACs proxy)")
+    ax.set_ylabel("test accuracy")
+    ax.set_title(f"{study.study_name}: {len(ok)} feasible of {len(ts)}")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    tmp = path.with_suffix(".tmp.png")
+    fig.savefig(tmp, dpi=100)
+    plt.close(fig)
+    os.replace(tmp, path)

@@ -1,0 +1,118 @@
+"""`edgeformer search` through the real CLI: budget, best.json -> firmware, exit 3, resume, workers."""
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+
+import pytest
+
+from tests.conftest import EDGEFORMER, run_cli, run_json
+
+BOARD_48K = """
+name = "tiny48"
+core = "cortex-m4"
+clock_hz = 48_000_000
+simulator = "mps2-an386"
+[memory.flash]
+origin = 0x08000000
+size = "256KiB"
+[memory.ram]
+origin = 0x20000000
+size = "48KiB"
+"""
+FAST = ["--family", "vit", "--dataset", "digits", "--epochs", "2"]
+
+
+@pytest.fixture
+def board48(tmp_path):
+    path = tmp_path / "tiny48.toml"
+    path.write_text(BOARD_48K)
+    return path
+
+
+def test_digits_48k_search_builds_for_the_board(tmp_path, board48):
+    t0 = time.perf_counter()
+    res = run_json("search", *FAST, "--board", board48, "--trials", "3", "--out", tmp_path / "s", timeout=300)
+    assert time.perf_counter() - t0 < 90 + 30  # + the one-off runtime measurement on a cold cache
+    best = json.loads((tmp_path / "s" / "best.json").read_text())
+    assert {"sram_bytes", "flash_bytes", "accuracy", "trial", "family"} <= set(best)
+    assert best["sram_bytes"] <= 48 * 1024 and best["flash_bytes"] <= 256 * 1024
+    assert (tmp_path / "s" / "pareto.png").stat().st_size > 0 and (tmp_path / "s" / "study.db").exists()
+    assert res["trials"]["feasible"] >= 3
+    # best.json is a spec: train it briefly, export, link for a board of exactly that size.
+    run_cli("train", "--spec", tmp_path / "s" / "best.json", "--dataset", "digits", "--epochs", "1",
+            "--out", tmp_path / "run", check=0)
+    run_json("export", tmp_path / "run", "--out", tmp_path / "art")
+    plan = json.loads((tmp_path / "art" / "plan.json").read_text())
+    assert plan["arena_bytes"] == best["arena_bytes"]
+    rec = run_json("build", tmp_path / "art", "--board", board48)
+    assert rec["arena_bytes"] == best["arena_bytes"]
+    assert rec["ram_bytes"] <= best["sram_bytes"]          # the memory model is not optimistic
+    assert best["sram_bytes"] - rec["ram_bytes"] <= 256     # ... and close
+
+
+def test_impossible_budget_exits_3_with_the_smallest_size(tmp_path):
+    p = run_cli("search", *FAST, "--sram", "2KiB", "--flash", "1MiB", "--out", tmp_path / "s", check=3)
+    assert "smallest the space reaches is SRAM" in p.stderr and "B over" in p.stderr
+    assert not (tmp_path / "s" / "best.json").exists()
+
+
+def _trials(db):
+    con = sqlite3.connect(db)
+    try:
+        return con.execute("SELECT number, state FROM trials ORDER BY number").fetchall()
+    finally:
+        con.close()
+
+
+def test_killed_search_resumes_without_lost_or_repeated_trials(tmp_path, board48):
+    out = tmp_path / "s"
+    args = [str(EDGEFORMER), "search", *FAST, "--board", str(board48), "--trials", "4", "--out", str(out)]
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 240
+    while time.time() < deadline:  # kill it once one trial is done and another is running
+        rows = _trials(out / "study.db") if (out / "study.db").exists() else []
+        if any(s == "COMPLETE" for _, s in rows) and any(s == "RUNNING" for _, s in rows):
+            break
+        time.sleep(0.5)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert any(s == "RUNNING" for _, s in _trials(out / "study.db"))
+    time.sleep(9)  # past the heartbeat grace period: the dead worker's trial is now stale
+    res = run_json("search", *FAST, "--board", board48, "--trials", "4", "--out", out, timeout=300)
+    rows = _trials(out / "study.db")
+    numbers = [n for n, _ in rows]
+    assert numbers == list(range(len(numbers)))                  # none repeated, none skipped
+    assert "RUNNING" not in {s for _, s in rows}                 # the killed trial was failed ...
+    assert res["trials"]["feasible"] >= 4 and res["trials"].get("fail", 0) >= 1
+    import optuna
+    study = optuna.load_study(study_name="vit-digits", storage=f"sqlite:///{out / 'study.db'}")
+    failed = [t for t in study.trials if t.state.name == "FAIL"]
+    retried = {t.system_attrs.get("failed_trial") for t in study.trials}
+    assert all(t.number in retried for t in failed)              # ... and its candidate re-run
+
+
+def test_two_workers_share_one_postgresql_study(tmp_path, board48):
+    url = os.environ.get("EDGEFORMER_TEST_POSTGRES")
+    if not url:
+        if os.environ.get("CI"):
+            pytest.fail("EDGEFORMER_TEST_POSTGRES is not set: .ci/run must start PostgreSQL and export it")
+        pytest.skip("no PostgreSQL (set EDGEFORMER_TEST_POSTGRES=postgresql://...)")
+    study = f"two-workers-{os.getpid()}-{int(time.time())}"
+    args = [str(EDGEFORMER), "search", *FAST, "--board", str(board48), "--trials", "4", "--storage", url,
+            "--study", study, "--json"]
+    procs = [subprocess.Popen([*args, "--out", str(tmp_path / f"w{i}")], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for i in range(2)]
+    outs = [p.communicate(timeout=600) for p in procs]
+    assert all(p.returncode == 0 for p in procs), [o[1][-2000:] for o in outs]
+    import optuna
+
+    from edgeformer.nas.study import _driver
+    trials = optuna.load_study(study_name=study, storage=_driver(url)).trials
+    numbers = [t.number for t in trials]
+    assert len(numbers) == len(set(numbers)) and sum(t.state.name == "COMPLETE" for t in trials) >= 4
+    workers = {t.user_attrs.get("worker") for t in trials if t.state.name == "COMPLETE"}
+    assert len(workers) == 2, workers                            # both processes contributed
