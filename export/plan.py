@@ -32,8 +32,26 @@ def _const_ids(graph: Graph) -> dict[int, int]:
 
 
 def weights_bytes(graph: Graph) -> int:
-    """Bytes of constants the nodes read (they go to flash)."""
+    """Bytes of constants the graph's nodes read, as the graph holds them."""
     return sum(_const_ids(graph).values())
+
+
+def emitted_weights_bytes(graph: Graph, offsets: dict[str, int]) -> int | None:
+    """Bytes of the const arrays the C emitter writes to weights.c for `graph` at `offsets`
+    (what goes to flash: packed int16 weights, per-channel tables, LUTs), by running the
+    emitters themselves. None when the native emitter cannot emit the graph."""
+    from edgeformer.errors import EdgeformerError
+    from edgeformer.export.emit.ctx import EmitCtx
+    from edgeformer.export.emit.registry import get_emitter
+
+    ctx = EmitCtx(graph, offsets, prefix="ef_plan")
+    try:
+        for node in graph.nodes:
+            ctx.node = node
+            get_emitter(node.op, node.name).fn(ctx, node)
+    except EdgeformerError:
+        return None
+    return sum(int(data.nbytes) for _, data in ctx.weights.values())
 
 
 def make_plan(unfused: Graph, graph: Graph, inplace: dict[str, str]) -> tuple[dict[str, Any], list[BufferReq], Plan]:
@@ -45,10 +63,14 @@ def make_plan(unfused: Graph, graph: Graph, inplace: dict[str, str]) -> tuple[di
     placed = plan_buffers(bufs, alignment=ALIGNMENT)
     base = buffer_requests(unfused)
     d = plan_to_dict(bufs, placed)
+    graph_weights = weights_bytes(graph)
+    emitted = emitted_weights_bytes(graph, placed.offsets)
     d.update({
         "unfused_liveness_bound_bytes": liveness_bound(base, ALIGNMENT),
         "no_reuse_bytes": sum(align_up(b.size, ALIGNMENT) for b in base),
-        "weights_bytes": weights_bytes(graph),
+        # flash: the arrays weights.c will hold (the emitter packs weights for its kernels)
+        "weights_bytes": graph_weights if emitted is None else emitted,
+        "graph_weights_bytes": graph_weights,
         "macs": graph_macs(graph),
         "ops": len(graph.nodes),
         "unfused_ops": len(unfused.nodes),

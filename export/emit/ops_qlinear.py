@@ -24,8 +24,9 @@ def _ceil4(v: int) -> int:
 def pack_fc(w: np.ndarray, bias, x_zp: int, mult, shift) -> tuple[np.ndarray, np.ndarray]:
     """w (n, k) int8 -> (words, chan) in ef_qfc_s8's layout (ef_kernels.h):
     words int32 (np * kp / 2,): per 4 outputs, per 4 k, per output j the pairs
-    (w[j][k], w[j][k+2]), (w[j][k+1], w[j][k+3]); chan int32 (np, 3): bias - x_zp * sum_k w,
-    mult, shift (zeros for the padding outputs)."""
+    (w[j][k], w[j][k+2]), (w[j][k+1], w[j][k+3]); chan int32 (np, 4): bias - x_zp * sum_k w,
+    mult, s = -1 - shift and the rounding constant rnd = 2^(s-1) - 1 when s >= 1, else 0
+    (ef_requant_s in ef_qfast.h; padding outputs: s = 1, all else 0)."""
     n, k = w.shape
     npad, kp = _ceil4(n), _ceil4(k)
     wq = np.zeros((npad, kp), np.int64)
@@ -35,10 +36,13 @@ def pack_fc(w: np.ndarray, bias, x_zp: int, mult, shift) -> tuple[np.ndarray, np
     words = ((lo & 0xFFFF) | ((hi & 0xFFFF) << 16)).astype(np.uint32).view(np.int32).ravel()
     b = np.zeros(n, np.int64) if bias is None else np.asarray(bias, np.int64).reshape(n)
     folded = b - int(x_zp) * w.astype(np.int64).sum(axis=1)
-    chan = np.zeros((npad, 3), np.int64)
+    chan = np.zeros((npad, 4), np.int64)
+    chan[:, 2] = 1
     chan[:n, 0] = folded
     chan[:n, 1] = np.broadcast_to(np.asarray(mult, np.int64), (n,))
-    chan[:n, 2] = np.broadcast_to(np.asarray(shift, np.int64), (n,))
+    chan[:n, 2] = -1 - np.broadcast_to(np.asarray(shift, np.int64), (n,))
+    s = chan[:, 2]
+    chan[:, 3] = np.where(s >= 1, (np.int64(1) << np.clip(s - 1, 0, 62)) - 1, 0)
     # int32 wrap-around, as the reference's own int32 accumulator would
     return words, (chan & 0xFFFFFFFF).astype(np.uint32).view(np.int32).ravel()
 
@@ -67,7 +71,7 @@ def _bias(ctx: EmitCtx, b: str):
 
 @register("ef.QMatMul", "ef.QGemm")
 def emit_qmatmul(ctx: EmitCtx, node: Node) -> list[str]:
-    x, w, b = node.inputs
+    x, w, b = node.inputs[:3]
     y = node.outputs[0]
     k = node.attrs["k"]
     n = ctx.shape(w)[0]
@@ -83,9 +87,25 @@ def emit_qmatmul(ctx: EmitCtx, node: Node) -> list[str]:
                           node.attrs["shift"])
     params = dict(m=m, k=k, n=n, kp=_ceil4(k), y_zp=node.attrs["y_zp"], act_min=-128,
                   act_max=127)
-    args = [ctx.ptr(x), ctx.weight(f"{w}#fc", words), ctx.extra("chan", chan, "int32"),
-            ctx.ptr(y, out=True)]
-    return ctx.call("ef_qfc_s8", args, "ef_qfc_params", params)
+    args = [ctx.ptr(x), ctx.weight(f"{w}#fc", words), ctx.extra("chan", chan, "int32")]
+    if "add_y_scale" not in node.attrs:
+        return ctx.call("ef_qfc_s8", args + [ctx.ptr(y, out=True)], "ef_qfc_params", params)
+    at = node.attrs   # the bias Add folded in by passes/fuse_bias_add.py
+    addc = add_terms(ctx.need_const(node.inputs[3], "add constant").reshape(n), at["add_c_zp"],
+                     at["add_c_scale"])
+    aparams = dict(fc=params, m_scale=at["add_m_scale"], y_scale=at["add_y_scale"],
+                   m_zp=at["add_m_zp"], y_zp=at["add_y_zp"])
+    args += [ctx.extra("addc", addc, "float32"), ctx.ptr(y, out=True)]
+    return ctx.call("ef_qfc_add_s8", args, "ef_qfc_add_params", aparams)
+
+
+def add_terms(c: np.ndarray, c_zp: int, c_scale: float) -> np.ndarray:
+    """(c - c_zp) * c_scale per channel in float32, as ef_qbinary_s8 forms it per element,
+    padded with zeros to a multiple of 4 channels (ef_qfc_add_s8's addc)."""
+    v = (c.astype(np.int32) - np.int32(c_zp)).astype(np.float32) * np.float32(c_scale)
+    out = np.zeros(_ceil4(c.size), np.float32)
+    out[:c.size] = v
+    return out
 
 
 @register("ef.QConv")

@@ -28,6 +28,10 @@ def strided_copy(ctx: EmitCtx, x: str, y: str, shape, src_stride, offset: int = 
     shape, (s, d) = squeeze_dims(list(shape), list(src_stride), list(dst_stride))
     if len(shape) > MAX_DIMS:
         raise ctx.reject(f"needs {len(shape)} dims; the kernel takes {MAX_DIMS}")
+    if (len(shape) == 1 and s == [1] and d == [1] and offset == 0 and dst_offset == 0
+            and shape[0] * _es(ctx, y) == ctx.t(y).nbytes):   # dense to dense: one block copy
+        return ctx.call("ef_copy_any", [str(ctx.t(y).nbytes), ctx.vptr(x),
+                                        ctx.vptr(y, out=True)])
     params = dict(rank=len(shape), elem_size=_es(ctx, y), offset=offset, dst_offset=dst_offset,
                   shape=shape, stride=s, dst_stride=d)
     return ctx.call("ef_strided_copy_any", [ctx.vptr(x), ctx.vptr(y, out=True)],

@@ -4,16 +4,64 @@
 
 #include "ef_iter.h"
 
+/* Forward copy of n bytes that do not overlap (or y below x): 16 bytes per step through
+ * 4-byte loads and stores (unaligned access is allowed on v7-M and on the host; memcpy of 4
+ * bytes says so to C), then the tail. newlib-nano's memcpy is a byte loop. */
+static void ef_copy_fwd(uint8_t *y, const uint8_t *x, size_t n)
+{
+    for (; n >= 16; n -= 16, x += 16, y += 16) {
+        uint32_t a, b, c, d;
+        memcpy(&a, x, 4), memcpy(&b, x + 4, 4), memcpy(&c, x + 8, 4), memcpy(&d, x + 12, 4);
+        memcpy(y, &a, 4), memcpy(y + 4, &b, 4), memcpy(y + 8, &c, 4), memcpy(y + 12, &d, 4);
+    }
+    for (; n >= 4; n -= 4, x += 4, y += 4) {
+        uint32_t a;
+        memcpy(&a, x, 4), memcpy(y, &a, 4);
+    }
+    for (; n > 0; --n) *y++ = *x++;
+}
+
+/* n elements of es bytes, x advancing sx elements and y sy elements per step. */
+static void ef_copy_line(uint8_t *y, int32_t sy, const uint8_t *x, int32_t sx, int32_t n,
+                         int32_t es)
+{
+    int32_t i;
+    if (sx == 1 && sy == 1) {
+        ef_copy_fwd(y, x, (size_t)n * es);
+    } else if (es == 1) {
+        for (i = 0; i + 4 <= n; i += 4, x += 4 * sx, y += 4 * sy) {
+            const uint8_t a = x[0], b = x[sx], c = x[2 * sx], d = x[3 * sx];
+            y[0] = a, y[sy] = b, y[2 * sy] = c, y[3 * sy] = d;
+        }
+        for (; i < n; ++i, x += sx, y += sy) *y = *x;
+    } else if (es == 4) {
+        for (i = 0; i < n; ++i, x += 4 * sx, y += 4 * sy) {
+            uint32_t a;
+            memcpy(&a, x, 4), memcpy(y, &a, 4);
+        }
+    } else {
+        for (i = 0; i < n; ++i, x += (ptrdiff_t)sx * es, y += (ptrdiff_t)sy * es)
+            memcpy(y, x, (size_t)es);
+    }
+}
+
+/* The innermost dim is one line (ef_copy_line); an odometer walks the outer dims. */
 int ef_strided_copy_any(const ef_strided_copy_params *p, const void *x, void *y)
 {
-    const int32_t es = p->elem_size, n = ef_numel(p->rank, p->shape);
+    const int32_t es = p->elem_size, r = p->rank - 1;
     const uint8_t *px = (const uint8_t *)x + (ptrdiff_t)p->offset * es;
     uint8_t *py = (uint8_t *)y + (ptrdiff_t)p->dst_offset * es;
-    int32_t i;
+    int32_t i, n;
     ef_iter it;
-    ef_iter_init(&it, p->rank);
+    if (p->rank <= 0) {
+        memcpy(py, px, (size_t)es);
+        return EF_OK;
+    }
+    n = ef_numel(r, p->shape);
+    ef_iter_init(&it, r);
     for (i = 0; i < n; ++i) {
-        memcpy(py + (ptrdiff_t)it.off[1] * es, px + (ptrdiff_t)it.off[0] * es, (size_t)es);
+        ef_copy_line(py + (ptrdiff_t)it.off[1] * es, p->dst_stride[r],
+                     px + (ptrdiff_t)it.off[0] * es, p->stride[r], p->shape[r], es);
         ef_iter_next(&it, p->shape, p->stride, p->dst_stride, NULL);
     }
     return EF_OK;
@@ -60,7 +108,10 @@ int ef_gather_i64idx_any(const ef_gather_params *p, const void *x, const int64_t
 
 int ef_copy_any(int32_t nbytes, const void *x, void *y)
 {
-    if (x != y) memmove(y, x, (size_t)nbytes);
+    const uint8_t *px = (const uint8_t *)x;
+    uint8_t *py = (uint8_t *)y;
+    if (py <= px || py >= px + nbytes) ef_copy_fwd(py, px, (size_t)nbytes);
+    else memmove(y, x, (size_t)nbytes);
     return EF_OK;
 }
 

@@ -330,7 +330,8 @@ int ef_qmatmul_aa_s8_ref(const ef_qmatmul_aa_params *p, const int8_t *a, const i
  * n padded to np (multiple of 4), k to kp (multiple of 4, zero weights);
  * w: int32 words, per block of 4 outputs, per 4 k: for each output j, the int16 pairs
  *    (w[j][k], w[j][k+2]) then (w[j][k+1], w[j][k+3]) (low half first): np * kp / 2 words;
- * chan: per output (np of them) {bias - x_zp * sum_k w, mult, shift}.
+ * chan: per output (np of them) {bias - x_zp * sum_k w, mult, s, rnd} with s = -1 - shift
+ *    and rnd = 2^(s-1) - 1 when s >= 1 (the rounding constants of ef_requant_s), else 0.
  * k <= EF_QFC_KMAX: the widened input row lives on the stack. */
 #define EF_QFC_KMAX 256
 
@@ -342,6 +343,21 @@ typedef struct {
 
 int ef_qfc_s8(const ef_qfc_params *p, const int8_t *x, const int32_t *w, const int32_t *chan,
               int8_t *y);
+
+/* ef_qfc_s8, then the bias Add onnxruntime leaves after a 3-D MatMul, in the epilogue:
+ * bit-exact to ef_qmatmul_s8 then ef_qbinary_s8_ref (EF_QBIN_ADD) with the int8 constant c
+ * per output channel. addc[j] = (float)(c[j] - c_zp) * c_scale (np floats, computed offline
+ * in float32: the product the QAdd kernel forms); the matmul's int8 output q (zero point
+ * fc.y_zp == m_zp, clamped to [act_min, act_max]) becomes
+ * q8((addc[j] + (float)(q - m_zp) * m_scale) / y_scale) + y_zp, saturated. */
+typedef struct {
+    ef_qfc_params fc;
+    float m_scale, y_scale;
+    int32_t m_zp, y_zp;
+} ef_qfc_add_params;
+
+int ef_qfc_add_s8(const ef_qfc_add_params *p, const int8_t *x, const int32_t *w,
+                  const int32_t *chan, const float *addc, int8_t *y);
 
 /* Conv: k = c_in / groups * kh * kw in (ic, ky, kx) order; each group packed as above,
  * groups back to back (w and chan). */

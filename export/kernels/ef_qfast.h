@@ -31,6 +31,22 @@ static inline int32_t ef_sxtb16_ror8(int32_t v)
     __asm__("sxtb16 %0, %1, ror #8" : "=r"(r) : "r"(v));
     return r;
 }
+
+/* PKHBT / PKHTB: (lo(a), lo(b)) and (hi(b), hi(a)) halfword packs, which GCC 12 spells as
+ * five shifts and ORRs. */
+static inline int32_t ef_pkhbt(int32_t a, int32_t b)
+{
+    int32_t r;
+    __asm__("pkhbt %0, %1, %2, lsl #16" : "=r"(r) : "r"(a), "r"(b));
+    return r;
+}
+
+static inline int32_t ef_pkhtb(int32_t a, int32_t b)
+{
+    int32_t r;
+    __asm__("pkhtb %0, %1, %2, asr #16" : "=r"(r) : "r"(a), "r"(b));
+    return r;
+}
 #endif
 
 /* Reference requantisation (ef_qlinear.c): acc * mult * 2^(shift - 31), half to even. */

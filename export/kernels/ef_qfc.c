@@ -37,44 +37,69 @@ static inline int32_t ef_dot2(int32_t a, int32_t b)
 }
 #endif
 
-/* y[j * ystride] for j < n from one widened row: blocks of 4 outputs, kp/4 chunks each. */
-static inline int8_t ef_fc_out(int32_t acc, const int32_t *ch, int32_t zp, int32_t lo,
-                               int32_t hi)
+/* One output: chan {folded bias, mult, s, rnd} (ef_kernels.h) -> the reference's
+ * ef_requant(acc, mult, shift) with the rounding constants worked out offline. */
+static inline int32_t ef_fc_q(int32_t acc, const int32_t *ch)
 {
-    return ef_clamp8(ef_requant(acc, ch[1], ch[2]) + zp, lo, hi);
+    return ch[2] >= 1 ? ef_requant_s(acc, ch[1], ch[2], ch[3])
+                      : ef_requant_ref(acc, ch[1], -1 - ch[2]);
 }
 
+/* The bias Add of ef_qfc_add_s8 after the matmul's own int8 output q. */
+static inline int8_t ef_fc_add(int32_t q, float c, const ef_qfc_add_params *e)
+{
+    const float v = (float)(q - e->m_zp) * e->m_scale;
+    return ef_q8_t((c + v) / e->y_scale, e->y_zp);
+}
+
+#if EF_DSP
+/* 4 k of 4 outputs (16 MACs) in 13 instructions: LDRD of 4 inputs, LDM of 2 outputs'
+ * 4 weight pairs (fixed registers: LDM fills them in register order), 8 SMLAD. */
+#define EF_FC_STEP                                   \
+    "ldrd %[xe], %[xo], [%[xp]], #8\n\t"             \
+    "ldmia %[wp]!, {r8, r9, r10, r11}\n\t"           \
+    "smlad %[a0], %[xe], %[w0], %[a0]\n\t"           \
+    "smlad %[a0], %[xo], %[w1], %[a0]\n\t"           \
+    "smlad %[a1], %[xe], %[w2], %[a1]\n\t"           \
+    "smlad %[a1], %[xo], %[w3], %[a1]\n\t"           \
+    "ldmia %[wp]!, {r8, r9, r10, r11}\n\t"           \
+    "smlad %[a2], %[xe], %[w0], %[a2]\n\t"           \
+    "smlad %[a2], %[xo], %[w1], %[a2]\n\t"           \
+    "smlad %[a3], %[xe], %[w2], %[a3]\n\t"           \
+    "smlad %[a3], %[xo], %[w3], %[a3]\n\t"
+#endif
+
+/* y[j * ystride] for j < n from one widened row: blocks of 4 outputs, kp/4 chunks each;
+ * e (with addc) adds the bias Add of ef_qfc_add_s8, NULL for none. */
 static void ef_fc_row(const ef_qfc_params *p, const int32_t *xb, const int32_t *w,
-                      const int32_t *chan, int8_t *y, int32_t ystride)
+                      const int32_t *chan, const ef_qfc_add_params *e, const float *addc,
+                      int8_t *y, int32_t ystride)
 {
     const int32_t kc = p->kp / 4, zp = p->y_zp, lo = p->act_min, hi = p->act_max;
     int32_t j0, i, j;
-    for (j0 = 0; j0 < p->n; j0 += 4, w += 8 * kc, chan += 12) {
+    for (j0 = 0; j0 < p->n; j0 += 4, w += 8 * kc, chan += 16) {
         int32_t acc[4];
-        int32_t a0 = chan[0], a1 = chan[3], a2 = chan[6], a3 = chan[9];
+        int32_t a0 = chan[0], a1 = chan[4], a2 = chan[8], a3 = chan[12];
         const int32_t *xp = xb, *wp = w;
 #if EF_DSP
-        /* 13 instructions per 16 MACs: LDRD of 4 inputs, LDM of 2 outputs' 4 weight pairs
-         * (fixed registers: LDM fills them in register order), 8 SMLAD. */
         register int32_t w0 __asm__("r8"), w1 __asm__("r9"), w2 __asm__("r10"),
             w3 __asm__("r11");
         int32_t xe, xo;
         i = kc;
+        /* unrolled by 2: an odd first step, then pairs (the flags of LSRS survive the
+         * step: LDRD, LDM and SMLAD leave N, Z, C alone) */
         __asm__ volatile(
+            "lsrs %[i], %[i], #1\n\t"
+            "bcc 2f\n\t"
+            EF_FC_STEP
+            "2:\n\t"
+            "beq 3f\n\t"
             "1:\n\t"
-            "ldrd %[xe], %[xo], [%[xp]], #8\n\t"
-            "ldmia %[wp]!, {r8, r9, r10, r11}\n\t"
-            "smlad %[a0], %[xe], %[w0], %[a0]\n\t"
-            "smlad %[a0], %[xo], %[w1], %[a0]\n\t"
-            "smlad %[a1], %[xe], %[w2], %[a1]\n\t"
-            "smlad %[a1], %[xo], %[w3], %[a1]\n\t"
-            "ldmia %[wp]!, {r8, r9, r10, r11}\n\t"
-            "smlad %[a2], %[xe], %[w0], %[a2]\n\t"
-            "smlad %[a2], %[xo], %[w1], %[a2]\n\t"
-            "smlad %[a3], %[xe], %[w2], %[a3]\n\t"
-            "smlad %[a3], %[xo], %[w3], %[a3]\n\t"
+            EF_FC_STEP
+            EF_FC_STEP
             "subs %[i], %[i], #1\n\t"
-            "bne 1b"
+            "bne 1b\n\t"
+            "3:"
             : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [xp] "+r"(xp),
               [wp] "+r"(wp), [i] "+r"(i), [xe] "=&r"(xe), [xo] "=&r"(xo), [w0] "=&r"(w0),
               [w1] "=&r"(w1), [w2] "=&r"(w2), [w3] "=&r"(w3)
@@ -89,15 +114,23 @@ static void ef_fc_row(const ef_qfc_params *p, const int32_t *xb, const int32_t *
             a3 += ef_dot2(xe, wp[6]) + ef_dot2(xo, wp[7]);
         }
 #endif
-        if (j0 + 4 <= p->n) {
-            y[0] = ef_fc_out(a0, chan, zp, lo, hi);
-            y[ystride] = ef_fc_out(a1, chan + 3, zp, lo, hi);
-            y[2 * ystride] = ef_fc_out(a2, chan + 6, zp, lo, hi);
-            y[3 * ystride] = ef_fc_out(a3, chan + 9, zp, lo, hi);
+        if (j0 + 4 <= p->n && !e) {
+            y[0] = ef_clamp8(ef_fc_q(a0, chan) + zp, lo, hi);
+            y[ystride] = ef_clamp8(ef_fc_q(a1, chan + 4) + zp, lo, hi);
+            y[2 * ystride] = ef_clamp8(ef_fc_q(a2, chan + 8) + zp, lo, hi);
+            y[3 * ystride] = ef_clamp8(ef_fc_q(a3, chan + 12) + zp, lo, hi);
+        } else if (j0 + 4 <= p->n) {
+            const float *c = addc + j0;
+            y[0] = ef_fc_add(ef_clamp8(ef_fc_q(a0, chan) + zp, lo, hi), c[0], e);
+            y[ystride] = ef_fc_add(ef_clamp8(ef_fc_q(a1, chan + 4) + zp, lo, hi), c[1], e);
+            y[2 * ystride] = ef_fc_add(ef_clamp8(ef_fc_q(a2, chan + 8) + zp, lo, hi), c[2], e);
+            y[3 * ystride] = ef_fc_add(ef_clamp8(ef_fc_q(a3, chan + 12) + zp, lo, hi), c[3], e);
         } else {
             acc[0] = a0, acc[1] = a1, acc[2] = a2, acc[3] = a3;
-            for (j = 0; j0 + j < p->n; ++j)
-                y[j * ystride] = ef_fc_out(acc[j], chan + 3 * j, zp, lo, hi);
+            for (j = 0; j0 + j < p->n; ++j) {
+                const int8_t q = ef_clamp8(ef_fc_q(acc[j], chan + 4 * j) + zp, lo, hi);
+                y[j * ystride] = e ? ef_fc_add(q, addc[j0 + j], e) : q;
+            }
         }
         y += 4 * ystride;
     }
@@ -110,7 +143,21 @@ int ef_qfc_s8(const ef_qfc_params *p, const int8_t *x, const int32_t *w, const i
     if (p->k > EF_QFC_KMAX || p->kp != (p->k + 3) / 4 * 4) return EF_ERR_PARAM;
     for (r = 0; r < p->m; ++r) {
         ef_widen_s8(x + (size_t)r * p->k, p->k, p->kp, xb);
-        ef_fc_row(p, xb, w, chan, y + (size_t)r * p->n, 1);
+        ef_fc_row(p, xb, w, chan, NULL, NULL, y + (size_t)r * p->n, 1);
+    }
+    return EF_OK;
+}
+
+int ef_qfc_add_s8(const ef_qfc_add_params *p, const int8_t *x, const int32_t *w,
+                  const int32_t *chan, const float *addc, int8_t *y)
+{
+    const ef_qfc_params *f = &p->fc;
+    int32_t xb[EF_QFC_KMAX / 2], r;
+    if (f->k > EF_QFC_KMAX || f->kp != (f->k + 3) / 4 * 4 || f->y_zp != p->m_zp)
+        return EF_ERR_PARAM;
+    for (r = 0; r < f->m; ++r) {
+        ef_widen_s8(x + (size_t)r * f->k, f->k, f->kp, xb);
+        ef_fc_row(f, xb, w, chan, p, addc, y + (size_t)r * f->n, 1);
     }
     return EF_OK;
 }
@@ -130,7 +177,7 @@ int ef_qconv2d_fc_s8(const ef_qconv2d_fc_params *qp, const int8_t *x, const int3
     for (b = 0; b < p->n; ++b) {
         for (g = 0; g < p->groups; ++g) {
             const int32_t np = (cout_g + 3) / 4 * 4;
-            const int32_t *wg = w + (size_t)g * np * qp->kp / 2, *cg = chan + (size_t)g * np * 3;
+            const int32_t *wg = w + (size_t)g * np * qp->kp / 2, *cg = chan + (size_t)g * np * 4;
             const int8_t *xg = x + ((size_t)b * p->c_in + g * cin_g) * p->h * p->w;
             int8_t *yg = y + ((size_t)b * p->c_out + g * cout_g) * hw;
             for (oy = 0; oy < p->oh; ++oy) {
@@ -148,7 +195,7 @@ int ef_qconv2d_fc_s8(const ef_qconv2d_fc_params *qp, const int8_t *x, const int3
                         }
                     }
                     ef_widen_s8(col, k, qp->kp, xb);
-                    ef_fc_row(&fp, xb, wg, cg, yg + oy * p->ow + ox, hw);
+                    ef_fc_row(&fp, xb, wg, cg, NULL, NULL, yg + oy * p->ow + ox, hw);
                 }
             }
         }
@@ -180,7 +227,32 @@ int ef_qmatmul_aa_s8(const ef_qmatmul_aa_params *p, const int8_t *a, const int8_
                 ap[q] = (int32_t)(((uint32_t)(pa[2 * q] - p->a_zp) & 0xFFFFu) |
                                   ((uint32_t)(pa[2 * q + 1] - p->a_zp) << 16));
             corr = -p->b_zp * sa;
-            for (j = 0; j < n; j += 4) {
+            j = 0;
+#if EF_DSP
+            /* whole blocks of 4 outputs, k even, the fast requantisation: accumulators stay
+             * in registers and the outputs leave straight from them */
+            if (!(k & 1) && fast) {
+                for (; j + 4 <= n; j += 4) {
+                    int32_t a0 = corr, a1 = corr, a2 = corr, a3 = corr;
+                    const int8_t *bp = pb + j;
+                    const int32_t *pq = ap;
+                    for (q = kh; q > 0; --q, bp += 2 * n) {
+                        const int32_t w1 = ef_ld32(bp), w2 = ef_ld32(bp + n);
+                        const int32_t t = ef_pkhbt(w1, w2), u = ef_pkhtb(w2, w1);
+                        const int32_t av = *pq++;
+                        a0 = __smlad(av, __sxtb16(t), a0);
+                        a1 = __smlad(av, ef_sxtb16_ror8(t), a1);
+                        a2 = __smlad(av, __sxtb16(u), a2);
+                        a3 = __smlad(av, ef_sxtb16_ror8(u), a3);
+                    }
+                    py[j] = (int8_t)__ssat(ef_requant_s(a0, mult, s, rnd) + yzp, 8);
+                    py[j + 1] = (int8_t)__ssat(ef_requant_s(a1, mult, s, rnd) + yzp, 8);
+                    py[j + 2] = (int8_t)__ssat(ef_requant_s(a2, mult, s, rnd) + yzp, 8);
+                    py[j + 3] = (int8_t)__ssat(ef_requant_s(a3, mult, s, rnd) + yzp, 8);
+                }
+            }
+#endif
+            for (; j < n; j += 4) {
                 int32_t acc[4] = {corr, corr, corr, corr}, jj;
                 const int8_t *bp = pb + j;
                 if (j + 4 <= n) {

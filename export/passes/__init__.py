@@ -11,6 +11,7 @@ from typing import Callable
 from edgeformer.export.ir import Graph
 from edgeformer.export.passes.dup_tokenwise import dup_tokenwise
 from edgeformer.export.passes.fold_qdq import fold_qdq
+from edgeformer.export.passes.fuse_bias_add import fuse_bias_add
 from edgeformer.export.passes.int8_binary import int8_binary
 from edgeformer.export.passes.int8_lut import int8_lut
 from edgeformer.export.passes.int8_matmul_aa import int8_matmul_aa
@@ -26,7 +27,9 @@ Pass = Callable[[Graph], Graph]
 # scalar becomes a (bit-exact, cheaper) table rather than per-element float math.
 LOWERING: tuple[Pass, ...] = (fold_qdq, int8_moves, int8_lut, int8_binary, int8_rowwise,
                               int8_matmul_aa)
-MEMORY: tuple[Pass, ...] = (split_matmul, dup_tokenwise, row_loops)
+# fuse_bias_add runs after split_matmul, which cuts the bias constant (still a QAdd operand
+# then) with the matmul's columns; it would not cut a fused node's fourth input.
+MEMORY: tuple[Pass, ...] = (split_matmul, fuse_bias_add, dup_tokenwise, row_loops)
 PIPELINE: tuple[Pass, ...] = LOWERING + MEMORY
 
 

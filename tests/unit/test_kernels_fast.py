@@ -1,4 +1,5 @@
-"""Fast int8 kernels (ef_qfc.c, ef_qint8_fast.c) equal the reference kernels bit for bit,
+"""Fast int8 kernels (ef_qfc.c, ef_qint8_fast.c, ef_data.c copies) equal the reference
+kernels bit for bit,
 on the host (portable C) and compiled for Cortex-M7 / M4 under QEMU (DSP path).
 
 One C driver reads cases (kind, buffers), runs the reference and the fast kernel on the same
@@ -15,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edgeformer.export.emit.ops_qlinear import pack_conv, pack_fc
+from edgeformer.export.emit.ops_qlinear import add_terms, pack_conv, pack_fc
 from edgeformer.export.passes.fold_qdq import quantize_multiplier
 
 SEED = 20240611
@@ -28,7 +29,19 @@ DRIVER = r"""
 int io_read(void *buf, uint32_t n);
 int io_write(const void *buf, uint32_t n);
 static uint8_t mem[96 * 1024] __attribute__((aligned(8)));
-enum { FC = 1, CONV, AA, SOFTMAX, LAYERNORM, QBIN, LUT };
+enum { FC = 1, CONV, AA, SOFTMAX, LAYERNORM, QBIN, LUT, FC_ADD, COPY };
+/* The definition of a strided copy: one element at a time, offsets from the indices. */
+static void copy_ref(const ef_strided_copy_params *p, const uint8_t *x, uint8_t *y)
+{
+    int32_t idx[EF_MAX_DIMS] = {0}, n = 1, d, i, e;
+    for (d = 0; d < p->rank; ++d) n *= p->shape[d];
+    for (i = 0; i < n; ++i) {
+        int32_t so = p->offset, dof = p->dst_offset;
+        for (d = 0; d < p->rank; ++d) so += idx[d] * p->stride[d], dof += idx[d] * p->dst_stride[d];
+        for (e = 0; e < p->elem_size; ++e) y[dof * p->elem_size + e] = x[so * p->elem_size + e];
+        for (d = p->rank - 1; d >= 0 && ++idx[d] == p->shape[d]; --d) idx[d] = 0;
+    }
+}
 int kt_run(void)
 {
     for (;;) {
@@ -75,6 +88,17 @@ int kt_run(void)
         case LUT:
             ef_lut_s8_ref((void *)b[0], (void *)b[1], (void *)b[2], (void *)ref);
             ef_lut_s8((void *)b[0], (void *)b[1], (void *)b[2], (void *)fast);
+            break;
+        case FC_ADD: /* the matmul, then the QAdd of its int8 output and the constant */
+            ef_qmatmul_s8((void *)b[0], (void *)b[2], (void *)b[3], (void *)b[4], (void *)b[5], (void *)b[6], (void *)scr);
+            ef_qbinary_s8_ref((void *)b[9], (void *)b[10], (void *)scr, (void *)ref);
+            ef_qfc_add_s8((void *)b[1], (void *)b[2], (void *)b[7], (void *)b[8], (void *)b[11], (void *)fast);
+            break;
+        case COPY: /* b[2]: 0 strided, 1 ef_copy_any of the whole output */
+            memset(fast, 0x5A, h[2]);
+            copy_ref((void *)b[0], b[1], ref);
+            if (b[2][0]) ef_copy_any((int32_t)h[2], b[1], fast);
+            else ef_strided_copy_any((void *)b[0], b[1], fast);
             break;
         default:
             return 4;
@@ -145,6 +169,31 @@ def _fc_case(rng, m, k, n, ties=False, bias=True):
             x.tobytes(), w.tobytes(), b.tobytes() if bias else b"", mult.tobytes(), shift.tobytes(),
             words.tobytes(), chan.tobytes()]
     return 1, bufs, m * n, 0
+
+
+def _fc_add_case(rng, m, k, n):
+    """ef_qfc_add_s8 (the bias Add onnxruntime leaves after a 3-D MatMul, fuse_bias_add) vs
+    ef_qmatmul_s8 then ef_qbinary_s8_ref(c broadcast over the rows, matmul output)."""
+    _, bufs, _, _ = _fc_case(rng, m, k, n)
+    y_zp = struct.unpack("<7i", bufs[0])[4]
+    c = rng.integers(-128, 128, n, dtype=np.int8)
+    m_scale, c_scale, y_scale = (float(np.float32(v)) for v in rng.uniform(2e-4, 0.03, 3))
+    c_zp, out_zp = (int(v) for v in rng.integers(-10, 10, 2))
+    qbin = (_i32(0, 2) + _i32(*_tab([m, n])) + _i32(*_tab([0, 1])) + _i32(*_tab([n, 1]))
+            + _f32(c_scale, m_scale, y_scale) + _i32(c_zp, y_zp, out_zp))
+    fa = bufs[1] + _f32(m_scale, y_scale) + _i32(y_zp, out_zp)
+    bufs = [bufs[0], fa, *bufs[2:], qbin, c.tobytes(), add_terms(c, c_zp, c_scale).tobytes()]
+    return 8, bufs, m * n, m * n
+
+
+def _copy_case(rng, shape, stride, dst_stride, es, offset=0, dst_offset=0, whole=False):
+    n_src = offset + sum((d - 1) * s for d, s in zip(shape, stride)) + 1
+    n_dst = dst_offset + sum((d - 1) * s for d, s in zip(shape, dst_stride)) + 1
+    x = rng.integers(0, 256, n_src * es, dtype=np.uint8)
+    r = len(shape)
+    p = _i32(r, es, offset, dst_offset) + _i32(*_tab(shape)) + _i32(*_tab(stride)) \
+        + _i32(*_tab(dst_stride))
+    return 9, [p, x.tobytes(), bytes([1 if whole else 0])], n_dst * es, 0
 
 
 def _conv_case(rng, c_in, h, wd, c_out, kh, kw, stride, pad, groups):
@@ -218,6 +267,16 @@ def _cases() -> list[tuple[str, tuple]]:
         c.append((f"fc m{m} k{k} n{n}", _fc_case(rng, m, k, n)))
     c.append(("fc ties", _fc_case(rng, 4, 64, 64, ties=True)))
     c.append(("fc no bias", _fc_case(rng, 1, 20, 8, bias=False)))
+    for m, k, n in [(1, 64, 64), (1, 64, 128), (1, 128, 64), (3, 17, 6), (2, 9, 5)]:
+        c.append((f"fc+add m{m} k{k} n{n}", _fc_add_case(rng, m, k, n)))
+    # the row-loop copies of vit-tiny-ref (identity, column scatter, head split), then others
+    for args in [([64], [1], [1], 1), ([64], [1], [64], 1), ([64], [64], [1], 1),
+                 ([4, 16], [16, 1], [1024, 1], 1), ([3, 5, 7], [1, 21, 3], [35, 7, 1], 1),
+                 ([5, 6], [1, 5], [6, 1], 4), ([7, 3], [3, 1], [1, 7], 2), ([33], [1], [1], 4),
+                 ([2, 3], [0, 1], [3, 1], 1)]:
+        c.append((f"copy {args[0]} {args[1]}->{args[2]} es{args[3]}", _copy_case(rng, *args)))
+    c.append(("copy offsets", _copy_case(rng, [3, 9], [20, 1], [9, 1], 1, 5, 2)))
+    c.append(("copy whole 77", _copy_case(rng, [77], [1], [1], 1, whole=True)))
     c.append(("conv patch 4x4/4", _conv_case(rng, 3, 32, 32, 64, 4, 4, 4, 0, 1)))
     c.append(("conv 3x3 pad groups", _conv_case(rng, 4, 7, 6, 6, 3, 3, 1, 1, 2)))
     c.append(("conv 1x1 odd", _conv_case(rng, 5, 3, 3, 7, 1, 1, 1, 0, 1)))
