@@ -2,6 +2,8 @@
 ef.QSoftmax, ef.QLayerNorm, ef.QMatMulAA (kernels in ef_qint8.c and ef_qlinear.c)."""
 from __future__ import annotations
 
+import numpy as np
+
 from edgeformer.export.emit.ctx import MAX_DIMS, EmitCtx, broadcast_strides, squeeze_dims
 from edgeformer.export.emit.ops_elementwise import bcast_params
 from edgeformer.export.emit.registry import register
@@ -48,8 +50,16 @@ def emit_qsoftmax(ctx: EmitCtx, node: Node) -> list[str]:
     params = dict(rows=ctx.t(x).numel // row, row=row, x_scale=at["x_scale"],
                   pre_scale=at["pre_scale"], y_scale=at["y_scale"], x_zp=at["x_zp"],
                   y_zp=at["y_zp"])
-    return ctx.call("ef_qsoftmax_s8", [ctx.ptr(x), ctx.ptr(y, out=True), ctx.scratch("float")],
-                    "ef_qsoftmax_params", params)
+    table = ctx.extra("exp", softmax_exp_table(at["x_scale"], at["pre_scale"]), "float32")
+    return ctx.call("ef_qsoftmax_s8", [ctx.ptr(x), table, ctx.ptr(y, out=True),
+                                       ctx.scratch("float")], "ef_qsoftmax_params", params)
+
+
+def softmax_exp_table(x_scale: float, pre_scale: float) -> np.ndarray:
+    """exp(-|s| * d) for d = 0..255, s = x_scale * pre_scale: every exponential an int8 row
+    can need (ef_kernels.h), each the float32 nearest the double-precision value."""
+    s = abs(float(np.float32(x_scale) * np.float32(pre_scale)))
+    return np.exp(-s * np.arange(256, dtype=np.float64)).astype(np.float32)
 
 
 @register("ef.QLayerNorm")

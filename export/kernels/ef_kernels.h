@@ -284,15 +284,20 @@ int ef_qbinary_s8(const ef_qbinary_params *p, const int8_t *a, const int8_t *b, 
 int ef_qbinary_s8_ref(const ef_qbinary_params *p, const int8_t *a, const int8_t *b, int8_t *y);
 
 /* Softmax over each contiguous row of `row` values: y = Q(softmax(DQ(x) * pre_scale)).
- * scratch: row floats. */
+ * With s = x_scale * pre_scale and q* the row's max (min when s < 0), each exponent is
+ * exp(s * (x_i - q*)) = exp_table[|x_i - q*|]: x is int8, so a row needs at most 256
+ * distinct exponentials, tabulated once at export (256 floats per node, in flash).
+ * scratch: row floats (the reference kernel only). */
 typedef struct {
     int32_t rows, row;
     float x_scale, pre_scale, y_scale;
     int32_t x_zp, y_zp;
 } ef_qsoftmax_params;
 
-int ef_qsoftmax_s8(const ef_qsoftmax_params *p, const int8_t *x, int8_t *y, float *scratch);
-int ef_qsoftmax_s8_ref(const ef_qsoftmax_params *p, const int8_t *x, int8_t *y, float *scratch);
+int ef_qsoftmax_s8(const ef_qsoftmax_params *p, const int8_t *x, const float *exp_table,
+                   int8_t *y, float *scratch);
+int ef_qsoftmax_s8_ref(const ef_qsoftmax_params *p, const int8_t *x, const float *exp_table,
+                       int8_t *y, float *scratch);
 
 /* LayerNorm over each row of `size` values (gamma, beta: size floats), y = Q(LN(DQ(x))).
  * pool_rows > 0: y holds, per group of pool_rows rows, the quantised mean of their LN rows

@@ -45,17 +45,24 @@ static void ef_dq_row(const int8_t *x, int32_t n, int32_t zp, float scale, float
     for (i = 0; i < n; ++i) out[i] = (float)((int32_t)x[i] - zp) * scale;
 }
 
-int ef_qsoftmax_s8_ref(const ef_qsoftmax_params *p, const int8_t *x, int8_t *y, float *scratch)
+int ef_qsoftmax_s8_ref(const ef_qsoftmax_params *p, const int8_t *x, const float *exp_table,
+                       int8_t *y, float *scratch)
 {
-    const ef_softmax_params sp = {1, p->row, 1, 0};
+    const int neg = p->x_scale * p->pre_scale < 0.0f; /* the largest DQ(x) * pre_scale is min x */
     int32_t r, i;
     for (r = 0; r < p->rows; ++r) {
         const int8_t *xr = x + (size_t)r * p->row;
         int8_t *yr = y + (size_t)r * p->row;
-        ef_dq_row(xr, p->row, p->x_zp, p->x_scale, scratch);
-        for (i = 0; i < p->row; ++i) scratch[i] = scratch[i] * p->pre_scale;
-        ef_softmax_f32(&sp, scratch, scratch); /* in place: each y[i] reads only x[i] */
-        for (i = 0; i < p->row; ++i) yr[i] = ef_q8(scratch[i], p->y_scale, p->y_zp);
+        int32_t top = xr[0];
+        float sum = 0.0f;
+        for (i = 1; i < p->row; ++i)
+            if (neg ? xr[i] < top : xr[i] > top) top = xr[i];
+        for (i = 0; i < p->row; ++i) {
+            const int32_t d = (int32_t)xr[i] - top;
+            scratch[i] = exp_table[d < 0 ? -d : d]; /* exp(s * (x_i - top)) */
+            sum += scratch[i];
+        }
+        for (i = 0; i < p->row; ++i) yr[i] = ef_q8(scratch[i] / sum, p->y_scale, p->y_zp);
     }
     return EF_OK;
 }

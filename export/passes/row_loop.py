@@ -255,7 +255,89 @@ def planned_arena(g: Graph) -> int:
 def row_loops(graph: Graph) -> Graph:
     """Row loops where they make the planned arena smaller; the graph unchanged otherwise."""
     out = _row_loops(graph)
-    return out if out is not graph and planned_arena(out) < planned_arena(graph) else graph
+    if out is graph or planned_arena(out) >= planned_arena(graph):
+        return graph
+    return _merge_loops(out)
+
+
+def _base(name: str) -> str:
+    """A node name without dup_tokenwise's copy suffix (#d<i>)."""
+    head, sep, tail = name.rpartition("#d")
+    return head if sep and tail.isdigit() else name
+
+
+def _shared_prefix(a: Graph, b: Graph) -> dict[str, str] | None:
+    """{b tensor: a tensor} for b's leading nodes that are copies of a's (same op, attrs and
+    inputs: a chain dup_tokenwise duplicated, e.g. LN(x) of the K and the V loops), or None."""
+    ren: dict[str, str] = {}
+    for nb in b.nodes:
+        ins = tuple(ren.get(x, x) for x in nb.inputs)
+        na = next((n for n in a.nodes if _base(n.name) == _base(nb.name) and n.op == nb.op
+                   and n.inputs == ins and n.attrs == nb.attrs
+                   and len(n.outputs) == len(nb.outputs)), None)
+        if na is None:
+            break
+        ren.update({o: x for o, x in zip(nb.outputs, na.outputs) if o and x})
+    return ren or None
+
+
+def _merge_pair(g: Graph, ia: int, ib: int) -> Graph | None:
+    """Loops ia < ib over the same rows, b's body starting with a copy of a's chain, and b
+    reading nothing made after ia: one loop that computes the chain once per row."""
+    na, nb = g.nodes[ia], g.nodes[ib]
+    a, b = na.attrs, nb.attrs
+    if a["rows"] != b["rows"] or a["inplace"] or b["inplace"]:
+        return None
+    made_after = {t for n in g.nodes[ia:ib] for t in n.outputs if t}
+    if any(x in made_after for x in nb.inputs):
+        return None
+    ren = _shared_prefix(a["body"], b["body"])
+    if ren is None or any(x in ren for x in b["body"].outputs):
+        return None
+    ba, bb = a["body"], b["body"]
+    dropped = {id(n) for n in bb.nodes if all(o in ren for o in n.outputs if o)}
+    nodes = list(ba.nodes) + [Node(n.op, n.name, tuple(ren.get(x, x) for x in n.inputs),
+                                   n.outputs, n.attrs) for n in bb.nodes if id(n) not in dropped]
+    used = {x for n in nodes for x in (*n.inputs, *n.outputs) if x}
+    tensors = {k: v for k, v in {**bb.tensors, **ba.tensors}.items() if k in used}
+    rin = list(a["row_inputs"]) + [m for m in b["row_inputs"]
+                                   if m["body"] in used and all(m["outer"] != r["outer"]
+                                                                for r in a["row_inputs"])]
+    rout = list(a["row_outputs"]) + list(b["row_outputs"])
+    body = Graph(tuple(nodes), tensors, tuple(dict.fromkeys(m["body"] for m in rin
+                                                            if m["body"] != m["outer"])),
+                 tuple(m["body"] for m in rout if m["copy"]), dict(ba.meta))
+    acts = tuple(dict.fromkeys(x for x in (*na.inputs, *nb.inputs)
+                               if x and (x in used or any(m["outer"] == x for m in rin))))
+    rows_in = {m["outer"] for m in rin}
+    outer = ({m["body"] for m in rin if m["body"] == m["outer"]}
+             | {m["body"] for m in rout if not m["copy"]} | {x for x in acts if x not in rows_in})
+    offsets, scratch = _plan_body(body, outer)
+    attrs = {**a, "body": body, "row_inputs": tuple(rin), "row_outputs": tuple(rout),
+             "body_offsets": offsets, "scratch_bytes": scratch, "inplace": {},
+             "macs": a["macs"] + b["macs"]}
+    loop = Node(ROW_LOOP, na.name, acts, (*na.outputs, *nb.outputs), attrs)
+    order = [loop if i == ia else n for i, n in enumerate(g.nodes) if i != ib]
+    return g.replace(nodes=tuple(order))
+
+
+def _merge_loops(g: Graph) -> Graph:
+    """Row loops that recompute the same chain (dup_tokenwise's copies of LN(x) for K and V)
+    merged into one, where that does not make the planned arena larger."""
+    arena = planned_arena(g)
+    while True:
+        loops = [i for i, n in enumerate(g.nodes) if n.op == ROW_LOOP]
+        for ia in loops:
+            for ib in (i for i in loops if i > ia):
+                m = _merge_pair(g, ia, ib)
+                if m is not None and planned_arena(m) <= arena:
+                    g, arena = m, planned_arena(m)
+                    break
+            else:
+                continue
+            break
+        else:
+            return g
 
 
 def _row_loops(graph: Graph) -> Graph:

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from edgeformer.export.emit.ops_qint8 import softmax_exp_table
 from edgeformer.export.emit.ops_qlinear import add_terms, pack_conv, pack_fc
 from edgeformer.export.passes.fold_qdq import quantize_multiplier
 
@@ -74,8 +75,8 @@ int kt_run(void)
             ef_qmatmul_aa_s8((void *)b[0], (void *)b[1], (void *)b[2], (void *)fast);
             break;
         case SOFTMAX:
-            ef_qsoftmax_s8_ref((void *)b[0], (void *)b[1], (void *)ref, scr);
-            ef_qsoftmax_s8((void *)b[0], (void *)b[1], (void *)fast, scr);
+            ef_qsoftmax_s8_ref((void *)b[0], (void *)b[1], (void *)b[2], (void *)ref, scr);
+            ef_qsoftmax_s8((void *)b[0], (void *)b[1], (void *)b[2], (void *)fast, scr);
             break;
         case LAYERNORM:
             ef_qlayernorm_s8_ref((void *)b[0], (void *)b[1], (void *)b[2], (void *)b[3], (void *)ref, scr);
@@ -225,9 +226,9 @@ def _aa_case(rng, heads, m, k, n, ties=False):
 
 def _softmax_case(rng, rows, row, pre_scale=1.0):
     x = rng.integers(-128, 128, (rows, row), dtype=np.int8)
-    p = _i32(rows, row) + _f32(rng.uniform(0.005, 0.1), pre_scale, 1 / 255) + _i32(
-        rng.integers(-10, 10), -128)
-    return 4, [p, x.tobytes()], rows * row, 4 * row
+    xs = rng.uniform(0.005, 0.1)
+    p = _i32(rows, row) + _f32(xs, pre_scale, 1 / 255) + _i32(rng.integers(-10, 10), -128)
+    return 4, [p, x.tobytes(), softmax_exp_table(xs, pre_scale).tobytes()], rows * row, 4 * row
 
 
 def _ln_case(rng, rows, size, beta=True, pool=0):
@@ -280,16 +281,20 @@ def _cases() -> list[tuple[str, tuple]]:
     c.append(("conv patch 4x4/4", _conv_case(rng, 3, 32, 32, 64, 4, 4, 4, 0, 1)))
     c.append(("conv 3x3 pad groups", _conv_case(rng, 4, 7, 6, 6, 3, 3, 1, 1, 2)))
     c.append(("conv 1x1 odd", _conv_case(rng, 5, 3, 3, 7, 1, 1, 1, 0, 1)))
-    for h, m, k, n in [(4, 1, 16, 64), (4, 1, 64, 16), (2, 3, 7, 6), (1, 2, 5, 3), (1, 1, 1, 4)]:
+    for h, m, k, n in [(4, 1, 16, 64), (4, 1, 64, 16), (2, 3, 7, 6), (1, 2, 5, 3), (1, 1, 1, 4),
+                       (2, 2, 10, 8)]:
         c.append((f"aa h{h} m{m} k{k} n{n}", _aa_case(rng, h, m, k, n)))
     c.append(("aa ties", _aa_case(rng, 4, 4, 16, 16, ties=True)))
     c.append(("softmax 4x64", _softmax_case(rng, 4, 64)))
     c.append(("softmax prescale", _softmax_case(rng, 3, 37, 0.25)))
+    c.append(("softmax negative scale", _softmax_case(rng, 3, 37, -0.5)))
+    c.append(("softmax row 1", _softmax_case(rng, 2, 1)))
     c.append(("layernorm 2x64", _ln_case(rng, 2, 64)))
     c.append(("layernorm no beta", _ln_case(rng, 3, 33, beta=False)))
     c.append(("layernorm pooled", _ln_case(rng, 4, 16, pool=2)))
     for op in range(3):
         c.append((f"qbinary op{op}", _qbin_case(rng, op, 128)))
+    c.append(("qbinary add odd", _qbin_case(rng, 0, 67)))
     c.append(("qbinary scalar b", _qbin_case(rng, 0, 40, b_stride=0)))
     c.append(("qbinary rank 2", _qbin_case(rng, 0, 32, rank2=True)))
     c.append(("lut", _lut_case(rng, 203)))

@@ -193,3 +193,20 @@ def test_attention_int8_is_bit_exact_to_the_unfused_c(tiny_vit, tmp_path):
     bad = np.flatnonzero(got.ravel() != want.ravel())
     assert bad.size == 0, (f"at {bad[0]}: got {got.ravel()[bad[0]]}, want {want.ravel()[bad[0]]}; "
                            f"{bad.size} of {got.size} differ")
+
+
+def test_k_and_v_rows_come_from_one_loop_with_one_layernorm(tiny_vit, tmp_path):
+    """dup_tokenwise recomputes LN(x) per projection; the K and the V loops then start with the
+    same chain and are merged (row_loop._merge_loops): LN(x) once per row for both."""
+    pytest.importorskip("onnxruntime.quantization")
+    from edgeformer.export.quantize import quantize_int8
+    rng = np.random.default_rng(SEED + 3)
+    quantize_int8(tiny_vit, tmp_path / "q.onnx", rng.standard_normal((32, 1, 8, 8)).astype(np.float32))
+    base = run(load_onnx(tmp_path / "q.onnx"), LOWERING)
+    g = run(base, MEMORY)
+    main = max(_loops(g), key=lambda n: len(n.attrs["body"].nodes))
+    whole = [x for x in main.inputs if x not in {m["outer"] for m in main.attrs["row_inputs"]}]
+    assert len(whole) == 2 and g.producer(whole[0]) is g.producer(whole[1])
+    kv = g.producer(whole[0])
+    assert kv.op == ROW_LOOP and len(kv.outputs) == 2
+    assert sum(n.op == "ef.QLayerNorm" for n in kv.attrs["body"].nodes) == 1
