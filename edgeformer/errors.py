@@ -17,3 +17,7 @@ class DoesNotFit(EdgeformerError):
     """The model does not fit the budget or board; the message gives the bytes; exit code 3."""
 
     exit_code = 3
+
+
+class OutputMismatch(EdgeformerError):
+    """The C/firmware output disagrees with the onnxruntime reference: exit 1."""

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import click
 
-from edgeformer.cli import err, print_json, print_table
-from edgeformer.errors import EdgeformerError
+from edgeformer.cli import err, print_comparison, print_json, print_table
+from edgeformer.errors import OutputMismatch
 
 
 @click.command()
@@ -58,17 +58,9 @@ def verify(art, target, n, sanitize, as_json) -> None:
     if as_json:
         print_json(result)
     else:
-        steps = result["max_abs_diff_steps"]
-        print_table(f"verify {art} on {target} vs onnxruntime ({result['reference']})",
-                    ["inputs", "top1_agreement", "max_abs_diff", "max_abs_diff_steps", "passed"],
-                    [[result["inputs"], f"{result['top1_agreement']:.4f}", f"{result['max_abs_diff']:.3g}",
-                      "-" if steps is None else f"{steps:.2f}", "yes" if result["passed"] else "NO"]])
+        print_comparison(f"verify {art} on {target} vs onnxruntime ({result['reference']})", result)
     if not result["passed"]:
-        raise VerifyFailed(f"{art}: C output disagrees with onnxruntime (see the table)")
-
-
-class VerifyFailed(EdgeformerError):
-    """The C output disagrees with the reference: exit 1."""
+        raise OutputMismatch(f"{art}: C output disagrees with onnxruntime (see the table)")
 
 
 COMMANDS = (export, verify)

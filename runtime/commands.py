@@ -7,8 +7,8 @@ from pathlib import Path
 
 import click
 
-from edgeformer.cli import err, print_json, print_table
-from edgeformer.errors import EdgeformerError
+from edgeformer.cli import err, print_comparison, print_json, print_table
+from edgeformer.errors import EdgeformerError, OutputMismatch
 
 DEFAULT_BOARD = "stm32f746g-disco"
 TOP_LAYERS = 15          # the profile table shows the heaviest layers; profile.json has every op
@@ -87,17 +87,10 @@ def run(art, board_name, sim, n, timeout, as_json) -> None:
     if as_json:
         print_json(result)
     else:
-        steps = result["max_abs_diff_steps"]
-        print_table(f"run {art} on {board.name} (QEMU {board.simulator}) vs onnxruntime ({result['reference']})",
-                    ["inputs", "top1_agreement", "max_abs_diff", "max_abs_diff_steps", "passed"],
-                    [[result["inputs"], f"{result['top1_agreement']:.4f}", f"{result['max_abs_diff']:.3g}",
-                      "-" if steps is None else f"{steps:.2f}", "yes" if result["passed"] else "NO"]])
+        print_comparison(f"run {art} on {board.name} (QEMU {board.simulator}) vs onnxruntime ({result['reference']})",
+                         result)
     if not result["passed"]:
-        raise RunFailed(f"{art}: firmware output on {board.name} disagrees with onnxruntime (see the table)")
-
-
-class RunFailed(EdgeformerError):
-    """The firmware output disagrees with the reference: exit 1."""
+        raise OutputMismatch(f"{art}: firmware output on {board.name} disagrees with onnxruntime (see the table)")
 
 
 def _print_profile(art, prof) -> None:
