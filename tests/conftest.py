@@ -29,3 +29,19 @@ def run_json(*args, timeout=600):
 @pytest.fixture
 def cli():
     return run_cli
+
+
+def board_toml(name: str, ram: str) -> str:
+    """A Cortex-M4 board file of a given SRAM size (256 KiB flash), for budget tests."""
+    return f"""
+name = "{name}"
+core = "cortex-m4"
+clock_hz = 48_000_000
+simulator = "mps2-an386"
+[memory.flash]
+origin = 0x08000000
+size = "256KiB"
+[memory.ram]
+origin = 0x20000000
+size = "{ram}"
+"""

@@ -121,31 +121,38 @@ def emit_c(graph: Graph, offsets: dict[str, int], arena_bytes: int, out_dir,
     return paths
 
 
-def _header(graph: Graph, arena_bytes: int, model_name: str) -> str:
+def api_header(banner: str, model_name: str, arena_bytes: int, inputs, outputs) -> str:
+    """model.h, the C API both backends share. inputs/outputs: (name, dtype, shape, nbytes)."""
     guard = f"EF_{model_name.upper()}_H"
-    lines = [_banner(graph, f"{model_name}.h: the model API."), f"#ifndef {guard}",
-             f"#define {guard}", "", "#include <stdint.h>", "",
+    lines = [banner, f"#ifndef {guard}", f"#define {guard}", "", "#include <stdint.h>", "",
              "/* Bytes of the one static activation arena (from the planner). */",
              f"#define EF_ARENA_BYTES {arena_bytes}",
-             f"#define EF_NUM_INPUTS {len(graph.inputs)}",
-             f"#define EF_NUM_OUTPUTS {len(graph.outputs)}", ""]
-    for kind, names in (("INPUT", graph.inputs), ("OUTPUT", graph.outputs)):
-        for i, n in enumerate(names):
-            t = graph.tensors[n]
-            lines += [f"/* {kind.lower()} {i}: {c_comment(n)} {t.dtype} {list(t.shape)} */",
-                      f"#define EF_{kind}{i}_BYTES {t.nbytes}",
-                      f"#define EF_{kind}{i}_NUMEL {t.numel}",
-                      f"#define EF_{kind}{i}_RANK {len(t.shape)}",
-                      f"#define EF_{kind}{i}_SHAPE {{{', '.join(map(str, t.shape)) or '1'}}}",
-                      f'#define EF_{kind}{i}_DTYPE "{t.dtype}"', ""]
-    lines += [f"/* Nothing to set up (weights are const, the arena is static); returns 0. */",
+             f"#define EF_NUM_INPUTS {len(inputs)}",
+             f"#define EF_NUM_OUTPUTS {len(outputs)}", ""]
+    for kind, ios in (("INPUT", inputs), ("OUTPUT", outputs)):
+        for i, (n, dtype, shape, nbytes) in enumerate(ios):
+            numel = int(np.prod(shape, dtype=np.int64))
+            lines += [f"/* {kind.lower()} {i}: {c_comment(n)} {dtype} {list(shape)} */",
+                      f"#define EF_{kind}{i}_BYTES {nbytes}",
+                      f"#define EF_{kind}{i}_NUMEL {numel}",
+                      f"#define EF_{kind}{i}_RANK {len(shape)}",
+                      f"#define EF_{kind}{i}_SHAPE {{{', '.join(map(str, shape)) or '1'}}}",
+                      f'#define EF_{kind}{i}_DTYPE "{dtype}"', ""]
+    lines += ["/* Nothing to set up (weights are const, the arena is static); returns 0. */",
               f"int ef_{model_name}_init(void);",
               "/* inputs[i] / outputs[i] point at EF_INPUTi_BYTES / EF_OUTPUTi_BYTES bytes, laid out",
-              " * densely in row-major order. Returns 0, or 1 + the index of the node whose kernel",
+              " * densely in row-major order. Returns 0, or 1 + the index of the kernel call that",
               " * failed. Not reentrant: the arena is shared. */",
               f"int ef_{model_name}_run(const void *const *inputs, void *const *outputs);", "",
               f"#endif /* {guard} */", ""]
     return "\n".join(lines)
+
+
+def _header(graph: Graph, arena_bytes: int, model_name: str) -> str:
+    def io(names):
+        return [(n, graph.tensors[n].dtype, tuple(graph.tensors[n].shape), graph.tensors[n].nbytes) for n in names]
+    return api_header(_banner(graph, f"{model_name}.h: the model API."), model_name, arena_bytes,
+                      io(graph.inputs), io(graph.outputs))
 
 
 def _model_c(graph: Graph, offsets, model_name: str, body: list[str], ctx: EmitCtx) -> str:

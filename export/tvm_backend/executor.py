@@ -66,28 +66,12 @@ def describe(prog: RProgram, n: str) -> str:
 
 
 def header(prog: RProgram, arena_bytes: int, model: str, source: str) -> str:
-    guard = f"EF_{model.upper()}_H"
-    out = [banner(f"{model}.h: the model API.", source), f"#ifndef {guard}", f"#define {guard}", "",
-           "#include <stdint.h>", "", "/* Bytes of the one static activation arena (from the planner). */",
-           f"#define EF_ARENA_BYTES {arena_bytes}", f"#define EF_NUM_INPUTS {len(prog.inputs)}",
-           f"#define EF_NUM_OUTPUTS {len(prog.outputs)}", ""]
-    for kind, names in (("INPUT", prog.inputs), ("OUTPUT", prog.outputs)):
-        for i, n in enumerate(names):
-            t = prog.tensors[n]
-            out += [f"/* {kind.lower()} {i}: {c_comment(n)} {t.dtype} {list(t.shape)} */",
-                    f"#define EF_{kind}{i}_BYTES {t.nbytes}",
-                    f"#define EF_{kind}{i}_NUMEL {int(np.prod(t.shape, dtype=np.int64))}",
-                    f"#define EF_{kind}{i}_RANK {len(t.shape)}",
-                    f"#define EF_{kind}{i}_SHAPE {{{', '.join(map(str, t.shape)) or '1'}}}",
-                    f'#define EF_{kind}{i}_DTYPE "{t.dtype}"', ""]
-    out += ["/* Nothing to set up (weights are const, the arena is static); returns 0. */",
-            f"int ef_{model}_init(void);",
-            "/* inputs[i] / outputs[i] point at EF_INPUTi_BYTES / EF_OUTPUTi_BYTES bytes, laid out",
-            " * densely in row-major order. Returns 0, or 1 + the index of the kernel call that",
-            " * failed. Not reentrant: the arena is shared. */",
-            f"int ef_{model}_run(const void *const *inputs, void *const *outputs);", "",
-            f"#endif /* {guard} */", ""]
-    return "\n".join(out)
+    from edgeformer.export.emit.writer import api_header
+
+    def io(names):
+        return [(n, prog.tensors[n].dtype, tuple(prog.tensors[n].shape), prog.tensors[n].nbytes) for n in names]
+    return api_header(banner(f"{model}.h: the model API.", source), model, arena_bytes,
+                      io(prog.inputs), io(prog.outputs))
 
 
 def rt_header(prefix: str, info: dict[str, KernelInfo], source: str) -> str:

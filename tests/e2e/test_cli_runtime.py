@@ -4,20 +4,9 @@ import json
 import pytest
 
 from edgeformer.runtime.qemu import FirmwareError, run_qemu
-from tests.conftest import run_cli, run_json
+from tests.conftest import board_toml, run_cli, run_json
 
-TINY_BOARD = """
-name = "tiny"
-core = "cortex-m4"
-clock_hz = 48_000_000
-simulator = "mps2-an386"
-[memory.flash]
-origin = 0x08000000
-size = "256KiB"
-[memory.ram]
-origin = 0x20000000
-size = "4KiB"   # the 4 KiB stack alone overflows it: over budget for any model
-"""
+TINY_BOARD = board_toml("tiny", "4KiB")  # the 4 KiB stack alone overflows it: over budget for any model
 
 
 def _export(tmp_path_factory, preset, quantize="int8"):

@@ -9,20 +9,9 @@ import time
 
 import pytest
 
-from tests.conftest import EDGEFORMER, run_cli, run_json
+from tests.conftest import board_toml, EDGEFORMER, run_cli, run_json
 
-BOARD_48K = """
-name = "tiny48"
-core = "cortex-m4"
-clock_hz = 48_000_000
-simulator = "mps2-an386"
-[memory.flash]
-origin = 0x08000000
-size = "256KiB"
-[memory.ram]
-origin = 0x20000000
-size = "48KiB"
-"""
+BOARD_48K = board_toml("tiny48", "48KiB")
 FAST = ["--family", "vit", "--dataset", "digits", "--epochs", "2"]
 
 
