@@ -1,0 +1,181 @@
+"""The search's latency objective: a per-op cost model calibrated by profile runs on the simulated board.
+
+A lowered graph (what the memory model already builds for every candidate) is read as kernel
+calls; each call has features (one call; MACs and outputs of an int8 fc / conv or act x act
+matmul; elements of a norm, softmax, LUT, int8 binary op, data move, (de)quantiser, float
+op). Instructions of a call = coefficients . features. The coefficients are fitted (non-negative
+least squares) to the per-layer instruction counts of real QEMU profiles (-icount: exact counts)
+of a few calibration models of the same kind on the core's stand-in board, then cached per
+core, kind and kernel source: when the kernels change, the model is refitted. Latency =
+instructions / clock, the same instruction-count basis as `edgeformer profile`. Streaming
+models (LMUFormer) are costed per whole sequence (step graph x seq_len).
+"""
+from __future__ import annotations
+
+import json
+import tempfile
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from edgeformer.export.ir import Graph, Node
+from edgeformer.export.macs import node_macs
+from edgeformer.specs import LMUFormerSpec, Spec, ViTSpec
+
+ROW_LOOP = "ef.RowLoop"
+# Kernel classes: op -> feature prefix. MAC-bound classes cost per MAC and per output (the
+# epilogue); the others per element of their largest output.
+MAC_OPS = {"ef.QMatMul": "fc", "ef.QGemm": "fc", "ef.QConv": "fc", "MatMulInteger": "fc", "ConvInteger": "fc",
+           "QLinearMatMul": "fc", "QLinearConv": "fc", "ef.QMatMulAA": "aa",
+           "MatMul": "fmac", "Gemm": "fmac", "Conv": "fmac"}
+ELEM_OPS = {"ef.QLayerNorm": "norm", "LayerNormalization": "norm", "BatchNormalization": "norm",
+            "ef.QSoftmax": "softmax", "Softmax": "softmax", "ef.LUT": "lut",
+            "ef.QAdd": "qbinary", "ef.QMul": "qbinary", "ef.QSub": "qbinary",
+            "QuantizeLinear": "quant", "DequantizeLinear": "quant",
+            **{op: "move" for op in ("Reshape", "Transpose", "Concat", "Slice", "Gather", "Squeeze", "Unsqueeze",
+                                      "Flatten", "Identity", "Split", "Pad", "Expand", "Tile")}}
+FEATURES = ("calls", "fc_macs", "fc_out", "aa_macs", "aa_out", "fmac_macs", "fmac_out", "norm", "softmax", "lut",
+            "qbinary", "quant", "move", "float", "row_copy")
+
+
+def _numel(graph: Graph, names) -> int:
+    return max((graph.tensors[n].numel for n in names if n and n in graph.tensors), default=0)
+
+
+def node_features(graph: Graph, node: Node, times: int = 1) -> Counter:
+    """Features of one top-level node (a row loop: its body x rows, plus its row copies)."""
+    f: Counter = Counter()
+    if node.op == ROW_LOOP:
+        body, rows = node.attrs["body"], int(node.attrs["rows"])
+        for b in body.nodes:
+            f.update(node_features(body, b, times * rows))
+        copies = len(node.attrs.get("row_inputs", ())) + len(node.attrs.get("row_outputs", ()))
+        f["row_copy"] += times * rows * copies
+        return f
+    f["calls"] += times
+    out = _numel(graph, node.outputs)
+    if node.op in MAC_OPS:
+        k = MAC_OPS[node.op]
+        f[f"{k}_macs"] += times * node_macs(graph, node)
+        f[f"{k}_out"] += times * out
+    else:
+        f[ELEM_OPS.get(node.op, "float")] += times * max(out, _numel(graph, node.inputs))
+    return f
+
+
+def graph_features(graph: Graph) -> list[dict[str, int]]:
+    """One feature dict per top-level node, in execution (= profile) order."""
+    return [dict(node_features(graph, n)) for n in graph.nodes]
+
+
+def _row(f: dict[str, int]) -> np.ndarray:
+    return np.array([f.get(k, 0) for k in FEATURES], dtype=np.float64)
+
+
+@dataclass(frozen=True)
+class LatencyModel:
+    """Fitted instructions per feature unit for one core and kind; gap = instructions between ops."""
+
+    core: str
+    kind: str
+    coef: dict[str, float]
+    gap_per_op: float
+    fit: dict[str, Any]
+
+    def instructions(self, features: list[dict[str, int]]) -> float:
+        w = np.array([self.coef.get(k, 0.0) for k in FEATURES])
+        return float(sum(_row(f) @ w for f in features) + self.gap_per_op * len(features))
+
+    def latency_ms(self, features: list[dict[str, int]], clock_hz: int, steps: int = 1) -> float:
+        return self.instructions(features) * steps / clock_hz * 1e3
+
+
+def fit(samples: list[tuple[list[dict[str, int]], list[int], int]], core: str, kind: str) -> LatencyModel:
+    """samples: (per-node features, per-layer instructions, instructions_total) of profiled models."""
+    from scipy.optimize import nnls
+
+    x = np.array([_row(f) for feats, _, _ in samples for f in feats])
+    y = np.array([float(c) for _, counts, _ in samples for c in counts])
+    used = x.any(axis=0)
+    # Columns scaled to unit norm: MACs (1e5) and calls (1e1) differ by orders of magnitude.
+    scale = np.where(used, np.linalg.norm(x, axis=0), 1.0)
+    sol, _ = nnls(x[:, used] / scale[used], y)
+    coef = np.zeros(len(FEATURES))
+    coef[used] = sol / scale[used]
+    gaps = [(total - sum(counts)) / max(len(feats), 1) for feats, counts, total in samples]
+    model = LatencyModel(core, kind, {k: float(c) for k, c in zip(FEATURES, coef) if c}, float(np.mean(gaps)), {})
+    errs = [abs(model.instructions(feats) - total) / total for feats, _, total in samples]
+    return LatencyModel(core, kind, model.coef, model.gap_per_op,
+                        {"models": len(samples), "layers": int(len(y)), "max_rel_err_total": float(max(errs)),
+                         "mean_rel_err_total": float(np.mean(errs))})
+
+
+# ------------------------------------------------------------------ calibration runs
+def calibration_specs(kind: str) -> list[Spec]:
+    """Small models of `kind` that vary every axis the kernels' costs depend on."""
+    spiking = kind.endswith("spiking")
+    if kind.startswith("vit"):
+        return [ViTSpec(in_channels=1, image_size=16, patch_size=p, dim=d, depth=dep, heads=h, mlp_ratio=m,
+                        low_rank_ratio=r, num_classes=10, spiking_mlp=spiking)
+                for p, d, dep, h, m, r in ((4, 16, 1, 1, 1.0, 1.0), (2, 32, 2, 2, 2.0, 1.0),
+                                           (4, 48, 1, 4, 4.0, 0.5), (4, 64, 2, 4, 0.5, 0.25))]
+    return [LMUFormerSpec(in_features=f, seq_len=8, patch_channels=pc, patch_kernel=k, dim=d, memory_order=o,
+                          theta=8.0, hidden=hid, mlp_ratio=m, depth=dep, spiking=spiking)
+            for f, pc, k, d, o, hid, m, dep in ((4, (8,), 3, 8, 4, 8, 1.0, 1), (13, (16, 32), 3, 32, 16, 32, 2.0, 1),
+                                                (8, (16,), 5, 48, 8, 64, 0.5, 2), (13, (32, 64), 1, 64, 32, 16, 4.0, 1))]
+
+
+def stand_in(core: str):
+    from edgeformer.runtime.boards import Board, Region
+
+    sim = "mps2-an500" if core == "cortex-m7" else "mps2-an386"
+    return Board(f"nas-{core}", "stand-in", core, 25_000_000, sim,
+                 (Region("flash", "flash", 0, 4 << 20), Region("ram", "ram", 0x20000000, 4 << 20)))
+
+
+def profile_sample(spec: Spec, core: str, work: Path) -> tuple[list[dict[str, int]], list[int], int]:
+    """Export `spec` (untrained, seeded), profile it in QEMU, and pair its layers with features."""
+    import torch
+
+    from edgeformer.export.load import load_onnx
+    from edgeformer.export.passes import LOWERING, MEMORY, run
+    from edgeformer.export.pipeline import Source, export_artifact
+    from edgeformer.models import build
+    from edgeformer.runtime.cross import build_firmware
+    from edgeformer.runtime.profile import profile_qemu
+
+    torch.manual_seed(0)
+    export_artifact(work, Source("preset", f"latency-{spec.family}", spec, build(spec).eval()), log=lambda m: None)
+    board = stand_in(core)
+    prof = profile_qemu(work, board, build_firmware(work, board))
+    graph = run(run(load_onnx(work / "model.int8.onnx"), LOWERING), MEMORY)
+    feats = graph_features(graph)
+    counts = [layer["instructions"] for layer in prof["layers"]]
+    if len(counts) != len(feats):
+        raise RuntimeError(f"profile has {len(counts)} layers, the lowered graph {len(feats)} nodes")
+    return feats, counts, int(prof["instructions_total"])
+
+
+def calibrate(core: str, kind: str, log: Callable[[str], None] = lambda m: None) -> LatencyModel:
+    """Fit the model for `core`/`kind` from fresh profile runs; cached per kernel source."""
+    from edgeformer.nas.memory import _tree_hash, cache_dir
+
+    key = _tree_hash("export/kernels/*", "export/emit/*.py", "export/passes/*.py", "runtime/firmware/*",
+                     "targets/*.py", "nas/latency.py")
+    path = cache_dir() / f"latency-{core}-{kind}-{key}.json"
+    if path.is_file():
+        return LatencyModel(**json.loads(path.read_text()))
+    from edgeformer.fsio import write_json
+
+    samples = []
+    specs = calibration_specs(kind)
+    with tempfile.TemporaryDirectory(prefix="edgeformer-latency-") as tmp:
+        for i, spec in enumerate(specs):
+            log(f"calibrating the latency model on {core} ({kind}, profile {i + 1}/{len(specs)})")
+            samples.append(profile_sample(spec, core, Path(tmp) / f"cal{i}"))
+    model = fit(samples, core, kind)
+    write_json(path, model.__dict__)
+    return model
