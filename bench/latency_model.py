@@ -1,0 +1,54 @@
+"""How well the search's latency objective predicts real QEMU profiles, cost model vs MACs proxy.
+
+For every preset (none of them is a calibration model): export int8, profile on the M7 and M4
+stand-ins (QEMU -icount, exact instruction counts), and print measured instructions beside
+the calibrated cost model's estimate (nas/latency.py) and the old MACs proxy
+(CYCLES_PER_MAC x MACs), with their errors. Usage:
+    .venv/bin/python bench/latency_model.py [--presets a,b] [--cores cortex-m7,cortex-m4]
+"""
+from __future__ import annotations
+
+import argparse
+import tempfile
+from pathlib import Path
+
+
+def main() -> None:
+    from edgeformer.export.load import load_onnx
+    from edgeformer.export.passes import LOWERING, MEMORY, run
+    from edgeformer.export.pipeline import export_artifact, resolve_source
+    from edgeformer.nas.latency import calibrate, graph_features, stand_in
+    from edgeformer.nas.memory import runtime_kind
+    from edgeformer.nas.study import CYCLES_PER_MAC
+    from edgeformer.runtime.cross import build_firmware
+    from edgeformer.runtime.profile import profile_qemu
+    from edgeformer.zoo import PRESETS
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--presets", default=",".join(PRESETS))
+    ap.add_argument("--cores", default="cortex-m7,cortex-m4")
+    a = ap.parse_args()
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="edgeformer-bench-") as tmp:
+        for name in a.presets.split(","):
+            art = Path(tmp) / name
+            export_artifact(art, resolve_source(None, name, None), log=lambda m: None)
+            feats = graph_features(run(run(load_onnx(art / "model.int8.onnx"), LOWERING), MEMORY))
+            kind = runtime_kind(PRESETS[name])
+            for core in a.cores.split(","):
+                board = stand_in(core)
+                prof = profile_qemu(art, board, build_firmware(art, board))
+                real = prof["instructions_total"]
+                est = calibrate(core, kind, print).instructions(feats)
+                proxy = prof["macs"] * CYCLES_PER_MAC
+                rows.append([name, core, f"{real:,}", f"{int(est):,}", f"{est / real - 1:+.1%}", f"{int(proxy):,}",
+                             f"{proxy / real - 1:+.1%}"])
+    head = ["preset", "core", "measured instr", "cost model", "err", "MACs proxy", "err"]
+    print("latency objective vs QEMU profile (instructions per inference; per step for streaming models)")
+    print(" | ".join(head))
+    for r in rows:
+        print(" | ".join(r))
+
+
+if __name__ == "__main__":
+    main()
