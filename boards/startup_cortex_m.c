@@ -1,9 +1,13 @@
 /* Minimal Cortex-M start-up for edgeformer firmware: vector table, .data/.bss set-up, FPU on,
  * main(). Faults print what happened over semihosting and exit with status 4, so a crash in
- * QEMU or on a board ends the run with a message instead of hanging. */
+ * QEMU or on a board ends the run with a message instead of hanging.
+ * EF_NO_SEMIHOST (the UART image of a board run without a debugger, where BKPT would itself
+ * fault): no semihosting at all; main() reports over the UART, a fault parks the core. */
 #include <stdint.h>
 
+#ifndef EF_NO_SEMIHOST
 #include "semihost.h"
+#endif
 
 extern uint32_t _sidata, _sdata, _edata, _sbss, _ebss, _estack;
 int main(void);
@@ -19,11 +23,19 @@ void Reset_Handler(void)
     /* CPACR: full access to CP10/CP11 (the FPU) before any float code runs. */
     *(volatile uint32_t *)0xE000ED88 |= 0xFu << 20;
     __asm volatile("dsb\n\tisb");
+#ifdef EF_NO_SEMIHOST
+    main();
+    for (;;) __asm volatile("wfi");
+#else
     sh_exit(main());
+#endif
 }
 
 void Fault_Handler(void)
 {
+#ifdef EF_NO_SEMIHOST
+    for (;;) {}   /* the host's UART reader times out and says no trailer came */
+#else
     uint32_t cfsr = *(volatile uint32_t *)0xE000ED28, ipsr;
     __asm volatile("mrs %0, ipsr" : "=r"(ipsr));
     sh_puts("firmware fault: exception ");
@@ -32,6 +44,7 @@ void Fault_Handler(void)
     sh_putx(cfsr);
     sh_puts("\n");
     sh_exit(4);
+#endif
 }
 
 /* Core exceptions only: the firmware enables no peripheral interrupts. */

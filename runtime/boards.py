@@ -42,6 +42,35 @@ class Region:
 
 
 @dataclass(frozen=True)
+class Uart:
+    """A UART the firmware streams its outputs and profile out of (runtime/firmware/uart.c).
+
+    kind: cmsdk | stm32-v1 (F4: SR/DR) | stm32-v2 (F7/H7: ISR/TDR) | nrf52. clock_hz is the
+    peripheral's clock as the firmware leaves it (the reset clock: the start-up code sets no
+    PLL). setup: [address, clear mask, set bits] register writes, in order, that turn on the
+    clocks and route the TX pin (STM32 RCC and GPIO). tx_pin: the nRF52 PSEL.TXD value."""
+
+    kind: str
+    base: int
+    baud: int = 115200
+    clock_hz: int = 16_000_000
+    tx_pin: int = 0
+    setup: tuple[tuple[int, int, int], ...] = ()
+
+    def divisor(self) -> int:
+        if self.kind == "nrf52":  # the BAUDRATE register word: baud x 2^32 / 16 MHz, rounded as Nordic lists it
+            return NRF52_BAUD[self.baud]
+        return max(16, round(self.clock_hz / self.baud))
+
+
+UART_KINDS = ("cmsdk", "stm32-v1", "stm32-v2", "nrf52")
+NRF52_BAUD = {9600: 0x00275000, 19200: 0x004EA000, 38400: 0x009D5000, 57600: 0x00EBF000, 115200: 0x01D7E000,
+              230400: 0x03AFB000, 460800: 0x075F7000, 921600: 0x0EBED000, 1000000: 0x10000000}
+# QEMU's MPS2 machines: CMSDK UART0, wired to the first -serial.
+SIM_UART = Uart("cmsdk", 0x40004000, 115200, 25_000_000)
+
+
+@dataclass(frozen=True)
 class Board:
     name: str
     part: str
@@ -51,6 +80,7 @@ class Board:
     regions: tuple[Region, ...]
     probe: dict[str, Any] = field(default_factory=dict)   # probe name -> how (see flash.py)
     source: str = ""
+    uart: "Uart | None" = None                              # the UART read-back port, if any
 
     @property
     def target(self) -> Target:
@@ -90,7 +120,9 @@ class Board:
         return [p for p in PROBES if have[p]]
 
 
-_TOP = {"name": str, "part": str, "core": str, "clock_hz": int, "simulator": str, "memory": dict, "probe": dict}
+_TOP = {"name": str, "part": str, "core": str, "clock_hz": int, "simulator": str, "memory": dict, "probe": dict,
+        "uart": dict}
+_UART = {"kind": str, "base": int, "baud": int, "clock_hz": int, "tx_pin": int, "setup": list}
 _REQUIRED = ("name", "core", "clock_hz", "simulator", "memory")
 _REGION = {"kind": str, "origin": int, "size": (int, str)}
 _PROBE = {"openocd": list, "pyocd_target": str, "stlink": bool}
@@ -140,7 +172,28 @@ def parse_board(text: str, src: str = "<board>") -> Board:
             raise UserError(f"board file {src}: missing key 'memory.{need}' (a [memory.{need}] table with origin and size)")
     _check_keys("probe.", data.get("probe", {}), _PROBE, src)
     return Board(data["name"], data.get("part", data["name"]), data["core"], data["clock_hz"], data["simulator"],
-                 tuple(regions), dict(data.get("probe", {})), src)
+                 tuple(regions), dict(data.get("probe", {})), src, _parse_uart(data.get("uart"), src))
+
+
+def _parse_uart(u: dict | None, src: str) -> Uart | None:
+    if u is None:
+        return None
+    _check_keys("uart.", u, _UART, src)
+    for key in ("kind", "base"):
+        if key not in u:
+            raise UserError(f"board file {src}: missing key 'uart.{key}'")
+    if u["kind"] not in UART_KINDS:
+        raise UserError(f"board file {src}: key 'uart.kind' = {u['kind']!r}; use one of {', '.join(UART_KINDS)}")
+    baud = u.get("baud", 115200)
+    if baud <= 0 or (u["kind"] == "nrf52" and baud not in NRF52_BAUD):
+        raise UserError(f"board file {src}: key 'uart.baud' = {baud} is not a supported rate"
+                        + (f" for nrf52 ({', '.join(map(str, NRF52_BAUD))})" if u["kind"] == "nrf52" else ""))
+    setup = []
+    for i, w in enumerate(u.get("setup", [])):
+        if not (isinstance(w, list) and len(w) == 3 and all(isinstance(v, int) and v >= 0 for v in w)):
+            raise UserError(f"board file {src}: key 'uart.setup[{i}]' must be [address, clear_mask, set_bits], got {w!r}")
+        setup.append(tuple(w))
+    return Uart(u["kind"], u["base"], baud, u.get("clock_hz", 16_000_000), u.get("tx_pin", 0), tuple(setup))
 
 
 def _board_files() -> dict[str, Any]:

@@ -69,28 +69,55 @@ def build(art, board_name, image, as_json) -> None:
 @_board
 @click.option("--sim", type=click.Choice(["qemu"]), default="qemu", show_default=True)
 @click.option("--inputs", "n", type=click.IntRange(1, 100000), default=20, show_default=True)
+@click.option("--io", type=click.Choice(["semihosting", "uart"]), default="semihosting", show_default=True,
+              help="how the firmware gets inputs and returns outputs: host files over semihosting, or inputs "
+                   "built into flash and outputs streamed out of the UART (what pyOCD / st-flash boards use)")
 @click.option("--timeout", type=click.FloatRange(1, 3600), default=300, show_default=True,
               help="hard limit in seconds for the emulator run")
 @_json
-def run(art, board_name, sim, n, timeout, as_json) -> None:
+def run(art, board_name, sim, n, io, timeout, as_json) -> None:
     """Run ART on the simulated board with real test inputs; compare with onnxruntime."""
     from edgeformer.runtime.host import read_signature
-    from edgeformer.runtime.simrun import run_compare
+    from edgeformer.runtime.simrun import run_compare, semihosted
     from edgeformer.runtime.verify import load_meta
 
-    board, rec = _build(art, board_name)
-    _log(f"running {n} inputs on QEMU {board.simulator} (stands in for {board.name})")
+    if io == "uart":
+        from edgeformer.runtime.boards import load_board
+        load_meta(art)
+        board = load_board(board_name)
+        execute = _uart_execute(Path(art), board, "sim", lambda elf: _run_uart_sim(elf, board, timeout))
+    else:
+        board, rec = _build(art, board_name)
+        execute = semihosted(Path(rec["elf"]), board.simulator, timeout)
+    _log(f"running {n} inputs on QEMU {board.simulator} (stands in for {board.name}; I/O over {io})")
     meta = load_meta(art)
-    result = run_compare(Path(art), meta, Path(rec["elf"]), board.simulator, read_signature(Path(art) / "c"), n,
-                         timeout)
-    result.update({"board": board.name, "sim": sim, "simulator": board.simulator})
+    result = run_compare(Path(art), meta, execute, read_signature(Path(art) / "c"), n)
+    result.update({"board": board.name, "sim": sim, "simulator": board.simulator, "io": io})
     if as_json:
         print_json(result)
     else:
-        print_comparison(f"run {art} on {board.name} (QEMU {board.simulator}) vs onnxruntime ({result['reference']})",
-                         result)
+        print_comparison(f"run {art} on {board.name} (QEMU {board.simulator}, {io}) vs onnxruntime "
+                         f"({result['reference']})", result)
     if not result["passed"]:
         raise OutputMismatch(f"{art}: firmware output on {board.name} disagrees with onnxruntime (see the table)")
+
+
+def _uart_execute(art: Path, board, image: str, run_elf):
+    """execute(in.bin) for the UART image: build it with those inputs in flash, run it, and
+    keep the streamed profile (on the function, for the caller)."""
+    from edgeformer.runtime.cross import build_firmware
+
+    def execute(data: bytes) -> bytes:
+        rec = build_firmware(art, board, image, log=_log, io="uart", samples=data)
+        res = run_elf(Path(rec["elf"]))
+        execute.build, execute.profile = rec, res.profile
+        return res.out
+    return execute
+
+
+def _run_uart_sim(elf: Path, board, timeout: float):
+    from edgeformer.runtime.uart import run_qemu_uart
+    return run_qemu_uart(elf, board.simulator, timeout)
 
 
 def _print_profile(art, prof) -> None:
@@ -140,38 +167,92 @@ def profile(art, board_name, sim, timeout, as_json) -> None:
 @_art
 @_board
 @click.option("--probe", type=click.Choice(["openocd", "pyocd", "stlink"]), required=True)
+@click.option("--port", help="the board's USB-serial port for UART read-back (pyocd, stlink), e.g. /dev/ttyACM0")
+@click.option("--inputs", "n", type=click.IntRange(1, 1000), default=10, show_default=True,
+              help="test inputs built into the UART image")
+@click.option("--timeout", type=click.FloatRange(1, 3600), default=120, show_default=True,
+              help="seconds to wait for the board's UART stream")
 @_json
-def flash(art, board_name, probe, as_json) -> None:
-    """Flash the hardware image through a debug probe (OpenOCD also reads the cycle profile back)."""
+def flash(art, board_name, probe, port, n, timeout, as_json) -> None:
+    """Flash the hardware image through a debug probe and read outputs and the cycle profile back
+    (OpenOCD: semihosting through the probe; pyOCD / st-flash: the board's UART with --port)."""
     from edgeformer.runtime.boards import load_board
-    from edgeformer.runtime.flash import check_probe, flash_commands
+    from edgeformer.runtime.flash import check_port, check_probe
     from edgeformer.runtime.verify import load_meta
 
     load_meta(art)
     board = load_board(board_name)
     kind = check_probe(board, probe)       # before anything is built or written
-    board, rec = _build(art, board_name, "device")
-    with tempfile.TemporaryDirectory(prefix="edgeformer-flash-") as tmp:
-        for cmd in flash_commands(board, probe, Path(rec["elf"]), Path(tmp) / "firmware.bin"):
-            _log(" ".join(cmd))
-            r = subprocess.run(cmd, cwd=tmp, capture_output=True, text=True, timeout=900)
-            if r.returncode != 0:
-                raise EdgeformerError(f"{cmd[0]} failed (exit {r.returncode}): {r.stderr.strip()[-500:]}")
-        result = {"board": board.name, "probe": probe, "probe_kind": kind, "elf": rec["elf"], "flashed": True}
-        if probe == "openocd" and (Path(tmp) / "profile.bin").exists():
-            import json
-
-            from edgeformer.runtime.profile import build_profile, write_profile
-            from edgeformer.runtime.qemu import parse_profile
-            plan = json.loads((Path(art) / "plan.json").read_text())
-            prof = build_profile(board, rec, plan, parse_profile((Path(tmp) / "profile.bin").read_bytes()), 1,
-                                 "device")
-            write_profile(Path(art), prof)
-            result["cycles_total"] = prof["cycles_total"]
+    if port is not None:
+        check_port(board, probe, port)
+    result = {"board": board.name, "probe": probe, "probe_kind": kind}
+    if probe == "openocd" or port is None:
+        board, rec = _build(art, board_name, "device")
+        result.update(_flash_semihosted(Path(art), board, probe, rec))
+        if probe != "openocd":
+            _log("no --port: flashed only; give --port to read outputs and the profile back over the UART")
+    else:
+        result.update(_flash_uart(Path(art), board, probe, port, n, timeout))
     if as_json:
         print_json(result)
     else:
-        print_table(f"flashed {board.name} via {probe}", ["board", "probe", "elf"], [[board.name, probe, rec["elf"]]])
+        print_table(f"flashed {board.name} via {probe}", ["board", "probe", "elf", "read_back"],
+                    [[board.name, probe, result["elf"], result.get("read_back", "none")]])
+    if result.get("passed") is False:
+        raise OutputMismatch(f"{art}: outputs read back from {board.name} disagree with onnxruntime")
+
+
+def _run_flash(cmds, cwd) -> None:
+    for cmd in cmds:
+        _log(" ".join(cmd))
+        r = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=900)
+        if r.returncode != 0:
+            raise EdgeformerError(f"{cmd[0]} failed (exit {r.returncode}): {r.stderr.strip()[-500:]}")
+
+
+def _device_profile(art: Path, board, rec, raw: bytes) -> dict:
+    import json
+
+    from edgeformer.runtime.profile import build_profile, write_profile
+    from edgeformer.runtime.qemu import parse_profile
+    plan = json.loads((art / "plan.json").read_text())
+    prof = build_profile(board, rec, plan, parse_profile(raw), 1, "device")
+    write_profile(art, prof)
+    return prof
+
+
+def _flash_semihosted(art: Path, board, probe, rec) -> dict:
+    from edgeformer.runtime.flash import flash_commands
+    with tempfile.TemporaryDirectory(prefix="edgeformer-flash-") as tmp:
+        _run_flash(flash_commands(board, probe, Path(rec["elf"]), Path(tmp) / "firmware.bin"), tmp)
+        out = {"elf": rec["elf"], "flashed": True}
+        if probe == "openocd" and (Path(tmp) / "profile.bin").exists():
+            out["cycles_total"] = _device_profile(art, board, rec, (Path(tmp) / "profile.bin").read_bytes())[
+                "cycles_total"]
+            out["read_back"] = "semihosting"
+    return out
+
+
+def _flash_uart(art: Path, board, probe, port, n, timeout) -> dict:
+    """Build the UART image with n test inputs inside, flash it, read the stream, compare."""
+    from edgeformer.runtime.flash import flash_commands
+    from edgeformer.runtime.host import read_signature
+    from edgeformer.runtime.simrun import run_compare
+    from edgeformer.runtime.uart import read_serial
+    from edgeformer.runtime.verify import load_meta
+
+    def run_on_board(elf: Path):
+        with tempfile.TemporaryDirectory(prefix="edgeformer-flash-") as tmp:
+            _run_flash(flash_commands(board, probe, elf, Path(tmp) / "firmware.bin"), tmp)
+        _log(f"reading the UART stream on {port} at {board.uart.baud} baud")
+        return read_serial(port, board.uart.baud, timeout)
+
+    execute = _uart_execute(art, board, "device", run_on_board)
+    res = run_compare(art, load_meta(art), execute, read_signature(art / "c"), n)
+    prof = _device_profile(art, board, execute.build, execute.profile)
+    return {"elf": execute.build["elf"], "flashed": True, "read_back": f"uart {port}", "passed": res["passed"],
+            "max_abs_diff": res.get("max_abs_diff"), "top1_agreement": res.get("top1_agreement"),
+            "cycles_total": prof["cycles_total"]}
 
 
 @click.command()

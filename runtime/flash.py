@@ -3,7 +3,10 @@
 Command construction is pure (tested without hardware). The probe is looked for on USB
 before anything is built or written, so "no probe" exits 2 and leaves ART untouched.
 OpenOCD also runs the firmware with semihosting enabled (its cwd holds in.bin, out.bin,
-profile.bin), so outputs and the DWT cycle profile come back; pyOCD and st-flash only flash.
+profile.bin), so outputs and the DWT cycle profile come back. pyOCD and st-flash flash the
+UART image (firmware/main_uart.c: test inputs in flash, outputs and profile streamed out of
+the board's [uart]), read back from --port with pyserial (runtime/uart.py); the same image
+and decoder run under QEMU in `edgeformer run --io uart`, which the tests exercise.
 Not tested on real boards here (no hardware on this machine).
 """
 from __future__ import annotations
@@ -78,3 +81,15 @@ def flash_commands(board: Board, probe: str, elf: Path, binary: Path | None = No
         return [["arm-none-eabi-objcopy", "-O", "binary", str(elf), str(binary)],
                 ["st-flash", "--reset", "write", str(binary), hex(board.flash.origin)]]
     raise UserError(f"unknown probe {probe!r}; use one of {', '.join(PROBES)}")
+
+
+def check_port(board: Board, probe: str, port: str) -> None:
+    """--port (UART read-back) needs a pyOCD / st-flash flash, a board [uart] and a port that exists."""
+    if probe == "openocd":
+        raise UserError("--port is for --probe pyocd or stlink; OpenOCD reads outputs back over semihosting")
+    if board.uart is None:
+        raise UserError(f"board {board.name} has no [uart] table, so no UART read-back; add one to its board file "
+                        "or use --probe openocd")
+    if port.startswith("/dev/") and not Path(port).exists():
+        raise UserError(f"serial port {port} does not exist; plug in {board.name} (its USB-serial port is usually "
+                        "/dev/ttyACM0)")

@@ -5,11 +5,15 @@ steps whole sequences itself, keeping its state in static buffers as the MCU doe
 instead steps the model one call per time step with the state as I/O. SequenceReplay bridges
 the two: it runs the whole sequences once, then answers compare()'s per-step calls from the
 recorded outputs, checking that each call asks for the step it recorded.
+
+Both take an `execute(in.bin bytes) -> out.bin bytes`: the semihosting image in QEMU
+(`semihosted`), or the UART image, sim or flashed (runtime/commands.py builds those with the
+inputs inside, since a board without a debugger cannot read files).
 """
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -36,27 +40,36 @@ def unpack_outputs(raw: bytes, sig: dict, n: int, steps: int) -> list[np.ndarray
     return outs
 
 
+Execute = Callable[[bytes], bytes]
+
+
+def semihosted(elf: Path, machine: str, timeout: float) -> Execute:
+    """The semihosting image in QEMU: in.bin in, out.bin back."""
+    def execute(data: bytes) -> bytes:
+        res: QemuResult = run_qemu(elf, machine, data, timeout)
+        return res.out
+    return execute
+
+
 class FirmwareRunner:
     """inputs (each with a leading batch axis) -> outputs, for a one-shot (non-streaming) model."""
 
-    def __init__(self, elf: Path, machine: str, sig: dict, timeout: float):
-        self.elf, self.machine, self.sig, self.timeout = elf, machine, sig, timeout
-        self.last: QemuResult | None = None
+    def __init__(self, execute: Execute, sig: dict):
+        self.execute, self.sig = execute, sig
 
     def __call__(self, xs: list[np.ndarray]) -> list[np.ndarray]:
         arrs = [np.asarray(x, _np(io["dtype"])) for x, io in zip(xs, self.sig["inputs"])]
-        self.last = run_qemu(self.elf, self.machine, pack_inputs(arrs, 1), self.timeout)
-        return [o[:, 0] for o in unpack_outputs(self.last.out, self.sig, len(arrs[0]), 1)]
+        out = self.execute(pack_inputs(arrs, 1))
+        return [o[:, 0] for o in unpack_outputs(out, self.sig, len(arrs[0]), 1)]
 
 
 class SequenceReplay:
-    """Run sequences x (n, T, *step_shape) once in QEMU; replay step t on compare()'s t-th call."""
+    """Run sequences x (n, T, *step_shape) once; replay step t on compare()'s t-th call."""
 
-    def __init__(self, elf: Path, machine: str, sig: dict, x: np.ndarray, timeout: float):
+    def __init__(self, execute: Execute, sig: dict, x: np.ndarray):
         x0 = np.asarray(x, _np(sig["inputs"][0]["dtype"]))
         self.x, self.t = x0, 0
-        self.result = run_qemu(elf, machine, pack_inputs([x0], x0.shape[1]), timeout)
-        self.outs = unpack_outputs(self.result.out, sig, x0.shape[0], x0.shape[1])
+        self.outs = unpack_outputs(execute(pack_inputs([x0], x0.shape[1])), sig, x0.shape[0], x0.shape[1])
 
     def __call__(self, xs: list[np.ndarray]) -> list[np.ndarray]:
         if self.t >= self.x.shape[1]:
@@ -69,14 +82,13 @@ class SequenceReplay:
         return res
 
 
-def run_compare(art: Path, meta: dict[str, Any], elf: Path, machine: str, sig: dict, n: int,
-                timeout: float) -> dict[str, Any]:
-    """verify.compare() with the firmware in QEMU as the candidate."""
+def run_compare(art: Path, meta: dict[str, Any], execute: Execute, sig: dict, n: int) -> dict[str, Any]:
+    """verify.compare() with the firmware (`execute`) as the candidate."""
     from edgeformer.runtime.verify import compare, test_inputs
 
     if meta.get("streaming"):
         x, _ = test_inputs(meta, art, n)   # the same inputs compare() will draw
-        runner = SequenceReplay(elf, machine, sig, x, timeout)
+        runner = SequenceReplay(execute, sig, x)
     else:
-        runner = FirmwareRunner(elf, machine, sig, timeout)
+        runner = FirmwareRunner(execute, sig)
     return compare(meta, art, runner, n)
