@@ -37,36 +37,56 @@ def _budget(board_name, sram, flash):
 @click.option("--study", "study_name", help="study name (default FAMILY-DATASET); workers on one storage share it")
 @click.option("--jobs", type=click.IntRange(1, 64), default=1, show_default=True, help="local worker threads")
 @click.option("--epochs", type=click.IntRange(1, 1000), default=2, show_default=True,
-              help="training epochs per candidate")
-@click.option("--max-train", type=click.IntRange(1), help="train each candidate on at most this many samples")
+              help="standalone training epochs per candidate (--no-supernet trials, and the Kendall tau check)")
+@click.option("--max-train", type=click.IntRange(1), help="train on at most this many samples")
+@click.option("--supernet/--no-supernet", default=True, show_default=True,
+              help="score candidates with weights inherited from one supernet trained over the space "
+                   "(cached in OUT/supernet.pt), or train each candidate")
+@click.option("--supernet-epochs", type=click.IntRange(1, 1000), default=10, show_default=True)
+@click.option("--final-epochs", type=click.IntRange(0, 1000), default=3, show_default=True,
+              help="fine-tune the winner from its supernet weights; its test accuracy goes into best.json")
+@click.option("--tau-candidates", type=click.IntRange(0, 100), default=5, show_default=True,
+              help="candidates trained standalone to rank-check the supernet (Kendall tau); 0 skips")
+@click.option("--device", default="auto", show_default=True, help="torch device for training: auto, cpu, cuda")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--out", required=True, type=click.Path(), help="folder for best.json, pareto.png, study.db")
 @click.option("--json", "as_json", is_flag=True)
-def search(family, dataset, board_name, sram, flash, trials, storage, study_name, jobs, epochs, max_train, seed, out,
-           as_json) -> None:
+def search(family, dataset, board_name, sram, flash, trials, storage, study_name, jobs, epochs, max_train, supernet,
+           supernet_epochs, final_epochs, tau_candidates, device, seed, out, as_json) -> None:
     """Find the most accurate model of a family that fits an SRAM/flash budget (Optuna)."""
     from edgeformer.data import load_dataset
     from edgeformer.nas.space import space
+    from edgeformer.nas.standalone import pick_device
     from edgeformer.nas.study import SearchConfig, run_search
 
     if storage and not storage.startswith(("sqlite:", "postgresql", "mysql")):
         raise UserError(f"--storage {storage!r}: give an Optuna storage URL (sqlite:///FILE or postgresql://...)")
+    pick_device(device)  # an unusable --device fails now, not after the study
     budget = _budget(board_name, sram, flash)
     sp = space(family)
     ds = load_dataset(dataset)
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise UserError(f"{out} is a file; pass a folder for --out")
-    bar = Progress(TextColumn("[bold]search"), BarColumn(), MofNCompleteColumn(), TextColumn("best {task.fields[best]}"),
-                   TimeElapsedColumn(), console=err)
-    task = bar.add_task("search", total=trials, best="-")
+    bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                   TextColumn("{task.fields[info]}"), TimeElapsedColumn(), console=err)
+    task = bar.add_task("search", total=trials, info="best -")
+    training: dict[str, int] = {}
 
     def progress(done, total, best):
-        bar.update(task, completed=done, best="-" if best is None else f"{best:.4f}")
+        bar.update(task, completed=done, info="best -" if best is None else f"best {best:.4f}")
+
+    def train_progress(what, epoch, epochs_, step, steps, loss):
+        if what not in training:
+            training[what] = bar.add_task(what, total=epochs_ * steps, info="")
+        bar.update(training[what], total=epochs_ * steps, completed=epoch * steps + step,
+                   info=f"epoch {epoch + 1}/{epochs_} loss {loss:.3f}")
 
     cfg = SearchConfig(sp, ds, budget, out, trials=trials, storage=storage, study_name=study_name, jobs=jobs,
                        epochs=epochs, seed=seed, max_train=max_train, progress=progress,
-                       log=lambda m: err.print(f"[dim]{m}[/]"))
+                       log=lambda m: err.print(f"[dim]{m}[/]"), supernet=supernet, supernet_epochs=supernet_epochs,
+                       final_epochs=final_epochs, tau_candidates=tau_candidates, device=device,
+                       train_progress=train_progress)
     err.print(f"[dim]budget: SRAM {budget.sram_bytes} B, flash {budget.flash_bytes} B ({budget.core})[/]")
     with bar:
         result = run_search(cfg)
@@ -78,15 +98,27 @@ def search(family, dataset, board_name, sram, flash, trials, storage, study_name
     if b is None:
         err.print("no candidate within budget has finished training yet; run the search again to continue")
         return
+    sup = b.get("supernet_accuracy")
     print_table(f"best {family} on {ds.name} within SRAM {budget.sram_bytes} B / flash {budget.flash_bytes} B -> "
-                f"{out / 'best.json'}", ["trial", "accuracy", "sram_bytes", "flash_bytes", "arena_bytes",
-                                          "est_latency_ms"],
-                [[b["trial"], f"{b['accuracy']:.4f}", b["sram_bytes"], b["flash_bytes"], b["arena_bytes"],
-                  f"{b['est_latency_ms']:.3f}"]])
+                f"{out / 'best.json'}", ["trial", "accuracy", "supernet_accuracy", "sram_bytes", "flash_bytes",
+                                          "arena_bytes", "est_latency_ms"],
+                [[b["trial"], f"{b['accuracy']:.4f}", "-" if sup is None else f"{sup:.4f}", b["sram_bytes"],
+                  b["flash_bytes"], b["arena_bytes"], f"{b['est_latency_ms']:.3f}"]])
+    if result.get("kendall"):
+        _print_kendall(result["kendall"], out)
     t = result["trials"]
     mm = result["memory_model"]
     err.print(f"trials: {', '.join(f'{v} {k}' for k, v in t.items())}; memory model: {mm['lowered']} lowered, "
               f"{mm['cache_hits']} cached; {result['wall_seconds']} s")
+
+
+def _print_kendall(k, out) -> None:
+    rows = [[c["trial"], f"{c['supernet_accuracy']:.4f}", f"{c['standalone_accuracy']:.4f}", c["sram_bytes"], c["macs"]]
+            for c in k["candidates"]]
+    tau = "n/a" if k["kendall_tau"] is None else f"{k['kendall_tau']:.3f} (p {k['p_value']})"
+    print_table(f"supernet ranking vs standalone training ({k['standalone_epochs']} epochs): Kendall tau {tau}; "
+                f"{k['evaluations']} supernet evaluations at {k['evaluations_per_second']}/s -> {out / 'supernet.json'}",
+                ["trial", "supernet_accuracy", "standalone_accuracy", "sram_bytes", "macs"], rows)
 
 
 COMMANDS = (search,)

@@ -135,3 +135,38 @@ def space(family: str) -> Space:
         return SPACES[family]
     except KeyError:
         raise UserError(f"unknown family {family!r}; known families: {', '.join(SPACES)}") from None
+
+
+# ------------------------------------------------------------------ sampling without Optuna
+# Axes whose choice list is not ordered from small to large capacity: the supernet's
+# sandwich rule ("largest", "smallest" sub-network) draws these at random instead.
+UNORDERED_AXES = frozenset({"patch_size", "heads", "theta_fraction", "lif_threshold", "lif_leak"})
+
+
+class ChoiceTrial:
+    """A stand-in for an Optuna trial that answers `suggest_categorical` itself, so the
+    supernet trains exactly the sub-networks the space's own `suggest` code describes.
+
+    mode "random": a uniform choice per axis; "largest" / "smallest": the last / first choice
+    on ordered axes (the space lists choices small to large), random on UNORDERED_AXES.
+    """
+
+    def __init__(self, rng, mode: str = "random") -> None:
+        if mode not in ("random", "largest", "smallest"):
+            raise ValueError(f"ChoiceTrial mode {mode!r}; allowed random, largest, smallest")
+        self.rng, self.mode = rng, mode
+        self.params: dict[str, object] = {}
+
+    def suggest_categorical(self, name: str, choices):
+        choices = tuple(choices)
+        if self.mode == "random" or name in UNORDERED_AXES:
+            value = choices[int(self.rng.integers(len(choices)))]
+        else:
+            value = choices[-1] if self.mode == "largest" else choices[0]
+        self.params[name] = value
+        return value
+
+
+def sample(sp: Space, ds, rng, mode: str = "random") -> Spec:
+    """One spec of the space for `ds`: random, or the largest / smallest on every ordered axis."""
+    return sp.suggest(ChoiceTrial(rng, mode), ds)

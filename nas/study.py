@@ -1,6 +1,11 @@
 """The Optuna study behind `edgeformer search`: objectives, hard memory constraints, resume.
 
-Objectives: test accuracy after a short training (max) and estimated latency (min). The
+Objectives: accuracy (max) and estimated latency (min). Accuracy is, by default, the
+candidate's accuracy with weights inherited from a supernet trained once over the space
+(nas/oneshot.py; scored on a validation split held out of the training set); with
+`supernet=False`, the test accuracy after a short training of its own. After a supernet
+study the winner is fine-tuned standalone and its test accuracy goes into best.json, and a
+few candidates are trained standalone to measure the ranking (Kendall tau, supernet.json). The
 latency is a MACs proxy (plan `macs` x CYCLES_PER_MAC / clock), NOT yet calibrated by
 `profile` runs. SRAM and flash are hard constraints through `constraints_func`; a candidate
 over budget is answered from the memory model alone, before any training, with accuracy 0.
@@ -48,6 +53,13 @@ class SearchConfig:
     log: Callable[[str], None] = lambda m: None
     progress: Callable[[int, int, float | None], None] = lambda done, total, best: None
     memory: MemoryModel | None = field(default=None, repr=False)
+    supernet: bool = True            # accuracy from a weight-sharing supernet (else: train each candidate)
+    supernet_epochs: int = 10
+    supernet_file: Path | None = None  # default out/supernet.pt (a cache: reused when its settings match)
+    final_epochs: int = 3            # fine-tune of the winner from its supernet weights (0: as inherited)
+    tau_candidates: int = 5          # candidates trained standalone (`epochs`) for Kendall tau; 0 skips
+    device: str | None = None        # torch device for the supernet and standalone training; None: auto
+    train_progress: Callable[[str, int, int, int, int, float], None] | None = None  # (what, epoch, epochs, step, steps, loss)
 
 
 # Heartbeats and constraints_func are what resume and hard budgets need; Optuna 5 flags them
@@ -112,8 +124,10 @@ def _train_accuracy(spec, cfg: SearchConfig) -> float:
     return float(metrics["test_accuracy"])
 
 
-def make_objective(cfg: SearchConfig, memory: MemoryModel):
+def make_objective(cfg: SearchConfig, memory: MemoryModel, score: Callable[[Any], float] | None = None):
+    """The trial function; `score(spec) -> accuracy` defaults to training the candidate (cfg.epochs)."""
     b = cfg.budget
+    score = score or (lambda spec: _train_accuracy(spec, cfg))
 
     def objective(trial: optuna.Trial) -> tuple[float, float]:
         spec = cfg.space.suggest(trial, cfg.dataset)
@@ -125,9 +139,9 @@ def make_objective(cfg: SearchConfig, memory: MemoryModel):
         for k, v in attrs.items():
             trial.set_user_attr(k, v)
         if any(c > 0 for c in cons):
-            return 0.0, latency_ms     # over budget: rejected before training
-        same = _evaluated(trial, spec)  # a repeat of an already trained candidate is not retrained
-        acc = same if same is not None else _train_accuracy(spec, cfg)
+            return 0.0, latency_ms     # over budget: rejected before any evaluation
+        same = _evaluated(trial, spec)  # a repeat of an already scored candidate is not scored again
+        acc = same if same is not None else score(spec)
         return acc, latency_ms
 
     return objective
@@ -153,6 +167,8 @@ def run_search(cfg: SearchConfig) -> dict[str, Any]:
     study = optuna.create_study(study_name=name, storage=storage, load_if_exists=True,
                                 directions=["maximize", "minimize"], sampler=_sampler(cfg, storage, name))
     _note_resume(study, cfg)
+    _check_objective(study, cfg)
+    oneshot = _prepare_supernet(cfg) if cfg.supernet else None
     cap = 20 * cfg.trials  # infeasible candidates are cheap but must not run forever
 
     def n_done() -> tuple[int, int]:
@@ -170,15 +186,72 @@ def run_search(cfg: SearchConfig) -> dict[str, Any]:
     done, total = n_done()
     cfg.progress(min(done, cfg.trials), cfg.trials, None)
     if done < cfg.trials and total < cap:
-        study.optimize(make_objective(cfg, memory), n_jobs=cfg.jobs, callbacks=[stop_when_done],
-                       gc_after_trial=False)
-    wall = time.perf_counter() - t0
+        study.optimize(make_objective(cfg, memory, oneshot.score if oneshot else None), n_jobs=cfg.jobs,
+                       callbacks=[stop_when_done], gc_after_trial=False)
+    study_wall = time.perf_counter() - t0
     best = write_results(study, cfg)
+    extra = {}
+    if oneshot is not None and best is not None:
+        best, extra = _after_supernet_study(study, best, oneshot, cfg)
+    wall = time.perf_counter() - t0
     return {"study": name, "best": best, "smallest_reachable": smallest, "wall_seconds": round(wall, 2),
+            "study_seconds": round(study_wall, 2), **extra,
             "memory_model": {"lowered": memory.lowered, "cache_hits": memory.hits,
                              "candidates_per_second": round(memory.lowered / memory.lower_seconds, 2)
                              if memory.lower_seconds else None},
             "trials": _counts(study)}
+
+
+def _check_objective(study, cfg: SearchConfig) -> None:
+    """A study's accuracies are all of one kind: supernet scores and trained accuracies do not mix."""
+    want = "supernet" if cfg.supernet else "standalone"
+    have = study.user_attrs.get("objective")
+    if have is None:
+        if study.get_trials(deepcopy=False):
+            have = "standalone"  # studies from before the supernet
+        else:
+            study.set_user_attr("objective", want)
+            return
+    if have != want:
+        flag = "--supernet" if have == "supernet" else "--no-supernet"
+        raise UserError(f"study {study.study_name} holds {have} accuracies; resume it with {flag}, "
+                        f"or start a new one with another --out or --study")
+
+
+def _train_progress(cfg: SearchConfig, what: str):
+    if cfg.train_progress is None:
+        return None
+    return lambda epoch, epochs, step, steps, loss: cfg.train_progress(what, epoch, epochs, step, steps, loss)
+
+
+def _prepare_supernet(cfg: SearchConfig):
+    from edgeformer.nas.oneshot import prepare
+    from edgeformer.nas.standalone import pick_device
+
+    return prepare(cfg.space.family, cfg.space, cfg.dataset, cfg.supernet_file or cfg.out / "supernet.pt",
+                   cfg.supernet_epochs, cfg.seed, cfg.max_train, pick_device(cfg.device), cfg.log,
+                   _train_progress(cfg, "supernet"))
+
+
+def _after_supernet_study(study, best: dict[str, Any], oneshot, cfg: SearchConfig):
+    """Kendall tau check (supernet.json), then the winner fine-tuned: its test accuracy into best.json."""
+    from edgeformer.nas.oneshot_report import finetune_best, rank_check
+    from edgeformer.nas.standalone import pick_device
+
+    device = pick_device(cfg.device)
+    tau = None
+    if cfg.tau_candidates:
+        ok = [t for t in study.get_trials(deepcopy=False) if feasible(t)]
+        tau = rank_check(oneshot, ok, cfg.space.family, cfg.dataset, cfg.tau_candidates, cfg.epochs, cfg.seed,
+                         device, cfg.out, cfg.log, _train_progress(cfg, "tau check"))
+    best = {**best, **finetune_best(oneshot, best, cfg.space.family, cfg.dataset, cfg.final_epochs, cfg.seed,
+                                    device, cfg.out, cfg.log, _train_progress(cfg, "final"))}
+    best.update({"kendall_tau": tau["kendall_tau"] if tau else None, "objective": "supernet",
+                 "supernet_epochs": cfg.supernet_epochs})
+    write_json(cfg.out / "best.json", best)
+    extra = {"supernet": {**oneshot.meta, "evaluations": oneshot.evaluations,
+                          "evaluations_per_second": oneshot.rate()}, "kendall": tau}
+    return best, extra
 
 
 def _sampler(cfg: SearchConfig, storage, name: str) -> optuna.samplers.BaseSampler:

@@ -13,6 +13,11 @@ from tests.conftest import board_toml, EDGEFORMER, run_cli, run_json
 
 BOARD_48K = board_toml("tiny48", "48KiB")
 FAST = ["--family", "vit", "--dataset", "digits", "--epochs", "2"]
+# The default (supernet) path, kept small: one supernet epoch on 400 samples, 2 tau candidates.
+SUPERNET_FAST = [*FAST, "--supernet-epochs", "1", "--max-train", "400", "--tau-candidates", "2", "--final-epochs", "1"]
+# Trials that each train for a while: the kill/resume and two-worker tests need trials long
+# enough to be caught running (a supernet evaluation takes a fraction of a second).
+PER_TRIAL = [*FAST, "--no-supernet"]
 
 
 @pytest.fixture
@@ -24,7 +29,8 @@ def board48(tmp_path):
 
 def test_digits_48k_search_builds_for_the_board(tmp_path, board48):
     t0 = time.perf_counter()
-    res = run_json("search", *FAST, "--board", board48, "--trials", "3", "--out", tmp_path / "s", timeout=300)
+    res = run_json("search", *SUPERNET_FAST, "--board", board48, "--trials", "3", "--out", tmp_path / "s",
+                   timeout=300)
     assert time.perf_counter() - t0 < 90 + 30  # + the one-off runtime measurement on a cold cache
     best = json.loads((tmp_path / "s" / "best.json").read_text())
     assert {"sram_bytes", "flash_bytes", "accuracy", "trial", "family"} <= set(best)
@@ -59,7 +65,7 @@ def _trials(db):
 
 def test_killed_search_resumes_without_lost_or_repeated_trials(tmp_path, board48):
     out = tmp_path / "s"
-    args = [str(EDGEFORMER), "search", *FAST, "--board", str(board48), "--trials", "4", "--out", str(out)]
+    args = [str(EDGEFORMER), "search", *PER_TRIAL, "--board", str(board48), "--trials", "4", "--out", str(out)]
     proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 240
     while time.time() < deadline:  # kill it once one trial is done and another is running
@@ -71,7 +77,7 @@ def test_killed_search_resumes_without_lost_or_repeated_trials(tmp_path, board48
     proc.wait()
     assert any(s == "RUNNING" for _, s in _trials(out / "study.db"))
     time.sleep(9)  # past the heartbeat grace period: the dead worker's trial is now stale
-    res = run_json("search", *FAST, "--board", board48, "--trials", "4", "--out", out, timeout=300)
+    res = run_json("search", *PER_TRIAL, "--board", board48, "--trials", "4", "--out", out, timeout=300)
     rows = _trials(out / "study.db")
     numbers = [n for n, _ in rows]
     assert numbers == list(range(len(numbers)))                  # none repeated, none skipped
@@ -91,7 +97,7 @@ def test_two_workers_share_one_postgresql_study(tmp_path, board48):
             pytest.fail("EDGEFORMER_TEST_POSTGRES is not set: .ci/run must start PostgreSQL and export it")
         pytest.skip("no PostgreSQL (set EDGEFORMER_TEST_POSTGRES=postgresql://...)")
     study = f"two-workers-{os.getpid()}-{int(time.time())}"
-    args = [str(EDGEFORMER), "search", *FAST, "--board", str(board48), "--trials", "4", "--storage", url,
+    args = [str(EDGEFORMER), "search", *PER_TRIAL, "--board", str(board48), "--trials", "4", "--storage", url,
             "--study", study, "--json"]
     procs = [subprocess.Popen([*args, "--out", str(tmp_path / f"w{i}")], stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True) for i in range(2)]
@@ -105,3 +111,28 @@ def test_two_workers_share_one_postgresql_study(tmp_path, board48):
     assert len(numbers) == len(set(numbers)) and sum(t.state.name == "COMPLETE" for t in trials) >= 4
     workers = {t.user_attrs.get("worker") for t in trials if t.state.name == "COMPLETE"}
     assert len(workers) == 2, workers                            # both processes contributed
+
+
+def test_supernet_search_writes_tau_and_resumes_without_retraining(tmp_path, board48):
+    out = tmp_path / "s"
+    res = run_json("search", *SUPERNET_FAST, "--board", board48, "--trials", "6", "--tau-candidates", "3",
+                   "--out", out, timeout=300)
+    best = json.loads((out / "best.json").read_text())
+    sup = json.loads((out / "supernet.json").read_text())
+    assert {"sram_bytes", "flash_bytes", "accuracy", "trial", "family", "supernet_accuracy", "kendall_tau"} <= set(best)
+    assert best["sram_bytes"] <= 48 * 1024 and 0.0 <= best["accuracy"] <= 1.0
+    assert len(sup["candidates"]) == 3 and "kendall_tau" in sup and "p_value" in sup
+    assert all({"supernet_accuracy", "standalone_accuracy", "spec"} <= set(c) for c in sup["candidates"])
+    assert sup["kendall_tau"] is None or -1.0 <= sup["kendall_tau"] <= 1.0
+    assert res["supernet"]["evaluations"] >= 3 and res["supernet"]["evaluations_per_second"] > 0  # repeats are not re-scored
+    assert (out / "supernet.pt").is_file() and (out / "final" / "model.pt").is_file()
+    stamp = (out / "supernet.pt").stat().st_mtime_ns
+    # Resume with more trials: the cached supernet is reused, the study goes on from its storage.
+    p = run_cli("search", *SUPERNET_FAST, "--board", board48, "--trials", "8", "--tau-candidates", "0",
+                "--out", out, check=0, timeout=300)
+    assert "supernet: reusing" in p.stderr and (out / "supernet.pt").stat().st_mtime_ns == stamp
+    numbers = [n for n, _ in _trials(out / "study.db")]
+    assert numbers == list(range(len(numbers)))
+    # Mixing objectives in one study is refused.
+    p = run_cli("search", *PER_TRIAL, "--board", board48, "--trials", "9", "--out", out, check=2)
+    assert "holds supernet accuracies" in p.stderr

@@ -1,0 +1,135 @@
+"""Training a supernet once over its whole space, and caching it (supernet.pt).
+
+Sandwich rule (BigNAS / OFA): every step trains the largest and the smallest sub-network of
+the space plus `random_nets` random ones, gradients summed, one optimiser step. With
+in-place distillation the largest learns from the labels and the others from its (detached)
+predictions, which is what keeps small sub-networks' ranking meaningful. Sub-networks are
+drawn by the space's own `suggest` code (nas/space.py `sample`), so the supernet trains
+exactly what the search asks. Seeded: the same config gives the same weights.
+"""
+from __future__ import annotations
+
+import hashlib
+import math
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from edgeformer.fsio import write_atomic
+from edgeformer.nas.standalone import param_groups
+from edgeformer.train import _augment_images, _lr_at, seed_everything
+
+FORMAT = "edgeformer-supernet/1"
+_SOURCES = ("nas/supernet.py", "nas/supernet_vit.py", "nas/supernet_lmu.py", "nas/supernet_train.py", "nas/space.py",
+            "edgeformer/models/vit.py", "edgeformer/models/lmuformer.py", "edgeformer/models/lmu.py",
+            "edgeformer/models/lif.py")
+
+
+@dataclass(frozen=True)
+class SupernetConfig:
+    epochs: int = 10
+    seed: int = 0
+    batch_size: int = 64
+    lr: float = 2e-3
+    weight_decay: float = 0.05
+    warmup_epochs: float = 1.0
+    label_smoothing: float = 0.1
+    random_nets: int = 1          # sandwich: largest + smallest + this many random sub-networks per step
+    distill: bool = False         # in-place distillation from the largest (BigNAS); off: labels for all (better in short trainings)
+    augment: bool = True
+
+
+def default_config(family: str, epochs: int, seed: int) -> SupernetConfig:
+    """ViT: train.py's defaults; LMUFormer: bench/accuracy.py's fsdd recipe (lr 3e-3, smoothing 0.05)."""
+    if family == "vit":
+        return SupernetConfig(epochs=epochs, seed=seed)
+    return SupernetConfig(epochs=epochs, seed=seed, lr=3e-3, label_smoothing=0.05)
+
+
+def code_hash() -> str:
+    """Of the code that defines the supernet and the models: a cached supernet from older code is stale."""
+    root = Path(__file__).resolve().parents[1]
+    h = hashlib.sha256()
+    for rel in _SOURCES:
+        p = root / rel
+        h.update(rel.encode() + (p.read_bytes() if p.is_file() else b""))
+    return h.hexdigest()[:16]
+
+
+def train_supernet(net, sp, ds, x: np.ndarray, y: np.ndarray, cfg: SupernetConfig, device,
+                   progress: Callable[[int, int, int, int, float], None] | None = None) -> float:
+    """Train `net` (a Supernet) on (x, y) over the space `sp`; returns the seconds it took."""
+    from edgeformer.nas.space import sample
+
+    gen = seed_everything(cfg.seed)
+    rng = np.random.default_rng(cfg.seed + 1)  # sub-network draws, apart from the data order
+    net.to(device)
+    opt = torch.optim.AdamW(param_groups(net.weights.named_parameters(), cfg.weight_decay), lr=cfg.lr)
+    x_all, y_all = torch.from_numpy(x), torch.from_numpy(y)
+    steps = math.ceil(len(x_all) / cfg.batch_size)
+    total = steps * cfg.epochs
+    warmup = min(total // 2, int(cfg.warmup_epochs * steps))
+    images, flip = ds.kind == "image", ds.name == "fashion-mnist"
+    t0, step = time.perf_counter(), 0
+    for epoch in range(cfg.epochs):
+        net.train()
+        order = torch.randperm(len(x_all), generator=gen)
+        for b in range(steps):
+            idx = order[b * cfg.batch_size:(b + 1) * cfg.batch_size]
+            xb, yb = x_all[idx], y_all[idx]
+            if images and cfg.augment:
+                xb = _augment_images(xb, gen, flip)
+            xb, yb = xb.to(device), yb.to(device)
+            for group in opt.param_groups:
+                group["lr"] = _lr_at(step, total, warmup, cfg.lr)
+            opt.zero_grad(set_to_none=True)
+            specs = [sample(sp, ds, rng, "largest"), sample(sp, ds, rng, "smallest")]
+            specs += [sample(sp, ds, rng) for _ in range(cfg.random_nets)]
+            teacher = None
+            for i, spec in enumerate(specs):
+                logits = net(xb, spec)
+                if i == 0 or not cfg.distill:
+                    loss = F.cross_entropy(logits, yb, label_smoothing=cfg.label_smoothing)
+                    teacher = logits.detach().softmax(-1)
+                else:
+                    loss = F.kl_div(logits.log_softmax(-1), teacher, reduction="batchmean")
+                loss.backward()
+                if i == 0:
+                    shown = loss.item()
+            torch.nn.utils.clip_grad_norm_(net.weights.parameters(), 1.0)
+            opt.step()
+            step += 1
+            if progress is not None:
+                progress(epoch, cfg.epochs, b + 1, steps, shown)
+    return time.perf_counter() - t0
+
+
+def cache_key(family: str, ds, n_train: int, n_val: int, cfg: SupernetConfig) -> dict[str, Any]:
+    """What a cached supernet must match to be reused (the device is not part of it)."""
+    return {"family": family, "dataset": ds.name, "provenance": ds.provenance, "train_samples": n_train,
+            "val_samples": n_val, "config": asdict(cfg), "code": code_hash()}
+
+
+def load_cached(path: Path, key: dict[str, Any], net) -> dict[str, Any] | None:
+    """The cached run's metadata after loading its weights into `net`, or None (absent or stale)."""
+    if not path.is_file():
+        return None
+    try:
+        blob = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception:  # a foreign or damaged file is retrained over, never trusted
+        return None
+    if not isinstance(blob, dict) or blob.get("format") != FORMAT or blob.get("key") != key:
+        return None
+    net.load_state_dict(blob["state"])
+    return blob.get("meta", {})
+
+
+def save(path: Path, key: dict[str, Any], net, meta: dict[str, Any]) -> None:
+    state = {k: v.detach().cpu() for k, v in net.state_dict().items()}
+    blob = {"format": FORMAT, "key": key, "state": state, "meta": meta}
+    write_atomic(path, lambda fh: torch.save(blob, fh), mode="wb")

@@ -1,0 +1,136 @@
+"""Weight-sharing supernet: every spec of the space is an exact slice; inheriting gives the same
+network; training is seeded; the cache is reused; the hand-sized budget presets fit.
+
+Data: scikit-learn digits and FSDD (edgeformer.data), specs drawn by nas.space.sample with
+numpy default_rng(seed) as given in each test.
+"""
+import dataclasses
+
+import numpy as np
+import pytest
+import torch
+
+from edgeformer.data import load_dataset
+from edgeformer.errors import UserError
+from edgeformer.models import build
+from edgeformer.nas.oneshot import prepare, split
+from edgeformer.nas.oneshot_report import kendall, pick_diverse
+from edgeformer.nas.space import ChoiceTrial, sample, space
+from edgeformer.nas.supernet import Supernet, layout_for
+
+FAMILIES = [("vit", "digits"), ("lmuformer", "fsdd"), ("spiking-lmuformer", "fsdd")]
+
+
+@pytest.fixture(scope="module")
+def data():
+    return {name: load_dataset(name) for name in ("digits", "fsdd")}
+
+
+def _specs(family, ds, n=12, seed=0):
+    rng = np.random.default_rng(seed)
+    return [sample(space(family), ds, rng, m) for m in ["largest", "smallest"] + ["random"] * n]
+
+
+@pytest.mark.parametrize("family,dataset", FAMILIES)
+def test_sub_state_has_exactly_build_specs_shapes(family, dataset, data):
+    ds = data[dataset]
+    net = Supernet(layout_for(family, ds))
+    for spec in _specs(family, ds):
+        want = {k: tuple(v.shape) for k, v in build(spec).state_dict().items()}
+        got = net.sub_state(spec)
+        assert {k: tuple(got[k].shape) for k in want} == want, spec
+        assert set(got) >= set(want)   # + the LMU's fixed (non-persistent) matrices
+
+
+@pytest.mark.parametrize("family,dataset", FAMILIES)
+def test_inherited_model_computes_the_sub_network(family, dataset, data):
+    ds = data[dataset]
+    torch.manual_seed(0)
+    net = Supernet(layout_for(family, ds), seed=1)
+    with torch.no_grad():   # non-trivial statistics and weights, as after training
+        for p in net.parameters():
+            p.add_(torch.randn_like(p) * 0.05)
+    x = torch.from_numpy(ds.x_train[:32])
+    for spec in _specs(family, ds, n=6, seed=1):
+        net.recalibrate(spec, [x])
+        model = net.inherit(spec)
+        assert set(model.state_dict()) == set(build(spec).state_dict())
+        net.eval()
+        with torch.no_grad():
+            got, want = net(x, spec), model(x)
+        assert torch.allclose(got, want, atol=1e-5, rtol=1e-5), (spec, (got - want).abs().max())
+
+
+def test_spec_outside_the_supernet_is_named(data):
+    ds = data["digits"]
+    net = Supernet(layout_for("vit", ds))
+    big = dataclasses.replace(_specs("vit", ds, n=0)[0], dim=256, heads=4)
+    with pytest.raises(UserError, match="dim 256 > 128"):
+        net.sub_state(big)
+    with pytest.raises(UserError, match="LMUFormer supernet cannot hold a vit spec"):
+        Supernet(layout_for("lmuformer", data["fsdd"])).sub_state(big)
+
+
+def test_choice_trial_sandwich_ends():
+    rng = np.random.default_rng(0)
+    t = ChoiceTrial(rng, "largest")
+    assert t.suggest_categorical("dim", (8, 16, 32)) == 32
+    assert ChoiceTrial(rng, "smallest").suggest_categorical("dim", (8, 16, 32)) == 8
+    assert {ChoiceTrial(rng, "largest").suggest_categorical("patch_size", (1, 2, 4)) for _ in range(30)} == {1, 2, 4}
+
+
+def _tiny_prepare(ds, path, family="vit"):
+    return prepare(family, space(family), ds, path, epochs=1, seed=3, max_train=80, device=torch.device("cpu"))
+
+
+def test_training_is_seeded_and_cached(data, tmp_path):
+    ds = data["digits"]
+    a = _tiny_prepare(ds, tmp_path / "a" / "supernet.pt")
+    b = _tiny_prepare(ds, tmp_path / "b" / "supernet.pt")
+    sa, sb = a.net.state_dict(), b.net.state_dict()
+    assert sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)
+    assert not torch.equal(sa["weights.head__w"], Supernet(layout_for("vit", ds), seed=3).state_dict()["weights.head__w"])
+    # Reused from the cache: no training (the training function must not be reached).
+    import edgeformer.nas.oneshot as oneshot
+    orig, oneshot.train_supernet = oneshot.train_supernet, None
+    try:
+        c = _tiny_prepare(ds, tmp_path / "a" / "supernet.pt")
+    finally:
+        oneshot.train_supernet = orig
+    assert all(torch.equal(sa[k], c.net.state_dict()[k]) for k in sa)
+    spec = _specs("vit", ds, n=1)[2]
+    assert c.score(spec) == a.score(spec) and c.evaluations == 1
+
+
+def test_lmu_candidates_are_scored_with_recalibrated_batchnorm(data, tmp_path):
+    one = _tiny_prepare(data["fsdd"], tmp_path / "supernet.pt", "lmuformer")
+    spec = _specs("lmuformer", data["fsdd"], n=1)[2]
+    acc = one.score(spec)
+    assert 0.0 <= acc <= 1.0 and one.rate() > 0
+    model = one.inherit(spec)
+    stats = model.state_dict()["blocks.0.bn2.running_var"]
+    assert not torch.allclose(stats, torch.ones_like(stats))   # statistics of this sub-network
+
+
+def test_split_holds_out_validation(data):
+    s = split(data["digits"], max_train=200, seed=0)
+    assert len(s.y_val) == 30 and len(s.y_train) == 170
+
+
+def test_pick_diverse_and_kendall():
+    class T:
+        def __init__(self, n, acc, dim):
+            self.number, self.values, self.user_attrs = n, (acc, 1.0), {"spec": {"dim": dim}}
+    trials = [T(i, a, d) for i, (a, d) in enumerate([(0.9, 8), (0.9, 8), (0.5, 16), (0.7, 24), (0.1, 32), (0.3, 48)])]
+    picked = pick_diverse(trials, 3)
+    assert [t.values[0] for t in picked] == [0.9, 0.5, 0.1]
+    assert kendall([0.1, 0.2, 0.3], [1, 2, 3])[0] == 1.0 and kendall([0.1], [1]) == (None, None)
+
+
+@pytest.mark.parametrize("key", [("fashion-mnist", 32 * 1024), ("fsdd", 16 * 1024), ("fsdd", 32 * 1024)])
+def test_budget_presets_fit_their_budget(key):
+    from edgeformer.nas.memory import Budget, candidate_memory
+    from edgeformer.zoo import BUDGET_FLASH, BUDGET_PRESETS, preset
+
+    m = candidate_memory(preset(BUDGET_PRESETS[key]), Budget(key[1], BUDGET_FLASH))
+    assert m["sram_bytes"] <= key[1] and m["flash_bytes"] <= BUDGET_FLASH, m
