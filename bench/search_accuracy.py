@@ -16,13 +16,13 @@ test split. One table: budget, preset, preset acc, the search's best spec, searc
 
 Targets (issue): at every budget the search beats the preset by >= 1 point.
 
-How long (measured/estimated on this project's machines):
-  - 2-core CPU (the dev box), --quick: about 10 minutes (fsdd, 16 KiB only, 400 samples).
+How long (the --quick and per-epoch CPU figures measured on the 2-core dev box; the rest estimated):
+  - 2-core CPU, --quick (fsdd, 16 KiB only, 400 samples): measured 83 s for the budget, ~2 min in all.
   - 2-core CPU, full settings: not practical. A fashion-mnist supernet epoch on 60,000 images
     (sandwich rule: largest + smallest + one random ViT per step) takes ~20-25 minutes here, so
     30 supernet epochs + 4 budgets x (100 trials + 5 tau candidates + 2 x 24-epoch trainings)
     is well over a day. Use --max-train / --epochs / --budgets to shrink it.
-  - one GPU (--device cuda, H100/H200 class): the training parts are Python-overhead bound
+  - one GPU (--device cuda, H100/H200 class; NOT measured yet, an estimate): training is Python-overhead bound
     (~10 ms per sub-network step): ~30 s per supernet epoch on fashion-mnist, so about
     1-1.5 h for the full run, most of it the CPU-side memory model (1-2 s per new candidate)
     and the 2 x 4 recipe-R trainings.
