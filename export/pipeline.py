@@ -148,17 +148,13 @@ def _random_feeds(onnx_path: Path, n: int = 64) -> list[dict[str, np.ndarray]]:
 
 def lower_and_emit(art: Path, reference: Path, backend: str = "native") -> dict[str, Any]:
     """Reference ONNX -> IR -> passes -> plan.json + plan.png + c/. Returns the plan dict."""
-    from edgeformer.export.emit.writer import alias_hints, emit_c
-    from edgeformer.export.load import load_onnx
-    from edgeformer.export.passes import LOWERING, MEMORY, run
-    from edgeformer.export.passes.row_loop import inplace_hints
-    from edgeformer.export.plan import make_plan
+    from edgeformer.export.emit.writer import emit_c
+    from edgeformer.export.plan_only import lower_and_plan
     from edgeformer.export.planplot import plot_plan
 
-    unfused = run(load_onnx(reference), LOWERING)
-    graph = run(unfused, MEMORY)
-    # In-place rules: zero-copy reshapes, and token overwriting declared by fused nodes.
-    plan, bufs, placed = make_plan(unfused, graph, {**alias_hints(graph), **inplace_hints(graph)})
+    # The same function gives the search's memory model its figures (nas/memory.py).
+    low = lower_and_plan(reference)
+    plan, bufs, placed, graph = low.plan, low.buffers, low.placed, low.graph
     if backend == "tvm":
         # TVM's kernels run over Relax's own (differently fused) tensors: our planner lays those
         # out, and that is the arena the C really has; our IR's figures (unfused bound,

@@ -1,17 +1,21 @@
 """The search's memory model: the export planner itself, plus the runtime's measured cost.
 
 SRAM of a candidate = plan.json's `arena_bytes` for its int8 export (the real lowering:
-torch -> ONNX -> int8 QDQ -> IR -> LOWERING + MEMORY passes -> make_plan) + its I/O buffers
+torch -> ONNX -> int8 QDQ -> IR -> LOWERING + MEMORY passes -> make_plan, through the
+exporter's own `export.plan_only.lower_and_plan`, stopped before the C) + its I/O buffers
 + the runtime's own RAM (stack reserve, libc, harness, per-op profile table) measured from
 real firmware builds. Flash = plan `weights_bytes` + code measured the same way. No formula
 of our own for the model's memory: only the planner's figures and linker-measured sizes.
 
-The plan's sizes depend on shapes, not on weight values or quantisation scales: the model
+The plan's sizes depend on shapes, not on weight values or quantisation scales (one
+exception: a streaming step's Concat gets a 256-byte requantising table per input whose
+calibrated range does not cover the others', which data and trained weights decide): the model
 is untrained (seeded, then perturbed so that no two parameters are equal, as after training:
 an optimiser must not be able to merge identical constants that a trained model would keep
 apart) and calibrated on two seeded random inputs. tests/unit/test_nas_memory.py checks the
 result against `export_artifact` of the same spec (real data, 256 calibration samples) and
-against other weights and calibration data.
+against other weights and calibration data, and random candidates of every space against
+their full export. Throughput: bench/search.py (stages, 1 process vs a pool of workers).
 """
 from __future__ import annotations
 
@@ -22,6 +26,7 @@ import os
 import tempfile
 import threading
 import time
+from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -68,13 +73,10 @@ def runtime_kind(spec: Spec) -> str:
 
 
 # ------------------------------------------------------------------ the planner, fast path
-def _proto(spec: Spec):
-    """(float ONNX proto, model) of an untrained, seeded, perturbed model (what export_onnx
-    writes, without its onnxruntime-vs-torch check, which does not change the graph)."""
+def _model(spec: Spec):
+    """The untrained, seeded, perturbed model of `spec`."""
     import torch
 
-    from edgeformer.export.onnx_export import (StepModule, _torch_export, flatten_state, is_streaming, simplify,
-                                               step_io_names)
     from edgeformer.models import build
 
     torch.manual_seed(0)
@@ -82,12 +84,30 @@ def _proto(spec: Spec):
     with torch.no_grad():
         for p in model.parameters():
             p.add_(torch.randn_like(p) * 0.01)
+    return model
+
+
+def _torch_graph(spec: Spec, model):
+    """What export_onnx's torch.onnx.export gives, before `simplify` (and without its
+    onnxruntime-vs-torch check, which does not change the graph)."""
+    import torch
+
+    from edgeformer.export.onnx_export import StepModule, _torch_export, flatten_state, is_streaming, step_io_names
+
     if is_streaming(spec):
         ins, outs, _ = step_io_names(model)
         step = StepModule(model).eval()
         args = (torch.zeros(1, spec.in_features), *[t for _, t in flatten_state(step.template)])
-        return simplify(_torch_export(step, args, ins, outs)), model
-    return simplify(_torch_export(model, (torch.zeros(1, *spec.input_shape),), ["input"], ["logits"])), model
+        return _torch_export(step, args, ins, outs)
+    return _torch_export(model, (torch.zeros(1, *spec.input_shape),), ["input"], ["logits"])
+
+
+def _proto(spec: Spec):
+    """(float ONNX proto, model): what export_onnx writes for the untrained model."""
+    from edgeformer.export.onnx_export import simplify
+
+    model = _model(spec)
+    return simplify(_torch_graph(spec, model)), model
 
 
 def _calibration(spec: Spec, model) -> list[dict[str, np.ndarray]]:
@@ -117,36 +137,55 @@ def _calibration(spec: Spec, model) -> list[dict[str, np.ndarray]]:
     return feeds
 
 
+STAGES = ("model", "export", "simplify", "calibrate", "quantize", "passes", "plan")
+
+
 def plan_candidate(spec: Spec) -> dict[str, Any]:
-    """plan.json's figures for `spec`'s int8 export, plus the graph's I/O bytes; timings in `_seconds`."""
-    import onnx
+    """plan.json's figures for `spec`'s int8 export, plus the graph's I/O bytes; seconds per
+    stage (STAGES) in `_seconds`. The export's own steps, stopped at the plan
+    (export/plan_only.py): no C, no plot, no numerics checks."""
+    from edgeformer.export.onnx_check import one_thread
+    from edgeformer.export.onnx_export import simplify
+    from edgeformer.export.plan_only import lower_and_plan, qdq_model
 
-    from edgeformer.export.emit.writer import alias_hints
-    from edgeformer.export.load import load_onnx
-    from edgeformer.export.passes import LOWERING, MEMORY, run
-    from edgeformer.export.passes.row_loop import inplace_hints
-    from edgeformer.export.plan import make_plan
-    from edgeformer.export.quantize import quantize_int8
+    t = [time.perf_counter()]
 
-    t = {"start": time.perf_counter()}
-    proto, model = _proto(spec)
-    t["onnx"] = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="edgeformer-nas-") as tmp:
-        f, q = Path(tmp) / "model.onnx", Path(tmp) / "model.int8.onnx"
-        onnx.save(proto, f)
-        quantize_int8(f, q, _calibration(spec, model))   # the export's own quantiser, same options
-        t["quantize"] = time.perf_counter()
-        # The same steps as export.pipeline.lower_and_emit, minus the C and the plot.
-        unfused = run(load_onnx(q), LOWERING)
-    graph = run(unfused, MEMORY)
-    plan, _, _ = make_plan(unfused, graph, {**alias_hints(graph), **inplace_hints(graph)})
-    t["plan"] = time.perf_counter()
-    io = [graph.tensors[n].nbytes for n in (*graph.inputs, *graph.outputs)]
-    out = {k: plan[k] for k in PLAN_KEYS if k in plan}
-    out["io_bytes"] = io
-    out["_seconds"] = {k: round(t[k] - t[p], 4) for p, k in zip(("start", "onnx", "quantize"),
-                                                                  ("onnx", "quantize", "plan"))}
+    def lap():
+        t.append(time.perf_counter())
+
+    # One torch thread: batch-1 work gains nothing from more, and on busy cores OpenMP
+    # waits made a GELU call take milliseconds (the LMU calibration ran 8x slower).
+    with one_thread():
+        model = _model(spec)
+        lap()
+        raw = _torch_graph(spec, model)
+        lap()
+        proto = simplify(raw)
+        lap()
+        feeds = _calibration(spec, model)
+        lap()
+    q = qdq_model(proto, feeds)   # the export's quantiser, same options
+    lap()
+    low = lower_and_plan(q)
+    t += [t[-1] + low.seconds["passes"], t[-1] + low.seconds["passes"] + low.seconds["plan"]]  # its own laps
+    graph = low.graph
+    out = {k: low.plan[k] for k in PLAN_KEYS if k in low.plan}
+    out["io_bytes"] = [graph.tensors[n].nbytes for n in (*graph.inputs, *graph.outputs)]
+    out["_seconds"] = {k: round(b - a, 4) for k, a, b in zip(STAGES, t, t[1:])}
     return out
+
+
+def _warm_worker() -> int:
+    """Imports a worker needs, done once before it is timed or asked."""
+    import onnxruntime  # noqa: F401
+    import onnxscript.optimizer  # noqa: F401
+    import torch
+
+    import edgeformer.export.passes  # noqa: F401
+    import edgeformer.models  # noqa: F401
+    from edgeformer.export import plan_only  # noqa: F401
+    torch.set_num_threads(1)
+    return os.getpid()
 
 
 # ------------------------------------------------------------------ the runtime, measured
@@ -248,15 +287,23 @@ class Budget:
 
 class MemoryModel:
     """candidate -> {sram_bytes, flash_bytes, arena_bytes, ...}; plans cached by shape key in
-    memory and on disk (shared by workers and later searches), one lowering at a time
-    (torch's ONNX exporter is not thread-safe)."""
+    memory and on disk (shared by workers and later searches).
 
-    def __init__(self, budget: Budget, log=lambda m: None) -> None:
+    workers=1 lowers in this process, one at a time (torch's ONNX exporter is not
+    thread-safe); workers=K lowers in K spawned processes, so K threads calling the model,
+    or one `plan_many` batch, keep K cores busy. A shape being lowered is lowered once:
+    other callers asking for it wait for that result."""
+
+    def __init__(self, budget: Budget, log=lambda m: None, workers: int = 1) -> None:
         self.budget = budget
         self.log = log
+        self.workers = max(1, int(workers))
         self._lock = threading.Lock()
+        self._lower_lock = threading.Lock()
+        self._pool = None
         self._runtime: dict[str, RuntimeCost] = {}
         self._plans: dict[str, dict] = {}
+        self._pending: dict[str, Future] = {}
         self.lowered = self.hits = 0
         self.lower_seconds = 0.0
         key = _tree_hash("export/*.py", "export/passes/*.py", "export/emit/*.py", "edgeformer/models/*.py",
@@ -270,20 +317,73 @@ class MemoryModel:
                 except ValueError:
                     continue  # a line cut short by a killed writer
 
-    def plan(self, spec: Spec) -> dict[str, Any]:
-        key = size_key(spec)
+    # -- lowering
+    def _executor(self):
+        if self._pool is None:
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor
+
+            # spawn: a forked child would inherit torch's and onnxruntime's thread pools mid-state.
+            self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
+                                             initializer=_warm_worker)
+        return self._pool
+
+    def warm_up(self) -> None:
+        """Start the worker processes and do their imports now (seconds), not at the first candidate."""
+        if self.workers > 1:
+            pool = self._executor()
+            for f in [pool.submit(_warm_worker) for _ in range(self.workers)]:
+                f.result()
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(cancel_futures=True)
+            self._pool = None
+
+    def _record(self, key: str, p: dict) -> None:
         with self._lock:
-            if key in self._plans:
-                self.hits += 1
-                return self._plans[key]
-            t0 = time.perf_counter()
-            p = plan_candidate(spec)
-            self.lower_seconds += time.perf_counter() - t0
+            self.lower_seconds += sum(p["_seconds"].values())
             self.lowered += 1
             self._plans[key] = p
+            self._pending.pop(key).set_result(p)
             with open(self._file, "a") as fh:  # one short line per write: appends do not interleave
                 fh.write(json.dumps([key, p]) + "\n")
-            return p
+
+    def _fail(self, key: str, e: BaseException) -> None:
+        with self._lock:
+            self._pending.pop(key).set_exception(e)
+
+    def plan_many(self, specs: list[Spec]) -> list[dict[str, Any]]:
+        """plan() of each spec; the uncached shapes are lowered side by side (workers > 1)."""
+        keys = [size_key(s) for s in specs]
+        mine: dict[str, Spec] = {}
+        with self._lock:
+            for k, s in zip(keys, specs):
+                if k in self._plans or k in self._pending:
+                    self.hits += 1
+                    continue
+                self._pending[k] = Future()
+                mine[k] = s
+            waits = {k: self._pending.get(k) for k in keys}
+        if self.workers > 1:
+            jobs = {k: self._executor().submit(plan_candidate, s) for k, s in mine.items()}
+            for k, job in jobs.items():
+                try:
+                    self._record(k, job.result())
+                except BaseException as e:
+                    self._fail(k, e)
+        else:
+            for k, s in mine.items():
+                try:
+                    with self._lower_lock:
+                        p = plan_candidate(s)
+                    self._record(k, p)
+                except BaseException as e:
+                    self._fail(k, e)
+        return [self._plans[k] if waits[k] is None else waits[k].result() for k in keys]
+
+    def plan(self, spec: Spec) -> dict[str, Any]:
+        return self.plan_many([spec])[0]
 
     def runtime(self, spec: Spec) -> RuntimeCost:
         kind = runtime_kind(spec)
@@ -293,7 +393,15 @@ class MemoryModel:
             return self._runtime[kind]
 
     def __call__(self, spec: Spec) -> dict[str, Any]:
-        p, rt = self.plan(spec), self.runtime(spec)
+        return self.memory(spec, self.plan(spec))
+
+    def many(self, specs: list[Spec]) -> list[dict[str, Any]]:
+        """__call__ of each spec, lowering the uncached ones side by side (a study's batch)."""
+        return [self.memory(s, p) for s, p in zip(specs, self.plan_many(specs))]
+
+    def memory(self, spec: Spec, p: dict[str, Any]) -> dict[str, Any]:
+        """The candidate's SRAM/flash from its plan figures `p` and the runtime's measured cost."""
+        rt = self.runtime(spec)
         io = io_buffer_bytes(p["io_bytes"])
         runtime_ram, code = rt.ram(p["ops"]), rt.code(p["ops"])
         return {"sram_bytes": p["arena_bytes"] + io + runtime_ram, "flash_bytes": p["weights_bytes"] + code,
