@@ -6,6 +6,7 @@ import numpy as np
 
 from edgeformer.export.emit.ctx import MAX_DIMS, EmitCtx, broadcast_strides, squeeze_dims
 from edgeformer.export.emit.ops_elementwise import bcast_params
+from edgeformer.export.emit.qepilogue import requant_consts
 from edgeformer.export.emit.registry import register
 from edgeformer.export.ir import Node
 
@@ -75,11 +76,12 @@ def emit_qlayernorm(ctx: EmitCtx, node: Node) -> list[str]:
     return ctx.call("ef_qlayernorm_s8", args, "ef_qlayernorm_params", params)
 
 
-def matmul_geometry(ctx: EmitCtx, a: str, b: str) -> dict:
-    """m, k, n and the broadcast batch tables of a (.., m, k) @ b (.., k, n)."""
+def matmul_geometry(ctx: EmitCtx, a: str, b: str, trans_b: bool = False) -> dict:
+    """m, k, n and the broadcast batch tables of a (.., m, k) @ b (.., k, n), or of
+    a @ bᵀ with b (.., n, k) when trans_b."""
     sa, sb = ctx.shape(a), ctx.shape(b)
     m, k = sa[-2:]
-    k2, n = sb[-2:]
+    k2, n = sb[-1:-3:-1] if trans_b else sb[-2:]
     if k != k2:
         raise ctx.reject(f"inner dims differ: {sa} @ {sb}")
     ab, bb = sa[:-2], sb[:-2]
@@ -100,7 +102,11 @@ def emit_qmatmul_aa(ctx: EmitCtx, node: Node) -> list[str]:
     y = node.outputs[0]
     _int8(ctx, a, b, y)
     at = node.attrs
-    params = dict(**matmul_geometry(ctx, a, b), a_zp=at["a_zp"], b_zp=at["b_zp"],
-                  y_zp=at["y_zp"], mult=at["mult"], shift=at["shift"])
+    trans_b = int(at.get("trans_b", 0))
+    geo = matmul_geometry(ctx, a, b, bool(trans_b))
+    # |acc| <= k * 255 * 255: the SMMLA requantisation when no accumulator can tie (qepilogue)
+    hs = requant_consts(at["mult"], at["shift"], at["y_zp"], geo["k"] * 255 * 255)
+    params = dict(**geo, a_zp=at["a_zp"], b_zp=at["b_zp"], y_zp=at["y_zp"], mult=at["mult"],
+                  shift=at["shift"], trans_b=trans_b, h=hs[0] if hs else 0)
     return ctx.call("ef_qmatmul_aa_s8", [ctx.ptr(a), ctx.ptr(b), ctx.ptr(y, out=True)],
                     "ef_qmatmul_aa_params", params)

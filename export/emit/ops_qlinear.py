@@ -11,6 +11,7 @@ import numpy as np
 
 from edgeformer.export.emit.ctx import EmitCtx
 from edgeformer.export.emit.ops_conv import _window
+from edgeformer.export.emit.qepilogue import acc_bounds, pack_epilogue
 from edgeformer.export.emit.registry import register
 from edgeformer.export.ir import Node
 
@@ -87,15 +88,24 @@ def emit_qmatmul(ctx: EmitCtx, node: Node) -> list[str]:
                           node.attrs["shift"])
     params = dict(m=m, k=k, n=n, kp=_ceil4(k), y_zp=node.attrs["y_zp"], act_min=-128,
                   act_max=127)
-    args = [ctx.ptr(x), ctx.weight(f"{w}#fc", words), ctx.extra("chan", chan, "int32")]
-    if "add_y_scale" not in node.attrs:
-        return ctx.call("ef_qfc_s8", args + [ctx.ptr(y, out=True)], "ef_qfc_params", params)
-    at = node.attrs   # the bias Add folded in by passes/fuse_bias_add.py
-    addc = add_terms(ctx.need_const(node.inputs[3], "add constant").reshape(n), at["add_c_zp"],
-                     at["add_c_scale"])
-    aparams = dict(fc=params, m_scale=at["add_m_scale"], y_scale=at["add_y_scale"],
+    at = node.attrs
+    add = None
+    if "add_y_scale" in at:   # the bias Add folded in by passes/fuse_bias_add.py
+        addc = add_terms(ctx.need_const(node.inputs[3], "add constant").reshape(n), at["add_c_zp"],
+                         at["add_c_scale"])
+        add = dict(addc=addc, m_scale=at["add_m_scale"], y_scale=at["add_y_scale"],
                    m_zp=at["add_m_zp"], y_zp=at["add_y_zp"])
-    args += [ctx.extra("addc", addc, "float32"), ctx.ptr(y, out=True)]
+    epi = pack_epilogue(chan, n, at["y_zp"], acc_bounds(wd, _bias(ctx, b), at["x_zp"]), add)
+    if epi is not None:   # proved equal offline: the all-integer epilogue
+        args = [ctx.ptr(x), ctx.weight(f"{w}#fc", words), ctx.extra("epi", epi, "int32"),
+                ctx.ptr(y, out=True)]
+        return ctx.call("ef_qfc_epi_s8", args, "ef_qfc_params", params)
+    args = [ctx.ptr(x), ctx.weight(f"{w}#fc", words), ctx.extra("chan", chan, "int32")]
+    if add is None:
+        return ctx.call("ef_qfc_s8", args + [ctx.ptr(y, out=True)], "ef_qfc_params", params)
+    aparams = dict(fc=params, m_scale=add["m_scale"], y_scale=add["y_scale"], m_zp=add["m_zp"],
+                   y_zp=add["y_zp"])
+    args += [ctx.extra("addc", add["addc"], "float32"), ctx.ptr(y, out=True)]
     return ctx.call("ef_qfc_add_s8", args, "ef_qfc_add_params", aparams)
 
 

@@ -314,7 +314,10 @@ int ef_qlayernorm_s8_ref(const ef_qlayernorm_params *p, const int8_t *x, const f
                          const float *beta, int8_t *y, float *scratch);
 
 /* y[b] = requant(sum_k (a - a_zp)(b - b_zp)) + y_zp: activation x activation matmul,
- * a[b] (m x k), b[b] (k x n), batch broadcast as in ef_matmul_params; one mult/shift. */
+ * a[b] (m x k), b[b] (k x n) or, with trans_b, bᵀ (n x k) (passes/aa_trans_b.py), batch
+ * broadcast as in ef_matmul_params; one mult/shift. h != 0: the requantisation is
+ * ssat8((h + (acc * mult) >> 32) >> (-1 - shift)), proved equal offline (no accumulator
+ * can tie; emit/qepilogue.py); 0: round half to even at run time. */
 typedef struct {
     int32_t m, k, n;
     int32_t batch_rank;
@@ -323,6 +326,7 @@ typedef struct {
     int32_t b_stride[EF_MAX_DIMS];
     int32_t a_zp, b_zp, y_zp;
     int32_t mult, shift;
+    int32_t trans_b, h;
 } ef_qmatmul_aa_params;
 
 int ef_qmatmul_aa_s8(const ef_qmatmul_aa_params *p, const int8_t *a, const int8_t *b,
@@ -363,6 +367,17 @@ typedef struct {
 
 int ef_qfc_add_s8(const ef_qfc_add_params *p, const int8_t *x, const int32_t *w,
                   const int32_t *chan, const float *addc, int8_t *y);
+
+/* ef_qfc_s8 or ef_qfc_add_s8 with an all-integer epilogue that ops_qlinear.py
+ * (pack_epilogue) proved equal to theirs for every accumulator and every int8 q offline:
+ * q = ssat8((h + (acc * mult) >> 32) >> s), the requantisation when no accumulator can sit
+ * half-way (h = 2^(s-1) + y_zp * 2^s), then y = ssat8((q * A + B) >> 16), the bias Add
+ * (A = 2^16, B = 0: none). epi: per block of 4 outputs, their 4 folded biases, then per
+ * output {mult, h, s, A, B} (EF_QFC_EPI_BLOCK words). p->y_zp, act_min/act_max: folded. */
+#define EF_QFC_EPI_BLOCK 24
+
+int ef_qfc_epi_s8(const ef_qfc_params *p, const int8_t *x, const int32_t *w,
+                  const int32_t *epi, int8_t *y);
 
 /* Conv: k = c_in / groups * kh * kw in (ic, ky, kx) order; each group packed as above,
  * groups back to back (w and chan). */

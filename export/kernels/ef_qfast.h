@@ -80,6 +80,29 @@ static inline int32_t ef_requant(int32_t acc, int32_t mult, int32_t shift)
     return ef_requant_ref(acc, mult, shift);
 }
 
+/* h + (acc * mult) >> 32 (the high word of the product, floored): one SMMLA, which ACLE
+ * has no intrinsic for. */
+static inline int32_t ef_smmla(int32_t acc, int32_t mult, int32_t h)
+{
+#if EF_DSP
+    int32_t r;
+    __asm__("smmla %0, %1, %2, %3" : "=r"(r) : "r"(acc), "r"(mult), "r"(h));
+    return r;
+#else
+    return (int32_t)(((int64_t)acc * mult) >> 32) + h;
+#endif
+}
+
+/* v saturated to int8 (SSAT #8). */
+static inline int32_t ef_sat8(int32_t v)
+{
+#if EF_DSP
+    return __ssat(v, 8);
+#else
+    return v < -128 ? -128 : (v > 127 ? 127 : v);
+#endif
+}
+
 /* clamp(q + zp) into [lo, hi], SSAT when the range is all of int8. */
 static inline int8_t ef_clamp8(int32_t q, int32_t lo, int32_t hi)
 {

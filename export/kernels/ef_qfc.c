@@ -6,7 +6,7 @@
  * The input row is widened once into the same pair order and reused by every output;
  * 4 outputs per pass share each input load. The input zero point is folded into the bias
  * (bias - x_zp * sum_k w), so padding taps read x_zp and add nothing, as in the reference. */
-#include "ef_iter.h"
+#include "ef_kernels.h"
 #include "ef_qfast.h"
 
 /* x[0..k) -> kp/2 words of int16 pairs in SXTB16 order: (x0, x2), (x1, x3) per 4 values;
@@ -136,6 +136,111 @@ static void ef_fc_row(const ef_qfc_params *p, const int32_t *xb, const int32_t *
     }
 }
 
+/* ---- the all-integer epilogue (ef_qfc_epi_s8) ---------------------------------------- */
+
+/* One output from its accumulator and epilogue record e = {mult, h, s, A, B}: the matmul's
+ * int8 q, then its bias Add (or the identity) as ssat8((q * A + B) >> 16). */
+static inline int8_t ef_epi(int32_t acc, const int32_t *e)
+{
+    const int32_t q = ef_sat8(ef_smmla(acc, e[0], e[1]) >> e[2]);
+    return (int8_t)ef_sat8((q * e[3] + e[4]) >> 16);
+}
+
+/* 4 accumulators of one block over kc chunks of 4 k (the MAC loop of ef_fc_row, unrolled
+ * by 4 chunks: the loop costs 2 instructions per 64 MACs). */
+static inline void ef_fc_block(const int32_t *xp, const int32_t *wp, int32_t kc, int32_t *acc)
+{
+    int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3], i;
+#if EF_DSP
+    register int32_t w0 __asm__("r8"), w1 __asm__("r9"), w2 __asm__("r10"),
+        w3 __asm__("r11");
+    int32_t xe, xo;
+    for (i = kc & 3; i > 0; --i)
+        __asm__ volatile(EF_FC_STEP
+            : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [xp] "+r"(xp),
+              [wp] "+r"(wp), [xe] "=&r"(xe), [xo] "=&r"(xo), [w0] "=&r"(w0), [w1] "=&r"(w1),
+              [w2] "=&r"(w2), [w3] "=&r"(w3)
+            :
+            : "memory");
+    i = kc >> 2;
+    if (i > 0)
+        __asm__ volatile(
+            "1:\n\t"
+            EF_FC_STEP EF_FC_STEP EF_FC_STEP EF_FC_STEP
+            "subs %[i], %[i], #1\n\t"
+            "bne 1b"
+            : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [xp] "+r"(xp),
+              [wp] "+r"(wp), [i] "+r"(i), [xe] "=&r"(xe), [xo] "=&r"(xo), [w0] "=&r"(w0),
+              [w1] "=&r"(w1), [w2] "=&r"(w2), [w3] "=&r"(w3)
+            :
+            : "cc", "memory");
+#else
+    for (i = kc; i > 0; --i, xp += 2, wp += 8) {
+        const int32_t xe = xp[0], xo = xp[1];
+        a0 += ef_dot2(xe, wp[0]) + ef_dot2(xo, wp[1]);
+        a1 += ef_dot2(xe, wp[2]) + ef_dot2(xo, wp[3]);
+        a2 += ef_dot2(xe, wp[4]) + ef_dot2(xo, wp[5]);
+        a3 += ef_dot2(xe, wp[6]) + ef_dot2(xo, wp[7]);
+    }
+#endif
+    acc[0] = a0, acc[1] = a1, acc[2] = a2, acc[3] = a3;
+}
+
+#if EF_DSP
+/* The epilogue of one output in 7 instructions: LDM of its record {mult, h, s, A, B} (fixed
+ * registers, LDM fills them in order), SMMLA, ASR, SSAT, MLA, SSAT with the >> 16, STRB. */
+#define EF_EPI_STEP(acc)                                  \
+    "ldmia %[ep]!, {r8, r9, r10, r11, r12}\n\t"            \
+    "smmla %[t], %[" acc "], r8, r9\n\t"                  \
+    "asr %[t], %[t], r10\n\t"                             \
+    "ssat %[t], #8, %[t]\n\t"                              \
+    "mla %[t], %[t], r11, r12\n\t"                        \
+    "ssat %[t], #8, %[t], asr #16\n\t"                    \
+    "strb %[t], [%[yp]], #1\n\t"
+#endif
+
+/* y[0..n) from one widened row; epi per block: 4 biases, then 4 records. */
+static void ef_fc_row_epi(const ef_qfc_params *p, const int32_t *xb, const int32_t *w,
+                          const int32_t *epi, int8_t *y)
+{
+    const int32_t kc = p->kp / 4, nb = p->n / 4;
+    int32_t b, j;
+    for (b = 0; b < nb; ++b, w += 8 * kc) {
+        int32_t acc[4] = {epi[0], epi[1], epi[2], epi[3]};
+        ef_fc_block(xb, w, kc, acc);
+#if EF_DSP
+        {
+            const int32_t *ep = epi + 4;
+            int32_t t;
+            __asm__ volatile(EF_EPI_STEP("a0") EF_EPI_STEP("a1") EF_EPI_STEP("a2") EF_EPI_STEP("a3")
+                             : [ep] "+r"(ep), [yp] "+r"(y), [t] "=&r"(t)
+                             : [a0] "r"(acc[0]), [a1] "r"(acc[1]), [a2] "r"(acc[2]), [a3] "r"(acc[3])
+                             : "r8", "r9", "r10", "r11", "r12", "memory");
+        }
+#else
+        for (j = 0; j < 4; ++j) *y++ = ef_epi(acc[j], epi + 4 + 5 * j);
+#endif
+        epi += EF_QFC_EPI_BLOCK;
+    }
+    if (p->n & 3) { /* the last, partial block */
+        int32_t acc[4] = {epi[0], epi[1], epi[2], epi[3]};
+        ef_fc_block(xb, w, kc, acc);
+        for (j = 0; j < (p->n & 3); ++j) *y++ = ef_epi(acc[j], epi + 4 + 5 * j);
+    }
+}
+
+int ef_qfc_epi_s8(const ef_qfc_params *p, const int8_t *x, const int32_t *w,
+                  const int32_t *epi, int8_t *y)
+{
+    int32_t xb[EF_QFC_KMAX / 2], r;
+    if (p->k > EF_QFC_KMAX || p->kp != (p->k + 3) / 4 * 4) return EF_ERR_PARAM;
+    for (r = 0; r < p->m; ++r) {
+        ef_widen_s8(x + (size_t)r * p->k, p->k, p->kp, xb);
+        ef_fc_row_epi(p, xb, w, epi, y + (size_t)r * p->n);
+    }
+    return EF_OK;
+}
+
 int ef_qfc_s8(const ef_qfc_params *p, const int8_t *x, const int32_t *w, const int32_t *chan,
               int8_t *y)
 {
@@ -199,114 +304,6 @@ int ef_qconv2d_fc_s8(const ef_qconv2d_fc_params *qp, const int8_t *x, const int3
                 }
             }
         }
-    }
-    return EF_OK;
-}
-
-/* Activation x activation (QK^T, attention x V): b is k x n row-major and changes every
- * call, so it cannot be packed offline. a's row is widened once, zero point subtracted,
- * into (a[k], a[k+1]) pairs; b's zero point leaves as -b_zp * sum(a - a_zp). Two b rows
- * of 4 bytes become four (b[k][j], b[k+1][j]) pairs with PKHBT/PKHTB and SXTB16. */
-int ef_qmatmul_aa_s8(const ef_qmatmul_aa_params *p, const int8_t *a, const int8_t *b,
-                     int8_t *y)
-{
-    const int32_t m = p->m, k = p->k, n = p->n, kh = k / 2, mult = p->mult, yzp = p->y_zp;
-    const int32_t fast = p->shift <= -2, s = -1 - p->shift, rnd = fast ? (1 << (s - 1)) - 1 : 0;
-    int32_t ap[EF_QFC_KMAX / 2], bi, nb = ef_numel(p->batch_rank, p->batch_shape);
-#if EF_DSP
-    const int32_t zz = (int32_t)(((uint32_t)p->a_zp & 0xFFFFu) | ((uint32_t)p->a_zp << 16));
-#endif
-    ef_iter it;
-    if (k > EF_QFC_KMAX) return ef_qmatmul_aa_s8_ref(p, a, b, y);
-    ef_iter_init(&it, p->batch_rank);
-    for (bi = 0; bi < nb; ++bi) {
-        const int8_t *pa = a + it.off[0], *pb = b + it.off[1];
-        int8_t *py = y + (size_t)bi * m * n;
-        int32_t i, j, q;
-        for (i = 0; i < m; ++i, pa += k, py += n) {
-            int32_t sa = 0, corr;
-            q = 0;
-#if EF_DSP
-            /* 4 bytes at a time: SXTB16 splits (a0, a2) and (a1, a3), SSUB16 takes the zero
-             * point off both halves (|a - a_zp| <= 255 fits), PKHBT / PKHTB repair the
-             * (a0, a1), (a2, a3) pairs, SMLAD by (1, 1) adds them into the sum. */
-            for (; q + 4 <= k; q += 4) {
-                const int32_t w = ef_ld32(pa + q);
-                const int32_t e = __ssub16(__sxtb16(w), zz), o = __ssub16(ef_sxtb16_ror8(w), zz);
-                sa = __smlad(e, 0x00010001, sa);
-                sa = __smlad(o, 0x00010001, sa);
-                ap[q / 2] = ef_pkhbt(e, o);
-                ap[q / 2 + 1] = ef_pkhtb(o, e);
-            }
-#endif
-            for (; q < k; ++q) sa += (int32_t)pa[q] - p->a_zp;
-            for (q = 0; q < kh; ++q)
-                if (!EF_DSP || 2 * q >= (k & ~3))
-                    ap[q] = (int32_t)(((uint32_t)(pa[2 * q] - p->a_zp) & 0xFFFFu) |
-                                      ((uint32_t)(pa[2 * q + 1] - p->a_zp) << 16));
-            corr = -p->b_zp * sa;
-            j = 0;
-#if EF_DSP
-            /* whole blocks of 4 outputs, k even, the fast requantisation: accumulators stay
-             * in registers and the outputs leave straight from them */
-            if (!(k & 1) && fast) {
-                for (; j + 4 <= n; j += 4) {
-                    int32_t a0 = corr, a1 = corr, a2 = corr, a3 = corr;
-                    const int8_t *bp = pb + j;
-                    const int32_t *pq = ap;
-                    for (q = kh; q > 0; --q, bp += 2 * n) {
-                        const int32_t w1 = ef_ld32(bp), w2 = ef_ld32(bp + n);
-                        const int32_t t = ef_pkhbt(w1, w2), u = ef_pkhtb(w2, w1);
-                        const int32_t av = *pq++;
-                        a0 = __smlad(av, __sxtb16(t), a0);
-                        a1 = __smlad(av, ef_sxtb16_ror8(t), a1);
-                        a2 = __smlad(av, __sxtb16(u), a2);
-                        a3 = __smlad(av, ef_sxtb16_ror8(u), a3);
-                    }
-                    py[j] = (int8_t)__ssat(ef_requant_s(a0, mult, s, rnd) + yzp, 8);
-                    py[j + 1] = (int8_t)__ssat(ef_requant_s(a1, mult, s, rnd) + yzp, 8);
-                    py[j + 2] = (int8_t)__ssat(ef_requant_s(a2, mult, s, rnd) + yzp, 8);
-                    py[j + 3] = (int8_t)__ssat(ef_requant_s(a3, mult, s, rnd) + yzp, 8);
-                }
-            }
-#endif
-            for (; j < n; j += 4) {
-                int32_t acc[4] = {corr, corr, corr, corr}, jj;
-                const int8_t *bp = pb + j;
-                if (j + 4 <= n) {
-#if EF_DSP
-                    int32_t a0 = corr, a1 = corr, a2 = corr, a3 = corr;
-                    for (q = 0; q < kh; ++q, bp += 2 * n) {
-                        const uint32_t w1 = (uint32_t)ef_ld32(bp), w2 = (uint32_t)ef_ld32(bp + n);
-                        const int32_t t = (int32_t)((w1 & 0xFFFFu) | (w2 << 16));
-                        const int32_t u = (int32_t)((w2 & 0xFFFF0000u) | (w1 >> 16));
-                        a0 = __smlad(ap[q], __sxtb16(t), a0);
-                        a1 = __smlad(ap[q], ef_sxtb16_ror8(t), a1);
-                        a2 = __smlad(ap[q], __sxtb16(u), a2);
-                        a3 = __smlad(ap[q], ef_sxtb16_ror8(u), a3);
-                    }
-                    acc[0] = a0, acc[1] = a1, acc[2] = a2, acc[3] = a3;
-#else
-                    for (q = 0; q < kh; ++q, bp += 2 * n) {
-                        const int32_t lo = (int16_t)ap[q], hi = ap[q] >> 16;
-                        for (jj = 0; jj < 4; ++jj) acc[jj] += lo * bp[jj] + hi * bp[n + jj];
-                    }
-#endif
-                } else {
-                    for (q = 0; q < kh; ++q, bp += 2 * n)
-                        for (jj = 0; j + jj < n; ++jj)
-                            acc[jj] += (int16_t)ap[q] * bp[jj] + (ap[q] >> 16) * bp[n + jj];
-                }
-                if (k & 1) /* the odd last row */
-                    for (jj = 0; jj < 4 && j + jj < n; ++jj)
-                        acc[jj] += ((int32_t)pa[k - 1] - p->a_zp) * bp[jj];
-                for (jj = 0; jj < 4 && j + jj < n; ++jj)
-                    py[j + jj] = ef_clamp8((fast ? ef_requant_s(acc[jj], mult, s, rnd)
-                                                 : ef_requant_ref(acc[jj], mult, p->shift)) + yzp,
-                                           -128, 127);
-            }
-        }
-        ef_iter_next(&it, p->batch_shape, p->a_stride, p->b_stride, NULL);
     }
     return EF_OK;
 }

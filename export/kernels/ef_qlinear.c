@@ -86,7 +86,8 @@ int ef_qmatmul_aa_s8_ref(const ef_qmatmul_aa_params *p, const int8_t *a, const i
             for (j = 0; j < n; ++j) {
                 int32_t acc = 0;
                 for (q = 0; q < k; ++q)
-                    acc += ((int32_t)pa[i * k + q] - p->a_zp) * ((int32_t)pb[q * n + j] - p->b_zp);
+                    acc += ((int32_t)pa[i * k + q] - p->a_zp) *
+                           ((int32_t)pb[p->trans_b ? j * k + q : q * n + j] - p->b_zp);
                 py[i * n + j] = (int8_t)ef_requantize(acc, p->mult, p->shift, p->y_zp, -128, 127);
             }
         }

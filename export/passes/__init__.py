@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Callable
 
 from edgeformer.export.ir import Graph
+from edgeformer.export.passes.aa_trans_b import aa_trans_b
 from edgeformer.export.passes.dup_tokenwise import dup_tokenwise
 from edgeformer.export.passes.fold_qdq import fold_qdq
 from edgeformer.export.passes.fuse_bias_add import fuse_bias_add
@@ -26,7 +27,7 @@ Pass = Callable[[Graph], Graph]
 # absorb disjoint Q nodes, so they commute; int8_lut runs before int8_binary so a Mul by a
 # scalar becomes a (bit-exact, cheaper) table rather than per-element float math.
 LOWERING: tuple[Pass, ...] = (fold_qdq, int8_moves, int8_lut, int8_binary, int8_rowwise,
-                              int8_matmul_aa)
+                              int8_matmul_aa, aa_trans_b)
 # fuse_bias_add runs after split_matmul, which cuts the bias constant (still a QAdd operand
 # then) with the matmul's columns; it would not cut a fused node's fourth input.
 MEMORY: tuple[Pass, ...] = (split_matmul, fuse_bias_add, dup_tokenwise, row_loops)

@@ -18,6 +18,7 @@ import pytest
 
 from edgeformer.export.emit.ops_qint8 import softmax_exp_table
 from edgeformer.export.emit.ops_qlinear import add_terms, pack_conv, pack_fc
+from edgeformer.export.emit.qepilogue import acc_bounds, pack_epilogue, requant_consts
 from edgeformer.export.passes.fold_qdq import quantize_multiplier
 
 SEED = 20240611
@@ -30,7 +31,7 @@ DRIVER = r"""
 int io_read(void *buf, uint32_t n);
 int io_write(const void *buf, uint32_t n);
 static uint8_t mem[96 * 1024] __attribute__((aligned(8)));
-enum { FC = 1, CONV, AA, SOFTMAX, LAYERNORM, QBIN, LUT, FC_ADD, COPY };
+enum { FC = 1, CONV, AA, SOFTMAX, LAYERNORM, QBIN, LUT, FC_ADD, COPY, FC_EPI };
 /* The definition of a strided copy: one element at a time, offsets from the indices. */
 static void copy_ref(const ef_strided_copy_params *p, const uint8_t *x, uint8_t *y)
 {
@@ -94,6 +95,15 @@ int kt_run(void)
             ef_qmatmul_s8((void *)b[0], (void *)b[2], (void *)b[3], (void *)b[4], (void *)b[5], (void *)b[6], (void *)scr);
             ef_qbinary_s8_ref((void *)b[9], (void *)b[10], (void *)scr, (void *)ref);
             ef_qfc_add_s8((void *)b[1], (void *)b[2], (void *)b[7], (void *)b[8], (void *)b[11], (void *)fast);
+            break;
+        case FC_EPI: /* the matmul (then the QAdd when b[9] is given) vs the integer epilogue */
+            if (b[9]) {
+                ef_qmatmul_s8((void *)b[0], (void *)b[2], (void *)b[3], (void *)b[4], (void *)b[5], (void *)b[6], (void *)scr);
+                ef_qbinary_s8_ref((void *)b[9], (void *)b[10], (void *)scr, (void *)ref);
+            } else {
+                ef_qmatmul_s8((void *)b[0], (void *)b[2], (void *)b[3], (void *)b[4], (void *)b[5], (void *)b[6], (void *)ref);
+            }
+            ef_qfc_epi_s8((void *)b[1], (void *)b[2], (void *)b[7], (void *)b[8], (void *)fast);
             break;
         case COPY: /* b[2]: 0 strided, 1 ef_copy_any of the whole output */
             memset(fast, 0x5A, h[2]);
@@ -187,6 +197,35 @@ def _fc_add_case(rng, m, k, n):
     return 8, bufs, m * n, m * n
 
 
+def _fc_epi_case(rng, m, k, n, add=True, r=128):
+    """ef_qfc_epi_s8 (integer epilogue proved offline, qepilogue.py) vs ef_qmatmul_s8 and,
+    with add, ef_qbinary_s8_ref of the constant and its output (as _fc_add_case)."""
+    x = rng.integers(-r, r, (m, k), dtype=np.int8)
+    w = rng.integers(-r, r, (n, k), dtype=np.int8)
+    b = rng.integers(-r * 150, r * 150, n).astype(I32)
+    # scales that keep most outputs inside int8 (acc spreads ~ sqrt(k) r^2 / 3), all below
+    # 1/4 (s >= 1) as in every fc of a trained model
+    unit = 3.0 / (np.sqrt(k) * r * r)
+    mq = [quantize_multiplier(float(v)) for v in np.minimum(rng.uniform(5 * unit, 150 * unit, n), 0.2)]
+    mult, shift = np.array([q[0] for q in mq], I32), np.array([q[1] for q in mq], I32)
+    x_zp, y_zp = int(rng.integers(-r, r)), int(rng.integers(-20, 20))
+    words, chan = pack_fc(w, b, x_zp, mult, shift)
+    bufs = [_i32(m, k, n, x_zp, y_zp, -128, 127), _i32(m, k, n, -(-k // 4) * 4, y_zp, -128, 127),
+            x.tobytes(), w.tobytes(), b.tobytes(), mult.tobytes(), shift.tobytes(), words.tobytes()]
+    spec, tail = None, [b"", b""]
+    if add:
+        c = rng.integers(-128, 128, n, dtype=np.int8)
+        m_scale, c_scale, y_scale = (float(np.float32(v)) for v in rng.uniform(2e-4, 0.03, 3))
+        c_zp, out_zp = (int(v) for v in rng.integers(-10, 10, 2))
+        spec = dict(addc=add_terms(c, c_zp, c_scale), m_scale=m_scale, y_scale=y_scale,
+                    m_zp=y_zp, y_zp=out_zp)
+        tail = [_i32(0, 2) + _i32(*_tab([m, n])) + _i32(*_tab([0, 1])) + _i32(*_tab([n, 1]))
+                + _f32(c_scale, m_scale, y_scale) + _i32(c_zp, y_zp, out_zp), c.tobytes()]
+    epi = pack_epilogue(chan, n, y_zp, acc_bounds(w, b, x_zp), spec)
+    assert epi is not None, "the generator's channels should all be provable"
+    return 10, bufs + [epi.tobytes()] + tail, m * n, m * n
+
+
 def _copy_case(rng, shape, stride, dst_stride, es, offset=0, dst_offset=0, whole=False):
     n_src = offset + sum((d - 1) * s for d, s in zip(shape, stride)) + 1
     n_dst = dst_offset + sum((d - 1) * s for d, s in zip(shape, dst_stride)) + 1
@@ -213,14 +252,20 @@ def _conv_case(rng, c_in, h, wd, c_out, kh, kw, stride, pad, groups):
     return 2, bufs, c_out * oh * ow, 0
 
 
-def _aa_case(rng, heads, m, k, n, ties=False):
+def _aa_case(rng, heads, m, k, n, ties=False, trans_b=False, proved=False):
+    """trans_b: b holds bᵀ (heads, n, k) (passes/aa_trans_b.py); proved: h of the SMMLA
+    requantisation from qepilogue.requant_consts (a realistic scale, no tie reachable)."""
     r = 6 if ties else 128
     a = rng.integers(-r, r, (heads, m, k), dtype=np.int8)
-    b = rng.integers(-r, r, (heads, k, n), dtype=np.int8)
+    b = rng.integers(-r, r, (heads, n, k) if trans_b else (heads, k, n), dtype=np.int8)
     (mult,), (shift,) = _requant(rng, 1, ties)
+    if proved:   # outputs mostly inside int8: acc spreads ~ sqrt(k) * 128^2 / 3
+        mult, shift = quantize_multiplier(float(rng.uniform(5, 150)) * 3 / (np.sqrt(k) * r * r))
     zps = [int(v) for v in rng.integers(-r, r, 3)]
+    hs = requant_consts(mult, shift, zps[2], k * 255 * 255) if proved else None
+    assert hs is not None or not proved
     p = (_i32(m, k, n, 1) + _i32(*_tab([heads])) + _i32(*_tab([m * k])) + _i32(*_tab([k * n]))
-         + _i32(*zps, mult, shift))
+         + _i32(*zps, mult, shift, int(trans_b), hs[0] if hs else 0))
     return 3, [p, a.tobytes(), b.tobytes()], heads * m * n, 0
 
 
@@ -270,6 +315,10 @@ def _cases() -> list[tuple[str, tuple]]:
     c.append(("fc no bias", _fc_case(rng, 1, 20, 8, bias=False)))
     for m, k, n in [(1, 64, 64), (1, 64, 128), (1, 128, 64), (3, 17, 6), (2, 9, 5)]:
         c.append((f"fc+add m{m} k{k} n{n}", _fc_add_case(rng, m, k, n)))
+    for m, k, n, add in [(1, 64, 64, True), (1, 64, 128, True), (1, 128, 64, True),
+                         (1, 64, 192, False), (3, 17, 6, True), (2, 9, 5, False)]:
+        c.append((f"fc epi m{m} k{k} n{n} add{int(add)}", _fc_epi_case(rng, m, k, n, add)))
+    c.append(("fc epi small", _fc_epi_case(rng, 16, 40, 12, True, r=8)))
     # the row-loop copies of vit-tiny-ref (identity, column scatter, head split), then others
     for args in [([64], [1], [1], 1), ([64], [1], [64], 1), ([64], [64], [1], 1),
                  ([4, 16], [16, 1], [1024, 1], 1), ([3, 5, 7], [1, 21, 3], [35, 7, 1], 1),
@@ -285,6 +334,13 @@ def _cases() -> list[tuple[str, tuple]]:
                        (2, 2, 10, 8)]:
         c.append((f"aa h{h} m{m} k{k} n{n}", _aa_case(rng, h, m, k, n)))
     c.append(("aa ties", _aa_case(rng, 4, 4, 16, 16, ties=True)))
+    for h, m, k, n in [(4, 1, 16, 64), (4, 1, 64, 16), (2, 3, 8, 5), (2, 2, 24, 7), (2, 3, 7, 6),
+                       (1, 2, 5, 3), (1, 1, 12, 4), (2, 2, 10, 9)]:
+        c.append((f"aa trans_b h{h} m{m} k{k} n{n}", _aa_case(rng, h, m, k, n, trans_b=True)))
+        c.append((f"aa trans_b proved h{h} m{m} k{k} n{n}",
+                  _aa_case(rng, h, m, k, n, trans_b=True, proved=True)))
+    c.append(("aa proved", _aa_case(rng, 2, 2, 16, 12, proved=True)))
+    c.append(("aa trans_b ties", _aa_case(rng, 4, 4, 16, 16, ties=True, trans_b=True)))
     c.append(("softmax 4x64", _softmax_case(rng, 4, 64)))
     c.append(("softmax prescale", _softmax_case(rng, 3, 37, 0.25)))
     c.append(("softmax negative scale", _softmax_case(rng, 3, 37, -0.5)))

@@ -1,0 +1,104 @@
+"""The all-integer epilogue of ef_qfc_epi_s8 (ef_kernels.h), worked out and proved offline.
+
+Per output channel the reference does: q = clamp8(requant(acc, mult, shift) + y_zp)
+(ef_qmatmul_s8, round half to even), then optionally the bias Add of fuse_bias_add in float32
+(ef_qbinary_s8_ref: q8((addc + (q - m_zp) * m_scale) / y_scale) + out_zp). The kernel does
+    q = ssat8((h + (acc * mult) >> 32) >> s)   and   y = ssat8((q * A + B) >> 16).
+Both steps are exact, not approximate:
+- requant: round half to even of acc * mult / 2^(32+s) equals floor((hi + 2^(s-1)) / 2^s)
+  whenever no acc puts the product exactly half-way; a tie needs v2(acc) = 31 + s - z
+  with z = trailing zeros of mult, impossible when 2^(31+s-z) exceeds the largest |acc| the
+  weights, bias and int8 inputs allow (acc_bound).
+- the Add: q has 256 values, so (A, B) is checked against the float32 result for each one.
+A channel that fails either check makes the whole op keep the float epilogue (None).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+SHIFT = 16           # the ">> 16" of ef_epi (ssat's immediate shift)
+BLOCK = 24           # EF_QFC_EPI_BLOCK: 4 biases + 4 records of 5 words
+Q = np.arange(-128, 128, dtype=np.int64)
+
+
+def _ctz(v: int) -> int:
+    return (v & -v).bit_length() - 1
+
+
+def requant_consts(mult: int, shift: int, zp: int, acc_bound: int = 1 << 31) -> tuple[int, int] | None:
+    """(h, s) of the SMMLA requantisation, or None where it would not be exact for some
+    |acc| <= acc_bound."""
+    s = -1 - int(shift)
+    if not 1 <= s <= 30:
+        return None
+    if mult != 0 and (1 << (31 + s - _ctz(int(mult) & 0xFFFFFFFF))) <= acc_bound:
+        return None   # some accumulator could land exactly half-way: keep round-half-even
+    h = (1 << (s - 1)) + int(zp) * (1 << s)
+    return (h, s) if abs(h) < (1 << 30) else None   # hi + h stays in int32 (|hi| <= 2^30)
+
+
+def add_map(addc: np.ndarray, m_scale: float, y_scale: float, m_zp: int, y_zp: int) -> np.ndarray:
+    """(channels, 256): the reference bias Add of every int8 q, in float32 as the C does it
+    (separate roundings: product, sum, quotient; rint half to even; saturate)."""
+    v = (Q - m_zp).astype(np.float32) * np.float32(m_scale)          # (256,)
+    t = (addc.astype(np.float32)[:, None] + v[None, :]) / np.float32(y_scale)
+    r = np.rint(t).astype(np.float64) + y_zp
+    return np.clip(r, -128, 127).astype(np.int64)
+
+
+def fit_line(g: np.ndarray, slope: float, span: int = 256) -> tuple[int, int] | None:
+    """(A, B) with ssat8((q * A + B) >> SHIFT) == g[q + 128] for every int8 q, A near
+    slope * 2^SHIFT; None if no A within `span` steps has a B that works."""
+    one = 1 << SHIFT
+    a0 = int(round(slope * one))
+    cands = np.array(sorted(range(a0 - span, a0 + span + 1), key=lambda a: abs(a - a0)), np.int64)
+    qa = cands[:, None] * Q[None, :]                                   # (cands, 256)
+    big = np.int64(1) << 62
+    lo = np.where(g == -128, -big, g * one - qa)
+    hi = np.where(g == 127, big, (g + 1) * one - 1 - qa)
+    lo_b, hi_b = lo.max(axis=1), hi.min(axis=1)
+    for i in np.flatnonzero(lo_b <= hi_b):
+        a = int(cands[i])
+        b = int(lo_b[i]) if hi_b[i] >= big // 2 else int((lo_b[i] + hi_b[i]) // 2)
+        if lo_b[i] <= -big // 2:
+            b = int(hi_b[i])
+        if max(abs(a * 128) + abs(b), abs(a * 127) + abs(b)) < (1 << 31):
+            return a, b
+    return None
+
+
+def acc_bounds(w: np.ndarray, bias, x_zp: int) -> np.ndarray:
+    """Per output row of w (n, k): the largest |bias + sum_k w (x - x_zp)| over int8 x."""
+    b = np.zeros(w.shape[0], np.int64) if bias is None else np.abs(np.asarray(bias, np.int64).reshape(-1))
+    dx = max(abs(-128 - int(x_zp)), abs(127 - int(x_zp)))
+    return b + np.abs(w.astype(np.int64)).sum(axis=1) * dx
+
+
+def pack_epilogue(chan: np.ndarray, n: int, y_zp: int, bounds: np.ndarray,
+                  add: dict | None = None) -> np.ndarray | None:
+    """ef_qfc_epi_s8's epi array from pack_fc's chan (np, 4: folded bias, mult, s, rnd), the
+    matmul's output zero point and acc_bounds; add: {addc, m_scale, y_scale, m_zp, y_zp} of
+    the fused bias Add, or None. Returns None unless every channel is provably exact."""
+    ch = chan.reshape(-1, 4).astype(np.int64)
+    npad = ch.shape[0]
+    rec = np.zeros((npad, 5), np.int64)
+    rec[:, 2] = 1
+    rec[:, 3] = 1 << SHIFT
+    if add is not None:
+        g = add_map(np.asarray(add["addc"][:n]), add["m_scale"], add["y_scale"], add["m_zp"], add["y_zp"])
+        slope = float(np.float32(add["m_scale"])) / float(np.float32(add["y_scale"]))
+    for j in range(n):
+        mult, s = int(ch[j, 1]), int(ch[j, 2])
+        hs = requant_consts(mult, -1 - s, y_zp, int(bounds[j]))
+        if hs is None:
+            return None
+        rec[j, :3] = (mult, hs[0], hs[1])
+        if add is not None:
+            ab = fit_line(g[j], slope)
+            if ab is None:
+                return None
+            rec[j, 3:] = ab
+    out = np.zeros((npad // 4, BLOCK), np.int64)
+    out[:, :4] = ch[:, 0].reshape(-1, 4)
+    out[:, 4:] = rec.reshape(-1, 20)
+    return (out.ravel() & 0xFFFFFFFF).astype(np.uint32).view(np.int32)

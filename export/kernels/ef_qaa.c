@@ -1,0 +1,267 @@
+/* Fast activation x activation matmul (QK^T, attention x V), bit-exact to
+ * ef_qmatmul_aa_s8_ref (ef_qlinear.c). Neither operand is known offline, so neither can be
+ * packed: a's row is widened once per call row, b is read as it lies. Two layouts of b:
+ * row-major k x n (b's columns strided: repacked per row, PKHBT/PKHTB), and bᵀ (n x k,
+ * passes/aa_trans_b.py): each output's column is a contiguous run, LDRD + SXTB16 + SMLAD. */
+#include "ef_iter.h"
+#include "ef_qfast.h"
+
+/* Activation x activation (QK^T, attention x V): b is k x n row-major and changes every
+ * call, so it cannot be packed offline. a's row is widened once, zero point subtracted,
+ * into (a[k], a[k+1]) pairs; b's zero point leaves as -b_zp * sum(a - a_zp). Two b rows
+ * of 4 bytes become four (b[k][j], b[k+1][j]) pairs with PKHBT/PKHTB and SXTB16. */
+static int ef_aa_rowmajor(const ef_qmatmul_aa_params *p, const int8_t *a, const int8_t *b,
+                          int8_t *y)
+{
+    const int32_t m = p->m, k = p->k, n = p->n, kh = k / 2, mult = p->mult, yzp = p->y_zp;
+    const int32_t fast = p->shift <= -2, s = -1 - p->shift, rnd = fast ? (1 << (s - 1)) - 1 : 0;
+    int32_t ap[EF_QFC_KMAX / 2], bi, nb = ef_numel(p->batch_rank, p->batch_shape);
+#if EF_DSP
+    const int32_t zz = (int32_t)(((uint32_t)p->a_zp & 0xFFFFu) | ((uint32_t)p->a_zp << 16));
+#endif
+    ef_iter it;
+    if (k > EF_QFC_KMAX) return ef_qmatmul_aa_s8_ref(p, a, b, y);
+    ef_iter_init(&it, p->batch_rank);
+    for (bi = 0; bi < nb; ++bi) {
+        const int8_t *pa = a + it.off[0], *pb = b + it.off[1];
+        int8_t *py = y + (size_t)bi * m * n;
+        int32_t i, j, q;
+        for (i = 0; i < m; ++i, pa += k, py += n) {
+            int32_t sa = 0, corr;
+            q = 0;
+#if EF_DSP
+            /* 4 bytes at a time: SXTB16 splits (a0, a2) and (a1, a3), SSUB16 takes the zero
+             * point off both halves (|a - a_zp| <= 255 fits), PKHBT / PKHTB repair the
+             * (a0, a1), (a2, a3) pairs, SMLAD by (1, 1) adds them into the sum. */
+            for (; q + 4 <= k; q += 4) {
+                const int32_t w = ef_ld32(pa + q);
+                const int32_t e = __ssub16(__sxtb16(w), zz), o = __ssub16(ef_sxtb16_ror8(w), zz);
+                sa = __smlad(e, 0x00010001, sa);
+                sa = __smlad(o, 0x00010001, sa);
+                ap[q / 2] = ef_pkhbt(e, o);
+                ap[q / 2 + 1] = ef_pkhtb(o, e);
+            }
+#endif
+            for (; q < k; ++q) sa += (int32_t)pa[q] - p->a_zp;
+            for (q = 0; q < kh; ++q)
+                if (!EF_DSP || 2 * q >= (k & ~3))
+                    ap[q] = (int32_t)(((uint32_t)(pa[2 * q] - p->a_zp) & 0xFFFFu) |
+                                      ((uint32_t)(pa[2 * q + 1] - p->a_zp) << 16));
+            corr = -p->b_zp * sa;
+            j = 0;
+#if EF_DSP
+            /* whole blocks of 4 outputs, k even, the fast requantisation: accumulators stay
+             * in registers and the outputs leave straight from them */
+            if (!(k & 1) && fast) {
+                for (; j + 4 <= n; j += 4) {
+                    int32_t a0 = corr, a1 = corr, a2 = corr, a3 = corr;
+                    const int8_t *bp = pb + j;
+                    const int32_t *pq = ap;
+                    for (q = kh; q > 0; --q, bp += 2 * n) {
+                        const int32_t w1 = ef_ld32(bp), w2 = ef_ld32(bp + n);
+                        const int32_t t = ef_pkhbt(w1, w2), u = ef_pkhtb(w2, w1);
+                        const int32_t av = *pq++;
+                        a0 = __smlad(av, __sxtb16(t), a0);
+                        a1 = __smlad(av, ef_sxtb16_ror8(t), a1);
+                        a2 = __smlad(av, __sxtb16(u), a2);
+                        a3 = __smlad(av, ef_sxtb16_ror8(u), a3);
+                    }
+                    py[j] = (int8_t)__ssat(ef_requant_s(a0, mult, s, rnd) + yzp, 8);
+                    py[j + 1] = (int8_t)__ssat(ef_requant_s(a1, mult, s, rnd) + yzp, 8);
+                    py[j + 2] = (int8_t)__ssat(ef_requant_s(a2, mult, s, rnd) + yzp, 8);
+                    py[j + 3] = (int8_t)__ssat(ef_requant_s(a3, mult, s, rnd) + yzp, 8);
+                }
+            }
+#endif
+            for (; j < n; j += 4) {
+                int32_t acc[4] = {corr, corr, corr, corr}, jj;
+                const int8_t *bp = pb + j;
+                if (j + 4 <= n) {
+#if EF_DSP
+                    int32_t a0 = corr, a1 = corr, a2 = corr, a3 = corr;
+                    for (q = 0; q < kh; ++q, bp += 2 * n) {
+                        const uint32_t w1 = (uint32_t)ef_ld32(bp), w2 = (uint32_t)ef_ld32(bp + n);
+                        const int32_t t = (int32_t)((w1 & 0xFFFFu) | (w2 << 16));
+                        const int32_t u = (int32_t)((w2 & 0xFFFF0000u) | (w1 >> 16));
+                        a0 = __smlad(ap[q], __sxtb16(t), a0);
+                        a1 = __smlad(ap[q], ef_sxtb16_ror8(t), a1);
+                        a2 = __smlad(ap[q], __sxtb16(u), a2);
+                        a3 = __smlad(ap[q], ef_sxtb16_ror8(u), a3);
+                    }
+                    acc[0] = a0, acc[1] = a1, acc[2] = a2, acc[3] = a3;
+#else
+                    for (q = 0; q < kh; ++q, bp += 2 * n) {
+                        const int32_t lo = (int16_t)ap[q], hi = ap[q] >> 16;
+                        for (jj = 0; jj < 4; ++jj) acc[jj] += lo * bp[jj] + hi * bp[n + jj];
+                    }
+#endif
+                } else {
+                    for (q = 0; q < kh; ++q, bp += 2 * n)
+                        for (jj = 0; j + jj < n; ++jj)
+                            acc[jj] += (int16_t)ap[q] * bp[jj] + (ap[q] >> 16) * bp[n + jj];
+                }
+                if (k & 1) /* the odd last row */
+                    for (jj = 0; jj < 4 && j + jj < n; ++jj)
+                        acc[jj] += ((int32_t)pa[k - 1] - p->a_zp) * bp[jj];
+                for (jj = 0; jj < 4 && j + jj < n; ++jj)
+                    py[j + jj] = ef_clamp8((fast ? ef_requant_s(acc[jj], mult, s, rnd)
+                                                 : ef_requant_ref(acc[jj], mult, p->shift)) + yzp,
+                                           -128, 127);
+            }
+        }
+        ef_iter_next(&it, p->batch_shape, p->a_stride, p->b_stride, NULL);
+    }
+    return EF_OK;
+}
+
+/* a's row minus a_zp as int16 pairs in SXTB16 order, (a0, a2) then (a1, a3) per 4 k, for
+ * the first k & ~3 values; returns sum(a - a_zp) over all k. */
+static int32_t ef_widen_zp(const int8_t *a, int32_t k, int32_t zp, int32_t *ap)
+{
+    int32_t q = 0, sa = 0;
+#if EF_DSP
+    const int32_t zz = (int32_t)(((uint32_t)zp & 0xFFFFu) | ((uint32_t)zp << 16));
+    for (; q + 4 <= k; q += 4) {
+        const int32_t w = ef_ld32(a + q);
+        const int32_t e = __ssub16(__sxtb16(w), zz), o = __ssub16(ef_sxtb16_ror8(w), zz);
+        sa = __smlad(e, 0x00010001, sa);
+        sa = __smlad(o, 0x00010001, sa);
+        ap[q / 2] = e, ap[q / 2 + 1] = o;
+    }
+#else
+    (void)ap;
+#endif
+    for (; q < k; ++q) sa += (int32_t)a[q] - zp;
+    return sa;
+}
+
+#if EF_DSP
+/* 4 SXTB16 + 4 SMLAD: 8 int8 b values (u, v) times a's 4 pairs (r8..r11) into c. */
+#define EF_AA_X8(c)                                      \
+    "sxtb16 %[t], %[u]\n\t"                              \
+    "smlad %[" c "], r8, %[t], %[" c "]\n\t"             \
+    "sxtb16 %[t], %[u], ror #8\n\t"                      \
+    "smlad %[" c "], r9, %[t], %[" c "]\n\t"             \
+    "sxtb16 %[t], %[v]\n\t"                              \
+    "smlad %[" c "], r10, %[t], %[" c "]\n\t"            \
+    "sxtb16 %[t], %[v], ror #8\n\t"                      \
+    "smlad %[" c "], r11, %[t], %[" c "]\n\t"
+
+/* One output leaves: SMMLA with {mult, h} (r8, r9), ASR by s (r10), SSAT, STRB. */
+#define EF_AA_OUT(c)                                     \
+    "smmla %[" c "], %[" c "], r8, r9\n\t"               \
+    "asr %[" c "], %[" c "], r10\n\t"                    \
+    "ssat %[" c "], #8, %[" c "]\n\t"                    \
+    "strb %[" c "], [%[y]], #1\n\t"
+
+/* pairs * 2 outputs y[j] = q(corr + a . bt[j]) for a fixed k = K (a multiple of 8): the whole
+ * row loop in one asm block, k unrolled (.rept), both bᵀ rows read at immediate offsets of
+ * one pointer. ap[-4..-1] = {mult, h, s, corr}: after each block LDMDB reloads them into the
+ * registers that held a's pairs. Per 2 outputs: 19 instructions per 8 k, then 15. */
+#define EF_AA_T_FN(K)                                                                      \
+    static void ef_aa_t##K(const int32_t *ap, const int8_t *b0, int8_t *y, int32_t pairs,  \
+                           int32_t corr)                                                   \
+    {                                                                                      \
+        int32_t c0 = corr, c1 = corr, u, v, t;                                             \
+        __asm__ volatile(                                                                  \
+            "1:\n\t"                                                                       \
+            ".set ef_o, 0\n\t"                                                             \
+            ".rept " #K " / 8\n\t"                                                         \
+            "ldmia %[ap]!, {r8, r9, r10, r11}\n\t"                                         \
+            "ldrd %[u], %[v], [%[b0], #ef_o]\n\t" EF_AA_X8("c0")                           \
+            "ldrd %[u], %[v], [%[b0], #(ef_o + " #K ")]\n\t" EF_AA_X8("c1")                \
+            ".set ef_o, ef_o + 8\n\t"                                                      \
+            ".endr\n\t"                                                                    \
+            "sub %[ap], %[ap], #(" #K " * 2)\n\t"                                          \
+            "ldmdb %[ap], {r8, r9, r10, r11}\n\t"                                          \
+            EF_AA_OUT("c0") EF_AA_OUT("c1")                                                \
+            "mov %[c0], r11\n\t"                                                           \
+            "mov %[c1], r11\n\t"                                                           \
+            "add %[b0], %[b0], #(" #K " * 2)\n\t"                                          \
+            "subs %[n], %[n], #1\n\t"                                                      \
+            "bne 1b"                                                                       \
+            : [c0] "+r"(c0), [c1] "+r"(c1), [ap] "+r"(ap), [b0] "+r"(b0), [y] "+r"(y),     \
+              [n] "+r"(pairs), [u] "=&r"(u), [v] "=&r"(v), [t] "=&r"(t)                    \
+            :                                                                              \
+            : "r8", "r9", "r10", "r11", "cc", "memory");                                   \
+    }
+
+EF_AA_T_FN(8)
+EF_AA_T_FN(16)
+EF_AA_T_FN(32)
+EF_AA_T_FN(64)
+EF_AA_T_FN(128)
+
+/* The fixed-k row loop for this k, or NULL. */
+static void (*ef_aa_t_fn(int32_t k))(const int32_t *, const int8_t *, int8_t *, int32_t, int32_t)
+{
+    switch (k) {
+    case 8: return ef_aa_t8;
+    case 16: return ef_aa_t16;
+    case 32: return ef_aa_t32;
+    case 64: return ef_aa_t64;
+    case 128: return ef_aa_t128;
+    default: return NULL;
+    }
+}
+#endif
+
+/* One output: the proved SMMLA form when p->h != 0 (ef_kernels.h), else ef_requant. */
+static inline int8_t ef_aa_q(int32_t acc, const ef_qmatmul_aa_params *p, int32_t s)
+{
+    if (p->h) return (int8_t)ef_sat8(ef_smmla(acc, p->mult, p->h) >> s);
+    return (int8_t)ef_sat8(ef_requant(acc, p->mult, p->shift) + p->y_zp);
+}
+
+/* y = a @ bᵀ for one batch: a (m x k), bt (n x k), y (m x n). */
+static void ef_aa_trans(const ef_qmatmul_aa_params *p, const int8_t *pa, const int8_t *bt,
+                        int8_t *py)
+{
+    const int32_t m = p->m, k = p->k, n = p->n, s = -1 - p->shift, bzp = p->b_zp;
+    const int32_t k4 = EF_DSP ? k & ~3 : 0;
+    int32_t buf[4 + EF_QFC_KMAX / 2], *ap = buf + 4, i, j, q;
+#if EF_DSP
+    void (*rows)(const int32_t *, const int8_t *, int8_t *, int32_t, int32_t) =
+        p->h && !((uintptr_t)bt & 3) ? ef_aa_t_fn(k) : NULL;
+    buf[0] = p->mult, buf[1] = p->h, buf[2] = s;
+#endif
+    for (i = 0; i < m; ++i, pa += k, py += n) {
+        const int32_t corr = -bzp * ef_widen_zp(pa, k, p->a_zp, ap);
+        j = 0;
+#if EF_DSP
+        if (rows && n >= 2) {
+            buf[3] = corr;
+            rows(ap, bt, py, n / 2, corr);
+            j = n & ~1;
+        }
+#endif
+        for (; j < n; ++j) {
+            const int8_t *b0 = bt + (size_t)j * k;
+            int32_t c = corr;
+#if EF_DSP
+            for (q = 0; q < k4; q += 4) {
+                const int32_t w = ef_ld32(b0 + q);
+                c = __smlad(ap[q / 2], __sxtb16(w), __smlad(ap[q / 2 + 1], ef_sxtb16_ror8(w), c));
+            }
+#endif
+            for (q = k4; q < k; ++q) c += ((int32_t)pa[q] - p->a_zp) * b0[q];
+            py[j] = ef_aa_q(c, p, s);
+        }
+    }
+}
+
+int ef_qmatmul_aa_s8(const ef_qmatmul_aa_params *p, const int8_t *a, const int8_t *b,
+                     int8_t *y)
+{
+    int32_t bi, nb;
+    ef_iter it;
+    if (p->k > EF_QFC_KMAX) return ef_qmatmul_aa_s8_ref(p, a, b, y);
+    if (!p->trans_b) return ef_aa_rowmajor(p, a, b, y);
+    nb = ef_numel(p->batch_rank, p->batch_shape);
+    ef_iter_init(&it, p->batch_rank);
+    for (bi = 0; bi < nb; ++bi) {
+        ef_aa_trans(p, a + it.off[0], b + it.off[1], y + (size_t)bi * p->m * p->n);
+        ef_iter_next(&it, p->batch_shape, p->a_stride, p->b_stride, NULL);
+    }
+    return EF_OK;
+}

@@ -1,0 +1,79 @@
+"""The offline proofs behind ef_qfc_epi_s8's integer epilogue (export/emit/qepilogue.py),
+checked against brute force in Python. Provenance: numpy default_rng(SEED)."""
+from __future__ import annotations
+
+import numpy as np
+
+from edgeformer.export.emit.qepilogue import Q, SHIFT, add_map, fit_line, requant_consts
+from edgeformer.export.passes.fold_qdq import quantize_multiplier
+
+SEED = 20240612
+
+
+def _ref_requant(acc: np.ndarray, mult: int, shift: int, zp: int) -> np.ndarray:
+    """ef_requantize of ef_qlinear.c: half to even, + zp, clamp."""
+    t = 31 - shift
+    prod = acc.astype(object) * mult
+    out = []
+    for p in prod:
+        q, rem = divmod(p, 1 << t)
+        half = 1 << (t - 1)
+        if rem > half or (rem == half and q & 1):
+            q += 1
+        out.append(min(127, max(-128, q + zp)))
+    return np.array(out, np.int64)
+
+
+def _fast_requant(acc: np.ndarray, mult: int, h: int, s: int) -> np.ndarray:
+    hi = (acc.astype(np.int64) * mult) >> 32
+    return np.clip((hi + h) >> s, -128, 127)
+
+
+def test_requant_equal_when_no_tie_is_possible():
+    rng = np.random.default_rng(SEED)
+    for _ in range(40):
+        mult, shift = quantize_multiplier(float(rng.uniform(1e-5, 0.2)))
+        zp = int(rng.integers(-128, 128))
+        bound = int(rng.integers(1 << 10, 1 << 22))
+        hs = requant_consts(mult, shift, zp, bound)
+        assert hs is not None, (mult, shift, bound)
+        acc = np.concatenate([rng.integers(-bound, bound + 1, 3000), [-bound, bound, 0, 1, -1]])
+        np.testing.assert_array_equal(_fast_requant(acc, mult, *hs), _ref_requant(acc, mult, shift, zp))
+
+
+def test_requant_refused_where_a_tie_is_reachable():
+    # mult = 2^30, shift = -3: t = 34, acc = 8 gives exactly half (the 'fc ties' kernel case)
+    assert requant_consts(1 << 30, -3, 0, 1 << 10) is None
+    acc = np.array([8, 24, -8])
+    s = 2
+    h = 1 << (s - 1)
+    assert (_fast_requant(acc, 1 << 30, h, s) != _ref_requant(acc, 1 << 30, -3, 0)).any()
+    # a bound below the first tie makes the same constants exact
+    assert requant_consts(1 << 30, -3, 0, 7) is not None
+    assert requant_consts(1 << 30, 0, 0) is None   # s < 1: no SMMLA form
+
+
+def test_fit_line_reproduces_the_float_add():
+    rng = np.random.default_rng(SEED + 1)
+    hits = 0
+    for _ in range(30):
+        ms, cs, ys = (float(np.float32(v)) for v in rng.uniform(2e-4, 0.05, 3))
+        c = rng.integers(-128, 128, 16)
+        addc = (c - int(rng.integers(-10, 10))).astype(np.float32) * np.float32(cs)
+        mzp, yzp = (int(v) for v in rng.integers(-10, 10, 2))
+        g = add_map(addc, ms, ys, mzp, yzp)
+        for j in range(16):
+            ab = fit_line(g[j], ms / ys)
+            if ab is None:
+                continue
+            hits += 1
+            a, b = ab
+            got = np.clip((Q * a + b) >> SHIFT, -128, 127)
+            np.testing.assert_array_equal(got, g[j])
+    assert hits >= 400   # almost every channel has an exact line
+
+
+def test_fit_line_refuses_a_non_line():
+    g = np.clip(Q, -128, 127).copy()
+    g[200] += 3   # not monotone: no line fits
+    assert fit_line(g, 1.0) is None
