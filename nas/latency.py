@@ -71,6 +71,14 @@ def graph_features(graph: Graph) -> list[dict[str, int]]:
     return [dict(node_features(graph, n)) for n in graph.nodes]
 
 
+def graph_totals(graph: Graph) -> dict[str, int]:
+    """The features summed over the graph, plus `nodes` (what the search stores per candidate)."""
+    tot: Counter = Counter()
+    for f in graph_features(graph):
+        tot.update(f)
+    return {**dict(tot), "nodes": len(graph.nodes)}
+
+
 def _row(f: dict[str, int]) -> np.ndarray:
     return np.array([f.get(k, 0) for k in FEATURES], dtype=np.float64)
 
@@ -91,6 +99,16 @@ class LatencyModel:
 
     def latency_ms(self, features: list[dict[str, int]], clock_hz: int, steps: int = 1) -> float:
         return self.instructions(features) * steps / clock_hz * 1e3
+
+    def instructions_totals(self, totals: dict[str, int]) -> float:
+        """instructions() from graph_totals(): the model is linear, so sums give the same figure."""
+        w = np.array([self.coef.get(k, 0.0) for k in FEATURES])
+        return float(_row(totals) @ w + self.gap_per_op * totals.get("nodes", 0))
+
+    def estimate_ms(self, spec: Spec, totals: dict[str, int], clock_hz: int) -> float:
+        """One inference of `spec` at `clock_hz`: a streaming model's whole sequence (seq_len steps)."""
+        steps = spec.seq_len if spec.family == "lmuformer" else 1
+        return self.instructions_totals(totals) * steps / clock_hz * 1e3
 
 
 def fit(samples: list[tuple[list[dict[str, int]], list[int], int]], core: str, kind: str) -> LatencyModel:
@@ -179,3 +197,27 @@ def calibrate(core: str, kind: str, log: Callable[[str], None] = lambda m: None)
     model = fit(samples, core, kind)
     write_json(path, model.__dict__)
     return model
+
+
+class LatencyObjective:
+    """The search's latency objective: spec + its memory-model record -> estimated ms at the
+    budget's clock, with one calibrated model per kind (calibrated on first use, thread-safe)."""
+
+    def __init__(self, core: str, clock_hz: int, log: Callable[[str], None] = lambda m: None) -> None:
+        import threading
+
+        self.core, self.clock_hz, self.log = core, clock_hz, log
+        self._models: dict[str, LatencyModel] = {}
+        self._lock = threading.Lock()
+
+    def model(self, spec: Spec) -> LatencyModel:
+        from edgeformer.nas.memory import runtime_kind
+
+        kind = runtime_kind(spec)
+        with self._lock:
+            if kind not in self._models:
+                self._models[kind] = calibrate(self.core, kind, self.log)
+            return self._models[kind]
+
+    def __call__(self, spec: Spec, mem: dict[str, Any]) -> float:
+        return self.model(spec).estimate_ms(spec, mem["latency_features"], self.clock_hz)

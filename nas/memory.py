@@ -147,6 +147,7 @@ def plan_candidate(spec: Spec) -> dict[str, Any]:
     from edgeformer.export.onnx_check import one_thread
     from edgeformer.export.onnx_export import simplify
     from edgeformer.export.plan_only import lower_and_plan, qdq_model
+    from edgeformer.nas.latency import graph_totals
 
     t = [time.perf_counter()]
 
@@ -171,6 +172,7 @@ def plan_candidate(spec: Spec) -> dict[str, Any]:
     graph = low.graph
     out = {k: low.plan[k] for k in PLAN_KEYS if k in low.plan}
     out["io_bytes"] = [graph.tensors[n].nbytes for n in (*graph.inputs, *graph.outputs)]
+    out["latency_features"] = graph_totals(graph)   # for the latency objective (nas/latency.py)
     out["_seconds"] = {k: round(b - a, 4) for k, a, b in zip(STAGES, t, t[1:])}
     return out
 
@@ -307,7 +309,7 @@ class MemoryModel:
         self.lowered = self.hits = 0
         self.lower_seconds = 0.0
         key = _tree_hash("export/*.py", "export/passes/*.py", "export/emit/*.py", "edgeformer/models/*.py",
-                         "edgeformer/specs.py")
+                         "edgeformer/specs.py", "nas/memory.py", "nas/latency.py")
         self._file = cache_dir() / f"plans-{key}.jsonl"
         if self._file.is_file():
             for line in self._file.read_text().splitlines():
@@ -406,7 +408,8 @@ class MemoryModel:
         runtime_ram, code = rt.ram(p["ops"]), rt.code(p["ops"])
         return {"sram_bytes": p["arena_bytes"] + io + runtime_ram, "flash_bytes": p["weights_bytes"] + code,
                 "arena_bytes": p["arena_bytes"], "weights_bytes": p["weights_bytes"], "io_bytes": io,
-                "runtime_ram_bytes": runtime_ram, "code_bytes": code, "macs": p["macs"], "ops": p["ops"]}
+                "runtime_ram_bytes": runtime_ram, "code_bytes": code, "macs": p["macs"], "ops": p["ops"],
+                "latency_features": p["latency_features"]}
 
 
 def candidate_memory(spec: Spec, budget: Budget) -> dict[str, Any]:

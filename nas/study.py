@@ -6,8 +6,9 @@ candidate's accuracy with weights inherited from a supernet trained once over th
 `supernet=False`, the test accuracy after a short training of its own. After a supernet
 study the winner is fine-tuned standalone and its test accuracy goes into best.json, and a
 few candidates are trained standalone to measure the ranking (Kendall tau, supernet.json). The
-latency is a MACs proxy (plan `macs` x CYCLES_PER_MAC / clock), NOT yet calibrated by
-`profile` runs. SRAM and flash are hard constraints through `constraints_func`; a candidate
+latency is nas/latency.py's per-op cost model over the candidate's lowered graph, calibrated
+by QEMU profile runs on the core's stand-in (instructions / clock: one inference, a streaming
+model's whole sequence). SRAM and flash are hard constraints through `constraints_func`; a candidate
 over budget is answered from the memory model alone, before any training, with accuracy 0.
 Storage: any Optuna URL (SQLite file by default, PostgreSQL for many processes). Heartbeats
 mark a killed worker's running trial FAIL and RetryFailedTrialCallback re-runs its candidate
@@ -33,7 +34,7 @@ from edgeformer.nas.memory import Budget, MemoryModel
 from edgeformer.nas.space import Space
 from edgeformer.specs import spec_from_dict
 
-CYCLES_PER_MAC = 4.0          # uncalibrated proxy (int8 kernels on Cortex-M4/M7); see module doc
+CYCLES_PER_MAC = 4.0          # the old uncalibrated MACs proxy, kept for bench/latency_model.py's comparison
 HEARTBEAT_S, GRACE_S = 2, 8   # a trial silent for GRACE_S belongs to a dead worker
 
 
@@ -126,13 +127,16 @@ def _train_accuracy(spec, cfg: SearchConfig) -> float:
 
 def make_objective(cfg: SearchConfig, memory: MemoryModel, score: Callable[[Any], float] | None = None):
     """The trial function; `score(spec) -> accuracy` defaults to training the candidate (cfg.epochs)."""
+    from edgeformer.nas.latency import LatencyObjective
+
     b = cfg.budget
     score = score or (lambda spec: _train_accuracy(spec, cfg))
+    latency = LatencyObjective(b.core, b.clock_hz, cfg.log)
 
     def objective(trial: optuna.Trial) -> tuple[float, float]:
         spec = cfg.space.suggest(trial, cfg.dataset)
         mem = memory(spec)
-        latency_ms = mem["macs"] * CYCLES_PER_MAC / b.clock_hz * 1e3
+        latency_ms = latency(spec, mem)
         cons = [float(mem["sram_bytes"] - b.sram_bytes), float(mem["flash_bytes"] - b.flash_bytes)]
         attrs = {**mem, "spec": spec.to_dict(), "constraints": cons, "est_latency_ms": latency_ms,
                  "worker": f"{socket.gethostname()}:{os.getpid()}"}
@@ -160,7 +164,7 @@ def run_search(cfg: SearchConfig) -> dict[str, Any]:
     and pareto.png; return a summary."""
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     cfg.out.mkdir(parents=True, exist_ok=True)
-    memory = cfg.memory or MemoryModel(cfg.budget, cfg.log)
+    memory = cfg.memory or MemoryModel(cfg.budget, cfg.log, workers=cfg.jobs)
     smallest = smallest_reachable(cfg, memory)
     storage = storage_for(cfg)
     name = cfg.study_name or f"{cfg.space.family}-{cfg.dataset.name}"
@@ -313,7 +317,7 @@ def _plot(study, path: Path) -> None:
     ax.scatter([t.values[1] for t in ok], [t.values[0] for t in ok], c="tab:blue", s=16, label="feasible")
     pf = sorted((t for t in ok if t.number in front), key=lambda t: t.values[1])
     ax.plot([t.values[1] for t in pf], [t.values[0] for t in pf], "o-", c="tab:red", label="Pareto front")
-    ax.set_xlabel("estimated latency, ms (MACs proxy)")
+    ax.set_xlabel("estimated latency, ms (cost model calibrated on QEMU profiles)")
     ax.set_ylabel("test accuracy")
     ax.set_title(f"{study.study_name}: {len(ok)} feasible of {len(ts)}")
     ax.legend(fontsize=7)
