@@ -95,11 +95,13 @@ def emit_qmatmul(ctx: EmitCtx, node: Node) -> list[str]:
                          at["add_c_scale"])
         add = dict(addc=addc, m_scale=at["add_m_scale"], y_scale=at["add_y_scale"],
                    m_zp=at["add_m_zp"], y_zp=at["add_y_zp"])
-    epi = pack_epilogue(chan, n, at["y_zp"], acc_bounds(wd, _bias(ctx, b), at["x_zp"]), add)
-    if epi is not None:   # proved equal offline: the all-integer epilogue
-        args = [ctx.ptr(x), ctx.weight(f"{w}#fc", words), ctx.extra("epi", epi, "int32"),
-                ctx.ptr(y, out=True)]
+    stream = pack_epilogue(words, chan, n, at["y_zp"], acc_bounds(wd, _bias(ctx, b), at["x_zp"]),
+                           add)
+    if stream is not None:   # proved equal offline: the all-integer epilogue
+        args = [ctx.ptr(x), ctx.weight(f"{w}#fc_epi", stream), ctx.ptr(y, out=True)]
         return ctx.call("ef_qfc_epi_s8", args, "ef_qfc_params", params)
+    if add is None:   # as many bytes as the stream would take: flash does not depend on the proof
+        chan = np.concatenate([chan, np.zeros(len(chan) // 4, np.int32)])
     args = [ctx.ptr(x), ctx.weight(f"{w}#fc", words), ctx.extra("chan", chan, "int32")]
     if add is None:
         return ctx.call("ef_qfc_s8", args + [ctx.ptr(y, out=True)], "ef_qfc_params", params)

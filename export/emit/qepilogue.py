@@ -3,7 +3,8 @@
 Per output channel the reference does: q = clamp8(requant(acc, mult, shift) + y_zp)
 (ef_qmatmul_s8, round half to even), then optionally the bias Add of fuse_bias_add in float32
 (ef_qbinary_s8_ref: q8((addc + (q - m_zp) * m_scale) / y_scale) + out_zp). The kernel does
-    q = ssat8((h + (acc * mult) >> 32) >> s)   and   y = ssat8((q * A + B) >> 16).
+    q = ssat8((h + (acc * mult) >> 32) >> s)   and   y = ssat8((q * A + B) >> 16),
+with s kept in B's low byte (ASR by a register reads only that byte).
 Both steps are exact, not approximate:
 - requant: round half to even of acc * mult / 2^(32+s) equals floor((hi + 2^(s-1)) / 2^s)
   whenever no acc puts the product exactly half-way; a tie needs v2(acc) = 31 + s - z
@@ -17,7 +18,6 @@ from __future__ import annotations
 import numpy as np
 
 SHIFT = 16           # the ">> 16" of ef_epi (ssat's immediate shift)
-BLOCK = 24           # EF_QFC_EPI_BLOCK: 4 biases + 4 records of 5 words
 Q = np.arange(-128, 128, dtype=np.int64)
 
 
@@ -46,9 +46,10 @@ def add_map(addc: np.ndarray, m_scale: float, y_scale: float, m_zp: int, y_zp: i
     return np.clip(r, -128, 127).astype(np.int64)
 
 
-def fit_line(g: np.ndarray, slope: float, span: int = 256) -> tuple[int, int] | None:
+def fit_line(g: np.ndarray, slope: float, low: int = 0, span: int = 256) -> tuple[int, int] | None:
     """(A, B) with ssat8((q * A + B) >> SHIFT) == g[q + 128] for every int8 q, A near
-    slope * 2^SHIFT; None if no A within `span` steps has a B that works."""
+    slope * 2^SHIFT, and B's low byte equal to `low` (the kernel's ASR reads its shift
+    there); None if no A within `span` steps has such a B."""
     one = 1 << SHIFT
     a0 = int(round(slope * one))
     cands = np.array(sorted(range(a0 - span, a0 + span + 1), key=lambda a: abs(a - a0)), np.int64)
@@ -58,11 +59,11 @@ def fit_line(g: np.ndarray, slope: float, span: int = 256) -> tuple[int, int] | 
     hi = np.where(g == 127, big, (g + 1) * one - 1 - qa)
     lo_b, hi_b = lo.max(axis=1), hi.min(axis=1)
     for i in np.flatnonzero(lo_b <= hi_b):
-        a = int(cands[i])
-        b = int(lo_b[i]) if hi_b[i] >= big // 2 else int((lo_b[i] + hi_b[i]) // 2)
-        if lo_b[i] <= -big // 2:
-            b = int(hi_b[i])
-        if max(abs(a * 128) + abs(b), abs(a * 127) + abs(b)) < (1 << 31):
+        a, lo, hi = int(cands[i]), int(lo_b[i]), int(hi_b[i])
+        if lo <= -big // 2:
+            lo = hi - 255 if hi < big // 2 else -one   # any B will do below hi
+        b = lo + ((low - lo) & 0xFF)                     # the first B >= lo with that low byte
+        if b <= hi and abs(a) * 128 + abs(b) < (1 << 31):
             return a, b
     return None
 
@@ -74,16 +75,17 @@ def acc_bounds(w: np.ndarray, bias, x_zp: int) -> np.ndarray:
     return b + np.abs(w.astype(np.int64)).sum(axis=1) * dx
 
 
-def pack_epilogue(chan: np.ndarray, n: int, y_zp: int, bounds: np.ndarray,
+def pack_epilogue(words: np.ndarray, chan: np.ndarray, n: int, y_zp: int, bounds: np.ndarray,
                   add: dict | None = None) -> np.ndarray | None:
-    """ef_qfc_epi_s8's epi array from pack_fc's chan (np, 4: folded bias, mult, s, rnd), the
-    matmul's output zero point and acc_bounds; add: {addc, m_scale, y_scale, m_zp, y_zp} of
-    the fused bias Add, or None. Returns None unless every channel is provably exact."""
+    """ef_qfc_epi_s8's stream from pack_fc's words and chan (np, 4: folded bias, mult, s, rnd),
+    the matmul's output zero point and acc_bounds; add: {addc, m_scale, y_scale, m_zp, y_zp}
+    of the fused bias Add, or None. Per block of 4 outputs: their 4 folded biases, the
+    block's weight words, 4 records {mult, h, A, B} (B's low byte: s). None unless every
+    channel is provably exact."""
     ch = chan.reshape(-1, 4).astype(np.int64)
     npad = ch.shape[0]
-    rec = np.zeros((npad, 5), np.int64)
-    rec[:, 2] = 1
-    rec[:, 3] = 1 << SHIFT
+    rec = np.zeros((npad, 4), np.int64)
+    rec[:, 2], rec[:, 3] = 1 << SHIFT, 1     # padding outputs: s = 1, y = 0
     if add is not None:
         g = add_map(np.asarray(add["addc"][:n]), add["m_scale"], add["y_scale"], add["m_zp"], add["y_zp"])
         slope = float(np.float32(add["m_scale"])) / float(np.float32(add["y_scale"]))
@@ -92,13 +94,11 @@ def pack_epilogue(chan: np.ndarray, n: int, y_zp: int, bounds: np.ndarray,
         hs = requant_consts(mult, -1 - s, y_zp, int(bounds[j]))
         if hs is None:
             return None
-        rec[j, :3] = (mult, hs[0], hs[1])
-        if add is not None:
-            ab = fit_line(g[j], slope)
-            if ab is None:
-                return None
-            rec[j, 3:] = ab
-    out = np.zeros((npad // 4, BLOCK), np.int64)
-    out[:, :4] = ch[:, 0].reshape(-1, 4)
-    out[:, 4:] = rec.reshape(-1, 20)
+        ab = fit_line(g[j], slope, hs[1]) if add is not None else (1 << SHIFT, hs[1])
+        if ab is None:
+            return None
+        rec[j] = (mult, hs[0], *ab)
+    blocks = npad // 4
+    w = words.astype(np.int64).reshape(blocks, -1)
+    out = np.concatenate([ch[:, 0].reshape(blocks, 4), w, rec.reshape(blocks, 16)], axis=1)
     return (out.ravel() & 0xFFFFFFFF).astype(np.uint32).view(np.int32)

@@ -369,15 +369,13 @@ int ef_qfc_add_s8(const ef_qfc_add_params *p, const int8_t *x, const int32_t *w,
                   const int32_t *chan, const float *addc, int8_t *y);
 
 /* ef_qfc_s8 or ef_qfc_add_s8 with an all-integer epilogue that ops_qlinear.py
- * (pack_epilogue) proved equal to theirs for every accumulator and every int8 q offline:
- * q = ssat8((h + (acc * mult) >> 32) >> s), the requantisation when no accumulator can sit
- * half-way (h = 2^(s-1) + y_zp * 2^s), then y = ssat8((q * A + B) >> 16), the bias Add
- * (A = 2^16, B = 0: none). epi: per block of 4 outputs, their 4 folded biases, then per
- * output {mult, h, s, A, B} (EF_QFC_EPI_BLOCK words). p->y_zp, act_min/act_max: folded. */
-#define EF_QFC_EPI_BLOCK 24
-
-int ef_qfc_epi_s8(const ef_qfc_params *p, const int8_t *x, const int32_t *w,
-                  const int32_t *epi, int8_t *y);
+ * (qepilogue.pack_epilogue) proved equal to theirs for every accumulator and every int8 q
+ * offline: q = ssat8((h + (acc * mult) >> 32) >> s), the requantisation when no accumulator
+ * can sit half-way (h = 2^(s-1) + y_zp * 2^s), then y = ssat8((q * A + B) >> 16), the bias
+ * Add (A = 2^16, B = s: none); s is B's low byte. ws, one stream: per block of 4 outputs,
+ * their 4 folded biases, the block's kp / 4 chunks of weight words (as ef_qfc_s8's w), then
+ * per output {mult, h, A, B}. p->y_zp, act_min/act_max: folded in. */
+int ef_qfc_epi_s8(const ef_qfc_params *p, const int8_t *x, const int32_t *ws, int8_t *y);
 
 /* Conv: k = c_in / groups * kh * kw in (ic, ky, kx) order; each group packed as above,
  * groups back to back (w and chan). */

@@ -115,17 +115,20 @@ static inline int8_t ef_clamp8(int32_t q, int32_t lo, int32_t hi)
 /* onnxruntime's QuantizeLinear of t = v / scale: saturate(rint(t) + zp), equal to ef_q8 in
  * ef_qint8.c. On Arm: t + 1.5 * 2^23 - 1.5 * 2^23 is rint(t) (half to even) for |t| < 2^22,
  * and every larger |t| saturates anyway (VCVT and QADD saturate), so no compare is needed.
- * With a double-precision FPU (FPv5: Cortex-M7) VRINTN is that rint in one instruction
- * (same integral value below 2^22, same saturated int8 above, NaN -> 0 either way). */
+ * With an FPU, VCVTR is rint and the conversion at once (same integral value below 2^31,
+ * saturated above, NaN -> 0, as rintf then VCVT). */
 static inline int8_t ef_q8_t(float t, int32_t zp)
 {
-#if EF_DSP
-#if defined(__ARM_FP) && (__ARM_FP & 8)
+#if EF_DSP && defined(__ARM_FP)
+    /* VCVTR rounds by FPSCR's mode, round to nearest even out of reset (and nothing here
+     * changes it): rint and the conversion in one instruction, saturating like VCVT. */
     float r;
-    __asm__("vrintn.f32 %0, %1" : "=t"(r) : "t"(t));
-#else
+    int32_t q;
+    __asm__("vcvtr.s32.f32 %0, %1" : "=t"(r) : "t"(t));
+    memcpy(&q, &r, 4);
+    return (int8_t)__ssat(__qadd(q, zp), 8);
+#elif EF_DSP
     const float r = (t + 12582912.0f) - 12582912.0f;
-#endif
     return (int8_t)__ssat(__qadd((int32_t)r, zp), 8);
 #else
     int32_t q;

@@ -138,12 +138,13 @@ static void ef_fc_row(const ef_qfc_params *p, const int32_t *xb, const int32_t *
 
 /* ---- the all-integer epilogue (ef_qfc_epi_s8) ---------------------------------------- */
 
-/* One output from its accumulator and epilogue record e = {mult, h, s, A, B}: the matmul's
- * int8 q, then its bias Add (or the identity) as ssat8((q * A + B) >> 16). */
+/* One output of ef_qfc_epi_s8 from its accumulator and record e = {mult, h, A, B}, s = the
+ * low byte of B (qepilogue.py picks B so): the matmul's int8 q, then its bias Add (or the
+ * identity) as ssat8((q * A + B) >> 16). */
 static inline int8_t ef_epi(int32_t acc, const int32_t *e)
 {
-    const int32_t q = ef_sat8(ef_smmla(acc, e[0], e[1]) >> e[2]);
-    return (int8_t)ef_sat8((q * e[3] + e[4]) >> 16);
+    const int32_t q = ef_sat8(ef_smmla(acc, e[0], e[1]) >> (e[3] & 0xFF));
+    return (int8_t)ef_sat8((q * e[2] + e[3]) >> 16);
 }
 
 /* 4 accumulators of one block over kc chunks of 4 k (the MAC loop of ef_fc_row, unrolled
@@ -187,56 +188,82 @@ static inline void ef_fc_block(const int32_t *xp, const int32_t *wp, int32_t kc,
 }
 
 #if EF_DSP
-/* The epilogue of one output in 7 instructions: LDM of its record {mult, h, s, A, B} (fixed
- * registers, LDM fills them in order), SMMLA, ASR, SSAT, MLA, SSAT with the >> 16, STRB. */
+/* The epilogue of one output in 7 instructions: LDM of its record {mult, h, A, B} (fixed
+ * registers, in order), SMMLA, ASR by B's low byte (ASR reads only that), SSAT, MLA, SSAT
+ * with the >> 16, STRB. */
 #define EF_EPI_STEP(acc)                                  \
-    "ldmia %[ep]!, {r8, r9, r10, r11, r12}\n\t"            \
-    "smmla %[t], %[" acc "], r8, r9\n\t"                  \
-    "asr %[t], %[t], r10\n\t"                             \
-    "ssat %[t], #8, %[t]\n\t"                              \
-    "mla %[t], %[t], r11, r12\n\t"                        \
-    "ssat %[t], #8, %[t], asr #16\n\t"                    \
-    "strb %[t], [%[yp]], #1\n\t"
+    "ldmia %[wp]!, {r8, r9, r10, r11}\n\t"                \
+    "smmla %[xe], " acc ", r8, r9\n\t"                    \
+    "asr %[xe], %[xe], r11\n\t"                           \
+    "ssat %[xe], #8, %[xe]\n\t"                           \
+    "mla %[xe], %[xe], r10, r11\n\t"                      \
+    "ssat %[xe], #8, %[xe], asr #16\n\t"                  \
+    "strb %[xe], [%[yp]], #1\n\t"
+
+/* nb whole blocks of a row with k % 16 == 0 in one asm block: per block LDM of the 4 biases
+ * into r0..r3, the MAC loop (16 k per pass), the 4 epilogues, all from one stream. The
+ * widened row's start, the pass count and the block count live on the stack. */
+static void ef_fc_row_asm(const int32_t *xb, const int32_t *wp, int32_t kc16, int32_t nb,
+                          int8_t *yp)
+{
+    register int32_t a0 __asm__("r0"), a1 __asm__("r1"), a2 __asm__("r2"), a3 __asm__("r3");
+    register int32_t w0 __asm__("r8"), w1 __asm__("r9"), w2 __asm__("r10"), w3 __asm__("r11");
+    const int32_t *xp;
+    int32_t xe, xo, i;
+    __asm__ volatile(
+        "1:\n\t"
+        "ldmia %[wp]!, {r0, r1, r2, r3}\n\t"
+        "ldr %[xp], %[xb]\n\t"
+        "ldr %[i], %[kc]\n\t"
+        "2:\n\t"
+        EF_FC_STEP EF_FC_STEP EF_FC_STEP EF_FC_STEP
+        "subs %[i], %[i], #1\n\t"
+        "bne 2b\n\t"
+        EF_EPI_STEP("r0") EF_EPI_STEP("r1") EF_EPI_STEP("r2") EF_EPI_STEP("r3")
+        "ldr %[i], %[nb]\n\t"
+        "subs %[i], %[i], #1\n\t"
+        "str %[i], %[nb]\n\t"
+        "bne 1b"
+        : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [xp] "=&r"(xp),
+          [wp] "+r"(wp), [i] "=&r"(i), [xe] "=&r"(xe), [xo] "=&r"(xo), [w0] "=&r"(w0),
+          [w1] "=&r"(w1), [w2] "=&r"(w2), [w3] "=&r"(w3), [yp] "+r"(yp), [nb] "+m"(nb)
+        : [xb] "m"(xb), [kc] "m"(kc16)
+        : "cc", "memory");
+}
 #endif
 
-/* y[0..n) from one widened row; epi per block: 4 biases, then 4 records. */
-static void ef_fc_row_epi(const ef_qfc_params *p, const int32_t *xb, const int32_t *w,
-                          const int32_t *epi, int8_t *y)
+/* y[0..n) from one widened row and the packed stream: per block of 4 outputs, 4 folded
+ * biases, kp / 4 chunks of 8 weight words, 4 records of 4 words. */
+static void ef_fc_row_epi(const ef_qfc_params *p, const int32_t *xb, const int32_t *ws,
+                          int8_t *y)
 {
-    const int32_t kc = p->kp / 4, nb = p->n / 4;
-    int32_t b, j;
-    for (b = 0; b < nb; ++b, w += 8 * kc) {
-        int32_t acc[4] = {epi[0], epi[1], epi[2], epi[3]};
-        ef_fc_block(xb, w, kc, acc);
+    const int32_t kc = p->kp / 4, nb = p->n / 4, bw = 4 + 8 * kc + 16;
+    int32_t b = 0, j;
 #if EF_DSP
-        {
-            const int32_t *ep = epi + 4;
-            int32_t t;
-            __asm__ volatile(EF_EPI_STEP("a0") EF_EPI_STEP("a1") EF_EPI_STEP("a2") EF_EPI_STEP("a3")
-                             : [ep] "+r"(ep), [yp] "+r"(y), [t] "=&r"(t)
-                             : [a0] "r"(acc[0]), [a1] "r"(acc[1]), [a2] "r"(acc[2]), [a3] "r"(acc[3])
-                             : "r8", "r9", "r10", "r11", "r12", "memory");
-        }
-#else
-        for (j = 0; j < 4; ++j) *y++ = ef_epi(acc[j], epi + 4 + 5 * j);
+    if (!(kc & 3) && nb > 0) {
+        ef_fc_row_asm(xb, ws, kc / 4, nb, y);
+        b = nb, ws += nb * bw, y += 4 * nb;
+    }
 #endif
-        epi += EF_QFC_EPI_BLOCK;
+    for (; b < nb; ++b, ws += bw) {
+        int32_t acc[4] = {ws[0], ws[1], ws[2], ws[3]};
+        ef_fc_block(xb, ws + 4, kc, acc);
+        for (j = 0; j < 4; ++j) *y++ = ef_epi(acc[j], ws + 4 + 8 * kc + 4 * j);
     }
     if (p->n & 3) { /* the last, partial block */
-        int32_t acc[4] = {epi[0], epi[1], epi[2], epi[3]};
-        ef_fc_block(xb, w, kc, acc);
-        for (j = 0; j < (p->n & 3); ++j) *y++ = ef_epi(acc[j], epi + 4 + 5 * j);
+        int32_t acc[4] = {ws[0], ws[1], ws[2], ws[3]};
+        ef_fc_block(xb, ws + 4, kc, acc);
+        for (j = 0; j < (p->n & 3); ++j) *y++ = ef_epi(acc[j], ws + 4 + 8 * kc + 4 * j);
     }
 }
 
-int ef_qfc_epi_s8(const ef_qfc_params *p, const int8_t *x, const int32_t *w,
-                  const int32_t *epi, int8_t *y)
+int ef_qfc_epi_s8(const ef_qfc_params *p, const int8_t *x, const int32_t *ws, int8_t *y)
 {
     int32_t xb[EF_QFC_KMAX / 2], r;
     if (p->k > EF_QFC_KMAX || p->kp != (p->k + 3) / 4 * 4) return EF_ERR_PARAM;
     for (r = 0; r < p->m; ++r) {
         ef_widen_s8(x + (size_t)r * p->k, p->k, p->kp, xb);
-        ef_fc_row_epi(p, xb, w, epi, y + (size_t)r * p->n);
+        ef_fc_row_epi(p, xb, ws, y + (size_t)r * p->n);
     }
     return EF_OK;
 }

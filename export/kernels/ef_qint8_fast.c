@@ -51,13 +51,68 @@ int ef_qbinary_s8(const ef_qbinary_params *p, const int8_t *a, const int8_t *b, 
     return EF_OK;
 }
 
+#if EF_DSP && defined(__ARM_FP)
+/* t[-x] of one int8 byte of w (its bits [8e, 8e + 8)) into s<e>, added to the sum. */
+#define EF_SM_TERM(e, ror)                                                  \
+    "sxtb %[i], %[w]" ror "\n\t"                                            \
+    "sub %[i], %[t], %[i], lsl #2\n\t"                                      \
+    "vldr s" e ", [%[i]]\n\t"                                               \
+    "vadd.f32 %[sum], %[sum], s" e "\n\t"
+
+/* n4 * 4 exponentials t[-x] into e[] and their sum in index order (the reference's): per 4
+ * values one LDR, per value SXTB, the address, VLDR, VADD, then one VSTM. */
+static float ef_sm_exps4(const int8_t *x, const float *t, int32_t n4, float *e)
+{
+    float sum = 0.0f;
+    int32_t w, i;
+    __asm__ volatile(
+        "1:\n\t"
+        "ldr %[w], [%[x]], #4\n\t"
+        EF_SM_TERM("0", "") EF_SM_TERM("1", ", ror #8")
+        EF_SM_TERM("2", ", ror #16") EF_SM_TERM("3", ", ror #24")
+        "vstmia %[e]!, {s0-s3}\n\t"
+        "subs %[n], %[n], #1\n\t"
+        "bne 1b"
+        : [x] "+r"(x), [e] "+r"(e), [n] "+r"(n4), [sum] "+t"(sum), [w] "=&r"(w), [i] "=&r"(i)
+        : [t] "r"(t)
+        : "s0", "s1", "s2", "s3", "cc", "memory");
+    return sum;
+}
+
+/* y = q8((e / sum) / ys) + zp for n4 * 4 values: per 4 one VLDM, per value 7 instructions. */
+#define EF_SM_OUT(e)                                                        \
+    "vdiv.f32 s" e ", s" e ", %[sum]\n\t"                                   \
+    "vdiv.f32 s" e ", s" e ", %[ys]\n\t"                                    \
+    "vcvtr.s32.f32 s" e ", s" e "\n\t"                                      \
+    "vmov %[q], s" e "\n\t"                                                 \
+    "qadd %[q], %[q], %[zp]\n\t"                                            \
+    "ssat %[q], #8, %[q]\n\t"                                               \
+    "strb %[q], [%[y]], #1\n\t"
+
+static void ef_sm_out4(const float *e, int32_t n4, float sum, float ys, int32_t zp, int8_t *y)
+{
+    int32_t q;
+    __asm__ volatile(
+        "1:\n\t"
+        "vldmia %[e]!, {s0-s3}\n\t"
+        EF_SM_OUT("0") EF_SM_OUT("1") EF_SM_OUT("2") EF_SM_OUT("3")
+        "subs %[n], %[n], #1\n\t"
+        "bne 1b"
+        : [e] "+r"(e), [n] "+r"(n4), [y] "+r"(y), [q] "=&r"(q)
+        : [sum] "t"(sum), [ys] "t"(ys), [zp] "r"(zp)
+        : "s0", "s1", "s2", "s3", "cc", "memory");
+}
+#define EF_SM_ASM 1
+#else
+#define EF_SM_ASM 0
+#endif
+
 int ef_qsoftmax_s8(const ef_qsoftmax_params *p, const int8_t *x, const float *exp_table,
                    int8_t *y, float *scratch)
 {
     const int32_t n = p->row, yzp = p->y_zp;
     const float ys = p->y_scale;
     int32_t r, i;
-    (void)scratch;
     if (n < 1 || p->x_scale * p->pre_scale < 0.0f)
         return ef_qsoftmax_s8_ref(p, x, exp_table, y, scratch);
     for (r = 0; r < p->rows; ++r, x += n, y += n) {
@@ -78,6 +133,13 @@ int ef_qsoftmax_s8(const ef_qsoftmax_params *p, const int8_t *x, const float *ex
 #endif
         for (; i < n; ++i) if (x[i] > top) top = x[i];
         t = exp_table + top; /* exp_table[top - x_i] == t[-x_i] */
+#if EF_SM_ASM
+        if (!(n & 3)) { /* through scratch: each exponential looked up once */
+            sum = ef_sm_exps4(x, t, n / 4, scratch);
+            ef_sm_out4(scratch, n / 4, sum, ys, yzp, y);
+            continue;
+        }
+#endif
         for (i = 0; i + 4 <= n; i += 4)
             sum += t[-x[i]], sum += t[-x[i + 1]], sum += t[-x[i + 2]], sum += t[-x[i + 3]];
         for (; i < n; ++i) sum += t[-x[i]];
@@ -92,48 +154,151 @@ int ef_qsoftmax_s8(const ef_qsoftmax_params *p, const int8_t *x, const float *ex
     return EF_OK;
 }
 
+#if EF_DSP && defined(__ARM_FP)
+/* sum over n4 * 4 values of (v - mean)^2, in index order (the reference's float sum):
+ * VLDM of 4 values, then VSUB, VMUL, VADD each. */
+static float ef_ln_var4(const float *v, int32_t n4, float mean)
+{
+    float var = 0.0f;
+    __asm__ volatile(
+        "1:\n\t"
+        "vldmia %[v]!, {s0-s3}\n\t"
+        "vsub.f32 s0, s0, %[m]\n\t" "vmul.f32 s0, s0, s0\n\t" "vadd.f32 %[var], %[var], s0\n\t"
+        "vsub.f32 s1, s1, %[m]\n\t" "vmul.f32 s1, s1, s1\n\t" "vadd.f32 %[var], %[var], s1\n\t"
+        "vsub.f32 s2, s2, %[m]\n\t" "vmul.f32 s2, s2, s2\n\t" "vadd.f32 %[var], %[var], s2\n\t"
+        "vsub.f32 s3, s3, %[m]\n\t" "vmul.f32 s3, s3, s3\n\t" "vadd.f32 %[var], %[var], s3\n\t"
+        "subs %[n], %[n], #1\n\t"
+        "bne 1b"
+        : [v] "+r"(v), [n] "+r"(n4), [var] "+t"(var)
+        : [m] "t"(mean)
+        : "s0", "s1", "s2", "s3", "cc", "memory");
+    return var;
+}
+
+/* One LayerNorm output: ((v - mean) * inv * gamma + beta) / ys, then VCVTR (ef_q8_t),
+ * QADD of the zero point, SSAT, STRB; v, gamma, beta in s<e>, s<e+4>, s<e+8>. */
+#define EF_LN_OUT(e, g, b)                                                  \
+    "vsub.f32 s" e ", s" e ", %[m]\n\t"                                     \
+    "vmul.f32 s" e ", s" e ", %[inv]\n\t"                                   \
+    "vmul.f32 s" e ", s" e ", s" g "\n\t"                                   \
+    "vadd.f32 s" e ", s" e ", s" b "\n\t"                                   \
+    "vdiv.f32 s" e ", s" e ", %[ys]\n\t"                                    \
+    "vcvtr.s32.f32 s" e ", s" e "\n\t"                                      \
+    "vmov %[t], s" e "\n\t"                                                 \
+    "qadd %[t], %[t], %[zp]\n\t"                                            \
+    "ssat %[t], #8, %[t]\n\t"                                               \
+    "strb %[t], [%[y]], #1\n\t"
+
+/* The quantised LayerNorm outputs of n4 * 4 values: per 4, three VLDMs (values, gamma,
+ * beta) and 10 instructions per output, the float operations of the C loop in its order. */
+static void ef_ln_out4(const float *v, const float *gamma, const float *beta, int32_t n4,
+                       float mean, float inv, float ys, int32_t zp, int8_t *y)
+{
+    int32_t t;
+    __asm__ volatile(
+        "1:\n\t"
+        "vldmia %[v]!, {s0-s3}\n\t"
+        "vldmia %[g]!, {s4-s7}\n\t"
+        "vldmia %[b]!, {s8-s11}\n\t"
+        EF_LN_OUT("0", "4", "8") EF_LN_OUT("1", "5", "9")
+        EF_LN_OUT("2", "6", "10") EF_LN_OUT("3", "7", "11")
+        "subs %[n], %[n], #1\n\t"
+        "bne 1b"
+        : [v] "+r"(v), [g] "+r"(gamma), [b] "+r"(beta), [n] "+r"(n4), [y] "+r"(y), [t] "=&r"(t)
+        : [m] "t"(mean), [inv] "t"(inv), [ys] "t"(ys), [zp] "r"(zp)
+        : "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s10", "s11", "cc",
+          "memory");
+}
+#define EF_LN_ASM 1
+#else
+#define EF_LN_ASM 0
+#endif
+
+/* One row's statistics, the reference's float operations in its order: scratch[i] =
+ * DQ(x[i]), their mean, then inv = 1 / sqrt(var + eps). */
+static float ef_ln_stats(const int8_t *x, int32_t d, int32_t zp, float xs, float eps,
+                         float *scratch, float *inv)
+{
+    float mean = 0.0f, var = 0.0f;
+    int32_t i;
+    /* unrolled by 4, every sum still in index order (same float results) */
+    for (i = 0; i + 4 <= d; i += 4) {
+        const float v0 = (float)((int32_t)x[i] - zp) * xs;
+        const float v1 = (float)((int32_t)x[i + 1] - zp) * xs;
+        const float v2 = (float)((int32_t)x[i + 2] - zp) * xs;
+        const float v3 = (float)((int32_t)x[i + 3] - zp) * xs;
+        scratch[i] = v0, scratch[i + 1] = v1, scratch[i + 2] = v2, scratch[i + 3] = v3;
+        mean += v0, mean += v1, mean += v2, mean += v3;
+    }
+    for (; i < d; ++i) {
+        const float v = (float)((int32_t)x[i] - zp) * xs;
+        scratch[i] = v;
+        mean += v;
+    }
+    mean /= (float)d;
+    i = 0;
+#if EF_LN_ASM
+    if (d >= 4) {
+        var = ef_ln_var4(scratch, d / 4, mean);
+        i = d & ~3;
+    }
+#endif
+    for (; i < d; ++i) {
+        const float c = scratch[i] - mean;
+        var += c * c;
+    }
+    var /= (float)d;
+    *inv = 1.0f / sqrtf(var + eps);
+    return mean;
+}
+
+/* pool_rows > 0: the LN rows of each group summed in float (acc = scratch + size, as the
+ * reference keeps them), then the mean of the group quantised. */
+static void ef_ln_pooled(const ef_qlayernorm_params *p, const int8_t *x, const float *gamma,
+                         const float *beta, int8_t *y, float *scratch)
+{
+    const int32_t d = p->size, pool = p->pool_rows;
+    float *acc = scratch + d;
+    int32_t r, i;
+    for (r = 0; r < p->rows; ++r, x += d) {
+        float inv;
+        const float mean = ef_ln_stats(x, d, p->x_zp, p->x_scale, p->epsilon, scratch, &inv);
+        const int first = r % pool == 0;
+        for (i = 0; i < d; ++i) {
+            float v = (scratch[i] - mean) * inv * gamma[i];
+            if (beta) v += beta[i];
+            acc[i] = (first ? 0.0f : acc[i]) + v;
+        }
+        if (r % pool == pool - 1) {
+            for (i = 0; i < d; ++i) y[i] = ef_q8_t((acc[i] / (float)pool) / p->y_scale, p->y_zp);
+            y += d;
+        }
+    }
+}
+
 int ef_qlayernorm_s8(const ef_qlayernorm_params *p, const int8_t *x, const float *gamma,
                      const float *beta, int8_t *y, float *scratch)
 {
-    const int32_t d = p->size, zp = p->x_zp, yzp = p->y_zp;
-    const float xs = p->x_scale, ys = p->y_scale;
+    const int32_t d = p->size, yzp = p->y_zp;
+    const float ys = p->y_scale;
     int32_t r, i;
-    if (p->pool_rows != 0) return ef_qlayernorm_s8_ref(p, x, gamma, beta, y, scratch);
+    if (p->pool_rows < 0 || (p->pool_rows > 0 && p->rows % p->pool_rows) || d < 1)
+        return ef_qlayernorm_s8_ref(p, x, gamma, beta, y, scratch);
+    if (p->pool_rows > 0) {
+        ef_ln_pooled(p, x, gamma, beta, y, scratch);
+        return EF_OK;
+    }
     for (r = 0; r < p->rows; ++r, x += d, y += d) {
-        float mean = 0.0f, var = 0.0f, inv;
-        /* unrolled by 4, every sum still in index order (same float results) */
-        for (i = 0; i + 4 <= d; i += 4) {
-            const float v0 = (float)((int32_t)x[i] - zp) * xs;
-            const float v1 = (float)((int32_t)x[i + 1] - zp) * xs;
-            const float v2 = (float)((int32_t)x[i + 2] - zp) * xs;
-            const float v3 = (float)((int32_t)x[i + 3] - zp) * xs;
-            scratch[i] = v0, scratch[i + 1] = v1, scratch[i + 2] = v2, scratch[i + 3] = v3;
-            mean += v0, mean += v1, mean += v2, mean += v3;
-        }
-        for (; i < d; ++i) {
-            const float v = (float)((int32_t)x[i] - zp) * xs;
-            scratch[i] = v;
-            mean += v;
-        }
-        mean /= (float)d;
-        for (i = 0; i + 4 <= d; i += 4) {
-            const float c0 = scratch[i] - mean, c1 = scratch[i + 1] - mean;
-            const float c2 = scratch[i + 2] - mean, c3 = scratch[i + 3] - mean;
-            var += c0 * c0, var += c1 * c1, var += c2 * c2, var += c3 * c3;
-        }
-        for (; i < d; ++i) {
-            const float c = scratch[i] - mean;
-            var += c * c;
-        }
-        var /= (float)d;
-        inv = 1.0f / sqrtf(var + p->epsilon);
+        float inv;
+        const float mean = ef_ln_stats(x, d, p->x_zp, p->x_scale, p->epsilon, scratch, &inv);
         if (beta) {
-            for (i = 0; i + 2 <= d; i += 2) {
-                const float v0 = (scratch[i] - mean) * inv * gamma[i] + beta[i];
-                const float v1 = (scratch[i + 1] - mean) * inv * gamma[i + 1] + beta[i + 1];
-                y[i] = ef_q8_t(v0 / ys, yzp);
-                y[i + 1] = ef_q8_t(v1 / ys, yzp);
+            i = 0;
+#if EF_LN_ASM
+            if (d >= 4) {
+                ef_ln_out4(scratch, gamma, beta, d / 4, mean, inv, ys, yzp, y);
+                i = d & ~3;
             }
+#endif
             for (; i < d; ++i) y[i] = ef_q8_t(((scratch[i] - mean) * inv * gamma[i] + beta[i]) / ys, yzp);
         } else {
             for (i = 0; i < d; ++i) y[i] = ef_q8_t(((scratch[i] - mean) * inv * gamma[i]) / ys, yzp);

@@ -103,7 +103,7 @@ int kt_run(void)
             } else {
                 ef_qmatmul_s8((void *)b[0], (void *)b[2], (void *)b[3], (void *)b[4], (void *)b[5], (void *)b[6], (void *)ref);
             }
-            ef_qfc_epi_s8((void *)b[1], (void *)b[2], (void *)b[7], (void *)b[8], (void *)fast);
+            ef_qfc_epi_s8((void *)b[1], (void *)b[2], (void *)b[8], (void *)fast);
             break;
         case COPY: /* b[2]: 0 strided, 1 ef_copy_any of the whole output */
             memset(fast, 0x5A, h[2]);
@@ -221,9 +221,9 @@ def _fc_epi_case(rng, m, k, n, add=True, r=128):
                     m_zp=y_zp, y_zp=out_zp)
         tail = [_i32(0, 2) + _i32(*_tab([m, n])) + _i32(*_tab([0, 1])) + _i32(*_tab([n, 1]))
                 + _f32(c_scale, m_scale, y_scale) + _i32(c_zp, y_zp, out_zp), c.tobytes()]
-    epi = pack_epilogue(chan, n, y_zp, acc_bounds(w, b, x_zp), spec)
-    assert epi is not None, "the generator's channels should all be provable"
-    return 10, bufs + [epi.tobytes()] + tail, m * n, m * n
+    ws = pack_epilogue(words, chan, n, y_zp, acc_bounds(w, b, x_zp), spec)
+    assert ws is not None, "the generator's channels should all be provable"
+    return 10, bufs + [ws.tobytes()] + tail, m * n, m * n
 
 
 def _copy_case(rng, shape, stride, dst_stride, es, offset=0, dst_offset=0, whole=False):
@@ -316,7 +316,8 @@ def _cases() -> list[tuple[str, tuple]]:
     for m, k, n in [(1, 64, 64), (1, 64, 128), (1, 128, 64), (3, 17, 6), (2, 9, 5)]:
         c.append((f"fc+add m{m} k{k} n{n}", _fc_add_case(rng, m, k, n)))
     for m, k, n, add in [(1, 64, 64, True), (1, 64, 128, True), (1, 128, 64, True),
-                         (1, 64, 192, False), (3, 17, 6, True), (2, 9, 5, False)]:
+                         (1, 64, 192, False), (3, 17, 6, True), (2, 9, 5, False), (2, 32, 10, True),
+                         (1, 48, 8, True)]:
         c.append((f"fc epi m{m} k{k} n{n} add{int(add)}", _fc_epi_case(rng, m, k, n, add)))
     c.append(("fc epi small", _fc_epi_case(rng, 16, 40, 12, True, r=8)))
     # the row-loop copies of vit-tiny-ref (identity, column scatter, head split), then others

@@ -63,11 +63,13 @@ def test_fit_line_reproduces_the_float_add():
         mzp, yzp = (int(v) for v in rng.integers(-10, 10, 2))
         g = add_map(addc, ms, ys, mzp, yzp)
         for j in range(16):
-            ab = fit_line(g[j], ms / ys)
+            low = j + 1
+            ab = fit_line(g[j], ms / ys, low)
             if ab is None:
                 continue
             hits += 1
             a, b = ab
+            assert b & 0xFF == low
             got = np.clip((Q * a + b) >> SHIFT, -128, 127)
             np.testing.assert_array_equal(got, g[j])
     assert hits >= 400   # almost every channel has an exact line
