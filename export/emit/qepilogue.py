@@ -46,25 +46,36 @@ def add_map(addc: np.ndarray, m_scale: float, y_scale: float, m_zp: int, y_zp: i
     return np.clip(r, -128, 127).astype(np.int64)
 
 
+def _by_distance(a0: int, d_lo: int, d_hi: int) -> np.ndarray:
+    """a0 - d, a0 + d for d in [d_lo, d_hi): the order a search nearest-first takes."""
+    d = np.arange(d_lo, d_hi, dtype=np.int64)
+    pairs = np.stack([a0 - d, a0 + d], axis=1).ravel()
+    return pairs[1:] if d_lo == 0 else pairs        # d = 0 once
+
+
 def fit_line(g: np.ndarray, slope: float, low: int = 0, span: int = 256) -> tuple[int, int] | None:
     """(A, B) with ssat8((q * A + B) >> SHIFT) == g[q + 128] for every int8 q, A near
-    slope * 2^SHIFT, and B's low byte equal to `low` (the kernel's ASR reads its shift
-    there); None if no A within `span` steps has such a B."""
+    slope * 2^SHIFT (nearest first), and B's low byte equal to `low` (the kernel's ASR reads
+    its shift there); None if no A within `span` steps has such a B."""
     one = 1 << SHIFT
     a0 = int(round(slope * one))
-    cands = np.array(sorted(range(a0 - span, a0 + span + 1), key=lambda a: abs(a - a0)), np.int64)
-    qa = cands[:, None] * Q[None, :]                                   # (cands, 256)
     big = np.int64(1) << 62
-    lo = np.where(g == -128, -big, g * one - qa)
-    hi = np.where(g == 127, big, (g + 1) * one - 1 - qa)
-    lo_b, hi_b = lo.max(axis=1), hi.min(axis=1)
-    for i in np.flatnonzero(lo_b <= hi_b):
-        a, lo, hi = int(cands[i]), int(lo_b[i]), int(hi_b[i])
-        if lo <= -big // 2:
-            lo = hi - 255 if hi < big // 2 else -one   # any B will do below hi
-        b = lo + ((low - lo) & 0xFF)                     # the first B >= lo with that low byte
-        if b <= hi and abs(a) * 128 + abs(b) < (1 << 31):
-            return a, b
+    g = np.asarray(g, np.int64)
+    # Growing rings of candidates: almost every channel fits within a few steps of a0, and a
+    # (candidates x 256) table per ring is what the export pays per output channel.
+    edges = [d for d in (0, 4, 32) if d <= span] + [span + 1]
+    for d_lo, d_hi in zip(edges, edges[1:]):
+        cands = _by_distance(a0, d_lo, d_hi)
+        qa = cands[:, None] * Q[None, :]                                   # (cands, 256)
+        lo_b = np.where(g == -128, -big, g * one - qa).max(axis=1)
+        hi_b = np.where(g == 127, big, (g + 1) * one - 1 - qa).min(axis=1)
+        for i in np.flatnonzero(lo_b <= hi_b):
+            a, lo, hi = int(cands[i]), int(lo_b[i]), int(hi_b[i])
+            if lo <= -big // 2:
+                lo = hi - 255 if hi < big // 2 else -one   # any B will do below hi
+            b = lo + ((low - lo) & 0xFF)                     # the first B >= lo with that low byte
+            if b <= hi and abs(a) * 128 + abs(b) < (1 << 31):
+                return a, b
     return None
 
 
