@@ -75,11 +75,16 @@ class OneShot:
 
 def prepare(family: str, sp, ds, path: Path, epochs: int, seed: int, max_train: int | None, device,
             log: Callable[[str], None] = lambda m: None,
-            progress: Callable[[int, int, int, int, float], None] | None = None) -> OneShot:
-    """Load the supernet cached at `path` if it was trained with these settings, else train and cache it."""
+            progress: Callable[[int, int, int, int, float], None] | None = None,
+            pool: list | None = None) -> OneShot:
+    """Load the supernet cached at `path` if it was trained with these settings, else train and cache it.
+
+    `pool`: the feasible (within-budget) specs; when given the supernet trains only those
+    (nas/supernet_train.py `Sandwich`), else the whole space. Any spec of the space can be scored.
+    """
     splits = split(ds, max_train, seed)
     cfg = default_config(family, epochs, seed)
-    key = cache_key(family, ds, len(splits.y_train), len(splits.y_val), cfg)
+    key = cache_key(family, ds, len(splits.y_train), len(splits.y_val), cfg, pool)
     net = Supernet(layout_for(family, ds), seed=seed)
     meta = load_cached(path, key, net)
     if meta is not None:
@@ -87,10 +92,11 @@ def prepare(family: str, sp, ds, path: Path, epochs: int, seed: int, max_train: 
     else:
         if path.exists():
             log(f"supernet: {path} was trained with other settings or code; training it again")
-        log(f"supernet: training {family} over the whole space, {epochs} epochs on {len(splits.y_train)} samples "
-            f"({device})")
-        seconds = train_supernet(net, sp, ds, splits.x_train, splits.y_train, cfg, device, progress)
-        meta = {"train_seconds": round(seconds, 2), "device": str(device), "epochs": epochs}
+        over = "the whole space" if pool is None else f"a pool of {len(set(pool))} feasible specs"
+        log(f"supernet: training {family} over {over}, {epochs} epochs on {len(splits.y_train)} samples ({device})")
+        seconds = train_supernet(net, sp, ds, splits.x_train, splits.y_train, cfg, device, progress, pool)
+        meta = {"train_seconds": round(seconds, 2), "device": str(device), "epochs": epochs,
+                "pool": None if pool is None else len(set(pool))}
         save(path, key, net, meta)
     net.to(device).eval()
     gen = torch.Generator().manual_seed(seed)

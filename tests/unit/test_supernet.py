@@ -134,3 +134,35 @@ def test_budget_presets_fit_their_budget(key):
 
     m = candidate_memory(preset(BUDGET_PRESETS[key]), Budget(key[1], BUDGET_FLASH))
     assert m["sram_bytes"] <= key[1] and m["flash_bytes"] <= BUDGET_FLASH, m
+
+
+def test_pool_training_draws_only_pool_members_and_keys_the_cache(data, tmp_path, monkeypatch):
+    from edgeformer.models import macs
+    from edgeformer.nas.supernet_train import Sandwich, cache_key, default_config
+
+    ds = data["digits"]
+    pool = _specs("vit", ds, n=6, seed=4)[2:]   # random specs: neither end of the space
+    draw = Sandwich(space("vit"), ds, np.random.default_rng(0), 2, pool)
+    drawn = [s for _ in range(20) for s in draw()]
+    assert set(drawn) <= set(pool) and set(drawn) == set(pool)
+    assert drawn[0] == max(pool, key=macs) and drawn[1] == min(pool, key=macs)
+    # Through prepare: every sub-network trained is a pool member; others are still scored.
+    seen = []
+    orig_forward = Supernet.forward
+    monkeypatch.setattr(Supernet, "forward", lambda self, x, spec: seen.append(spec) or orig_forward(self, x, spec))
+    one = prepare("vit", space("vit"), ds, tmp_path / "supernet.pt", epochs=1, seed=3, max_train=80,
+                  device=torch.device("cpu"), pool=pool)
+    assert seen and set(seen) <= set(pool) and one.meta["pool"] == len(pool)
+    outside = _specs("vit", ds, n=0)[0]
+    assert outside not in pool and 0.0 <= one.score(outside) <= 1.0
+    # The pool is part of the cache key (order-free); another pool retrains.
+    cfg = default_config("vit", 1, 3)
+    k = lambda p: cache_key("vit", ds, 68, 12, cfg, p)
+    assert k(pool) == k(list(reversed(pool))) and k(pool) != k(pool[:-1]) and k(pool) != k(None)
+    import edgeformer.nas.oneshot as oneshot
+    monkeypatch.setattr(oneshot, "train_supernet", None)   # reuse must not train
+    prepare("vit", space("vit"), ds, tmp_path / "supernet.pt", epochs=1, seed=3, max_train=80,
+            device=torch.device("cpu"), pool=list(reversed(pool)))
+    with pytest.raises(TypeError):   # a different pool is stale: it would train (here: None is not callable)
+        prepare("vit", space("vit"), ds, tmp_path / "supernet.pt", epochs=1, seed=3, max_train=80,
+                device=torch.device("cpu"), pool=pool[:-1])
