@@ -37,8 +37,11 @@ ELEM_OPS = {"ef.QLayerNorm": "norm", "LayerNormalization": "norm", "BatchNormali
             "QuantizeLinear": "quant", "DequantizeLinear": "quant",
             **{op: "move" for op in ("Reshape", "Transpose", "Concat", "Slice", "Gather", "Squeeze", "Unsqueeze",
                                       "Flatten", "Identity", "Split", "Pad", "Expand", "Tile")}}
-FEATURES = ("calls", "fc_macs", "fc_out", "aa_macs", "aa_out", "fmac_macs", "fmac_out", "norm", "softmax", "lut",
-            "qbinary", "quant", "move", "float", "row_copy")
+FEATURES = ("calls", "fc_macs", "fc_out", "aa_macs", "aas_macs", "fmac_macs", "fmac_out", "norm",
+            "softmax", "lut", "qbinary", "quant", "move", "float", "row_copy")
+# The act x act matmul has unrolled row loops for these reduction lengths (export/kernels/ef_qaa.c);
+# other lengths take its C loop ("aas": several times the instructions per MAC).
+AA_FAST_K = (8, 16, 32, 64, 128)
 
 
 def _numel(graph: Graph, names) -> int:
@@ -59,6 +62,8 @@ def node_features(graph: Graph, node: Node, times: int = 1) -> Counter:
     out = _numel(graph, node.outputs)
     if node.op in MAC_OPS:
         k = MAC_OPS[node.op]
+        if k == "aa" and graph.tensors[node.inputs[0]].shape[-1] not in AA_FAST_K:
+            k = "aas"
         f[f"{k}_macs"] += times * node_macs(graph, node)
         f[f"{k}_out"] += times * out
     else:
@@ -136,14 +141,18 @@ def calibration_specs(kind: str) -> list[Spec]:
     """Small models of `kind` that vary every axis the kernels' costs depend on."""
     spiking = kind.endswith("spiking")
     if kind.startswith("vit"):
+        # 4 to 64 tokens; head dims 6..48 (fast and C paths of the attention matmul); low rank.
         return [ViTSpec(in_channels=1, image_size=16, patch_size=p, dim=d, depth=dep, heads=h, mlp_ratio=m,
                         low_rank_ratio=r, num_classes=10, spiking_mlp=spiking)
                 for p, d, dep, h, m, r in ((4, 16, 1, 1, 1.0, 1.0), (2, 32, 2, 2, 2.0, 1.0),
-                                           (4, 48, 1, 4, 4.0, 0.5), (4, 64, 2, 4, 0.5, 0.25))]
+                                           (4, 48, 1, 4, 4.0, 0.5), (4, 64, 2, 4, 0.5, 0.25),
+                                           (2, 24, 1, 1, 3.0, 1.0), (8, 96, 1, 2, 2.0, 1.0),
+                                           (2, 64, 1, 4, 1.0, 0.5), (4, 32, 3, 4, 2.0, 1.0))]
     return [LMUFormerSpec(in_features=f, seq_len=8, patch_channels=pc, patch_kernel=k, dim=d, memory_order=o,
                           theta=8.0, hidden=hid, mlp_ratio=m, depth=dep, spiking=spiking)
             for f, pc, k, d, o, hid, m, dep in ((4, (8,), 3, 8, 4, 8, 1.0, 1), (13, (16, 32), 3, 32, 16, 32, 2.0, 1),
-                                                (8, (16,), 5, 48, 8, 64, 0.5, 2), (13, (32, 64), 1, 64, 32, 16, 4.0, 1))]
+                                                (8, (16,), 5, 48, 8, 64, 0.5, 2), (13, (32, 64), 1, 64, 32, 16, 4.0, 1),
+                                                (13, (64,), 3, 96, 64, 128, 1.0, 1), (6, (8, 16), 5, 16, 16, 8, 2.0, 3))]
 
 
 def stand_in(core: str):

@@ -60,6 +60,7 @@ class SearchConfig:
     final_epochs: int = 3            # fine-tune of the winner from its supernet weights (0: as inherited)
     tau_candidates: int = 5          # candidates trained standalone (`epochs`) for Kendall tau; 0 skips
     device: str | None = None        # torch device for the supernet and standalone training; None: auto
+    pool_size: int = 0               # specs sampled to find the feasible pool the supernet trains on; 0: whole space
     train_progress: Callable[[str, int, int, int, int, float], None] | None = None  # (what, epoch, epochs, step, steps, loss)
 
 
@@ -172,7 +173,7 @@ def run_search(cfg: SearchConfig) -> dict[str, Any]:
                                 directions=["maximize", "minimize"], sampler=_sampler(cfg, storage, name))
     _note_resume(study, cfg)
     _check_objective(study, cfg)
-    oneshot = _prepare_supernet(cfg) if cfg.supernet else None
+    oneshot = _prepare_supernet(cfg, feasible_pool(cfg, memory)) if cfg.supernet else None
     cap = 20 * cfg.trials  # infeasible candidates are cheap but must not run forever
 
     def n_done() -> tuple[int, int]:
@@ -228,13 +229,34 @@ def _train_progress(cfg: SearchConfig, what: str):
     return lambda epoch, epochs, step, steps, loss: cfg.train_progress(what, epoch, epochs, step, steps, loss)
 
 
-def _prepare_supernet(cfg: SearchConfig):
+def feasible_pool(cfg: SearchConfig, memory: MemoryModel) -> list | None:
+    """MCUFormer's first step, the space shrunk to the budget: `pool_size` seeded samples of the
+    space, kept where the memory model says they fit. The supernet trains on these only."""
+    import numpy as np
+
+    from edgeformer.nas.space import sample
+
+    if not cfg.pool_size:
+        return None
+    rng = np.random.default_rng(cfg.seed)
+    specs = [sample(cfg.space, cfg.dataset, rng, mode) for mode in ("largest", "smallest")]
+    specs += [sample(cfg.space, cfg.dataset, rng) for _ in range(max(0, cfg.pool_size - 2))]
+    specs = list({s.to_dict().__repr__(): s for s in specs}.values())
+    cfg.log(f"supernet pool: {len(specs)} sampled specs through the memory model")
+    b = cfg.budget
+    pool = [s for s, m in zip(specs, memory.many(specs))
+            if m["sram_bytes"] <= b.sram_bytes and m["flash_bytes"] <= b.flash_bytes]
+    cfg.log(f"supernet pool: {len(pool)} of {len(specs)} fit the budget")
+    return pool or None
+
+
+def _prepare_supernet(cfg: SearchConfig, pool: list | None = None):
     from edgeformer.nas.oneshot import prepare
     from edgeformer.nas.standalone import pick_device
 
     return prepare(cfg.space.family, cfg.space, cfg.dataset, cfg.supernet_file or cfg.out / "supernet.pt",
                    cfg.supernet_epochs, cfg.seed, cfg.max_train, pick_device(cfg.device), cfg.log,
-                   _train_progress(cfg, "supernet"))
+                   _train_progress(cfg, "supernet"), pool=pool)
 
 
 def _after_supernet_study(study, best: dict[str, Any], oneshot, cfg: SearchConfig):

