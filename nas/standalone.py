@@ -42,7 +42,7 @@ def param_groups(named, weight_decay: float) -> list[dict]:
 @torch.no_grad()
 def accuracy(model: torch.nn.Module, x: np.ndarray, y: np.ndarray, device=None, batch_size: int = 1024) -> float:
     device = device or next(model.parameters()).device
-    model.eval()
+    model.to(device).eval()
     correct = 0
     for i in range(0, len(x), batch_size):
         pred = model(torch.from_numpy(x[i:i + batch_size]).to(device)).argmax(-1).cpu().numpy()
