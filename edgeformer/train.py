@@ -86,6 +86,56 @@ def evaluate(model: torch.nn.Module, x: np.ndarray, y: np.ndarray, batch_size: i
     return correct / max(1, len(x))
 
 
+def param_groups(named, weight_decay: float) -> list[dict]:
+    """Weight decay on matrices only, never on position tables, norms or biases."""
+    named = list(named)
+    decay = [p for n, p in named if p.ndim >= 2 and "pos" not in n]
+    rest = [p for n, p in named if not (p.ndim >= 2 and "pos" not in n)]
+    return [{"params": decay, "weight_decay": weight_decay}, {"params": rest, "weight_decay": 0.0}]
+
+
+def batches(x: np.ndarray, y: np.ndarray, cfg, gen: torch.Generator, images: bool, flip: bool):
+    """Every step of cfg's schedule: (epoch, step in epoch, steps per epoch, lr, xb, yb), with a
+    seeded shuffle per epoch, augmentation (images) and warmup + cosine learning rate. One
+    schedule for standalone training, fine-tuning and the supernet (cfg: epochs, batch_size,
+    lr, warmup_epochs, augment)."""
+    x_all, y_all = torch.from_numpy(x), torch.from_numpy(y)
+    steps = math.ceil(len(x_all) / cfg.batch_size)
+    total = steps * cfg.epochs
+    warmup = min(total // 2, int(cfg.warmup_epochs * steps))
+    step = 0
+    for epoch in range(cfg.epochs):
+        order = torch.randperm(len(x_all), generator=gen)
+        for b in range(steps):
+            idx = order[b * cfg.batch_size:(b + 1) * cfg.batch_size]
+            xb, yb = x_all[idx], y_all[idx]
+            if images and cfg.augment:
+                xb = _augment_images(xb, gen, flip)
+            yield epoch, b, steps, _lr_at(step, total, warmup, cfg.lr), xb, yb
+            step += 1
+
+
+def fit(model: torch.nn.Module, x: np.ndarray, y: np.ndarray, images: bool, flip: bool, cfg: TrainConfig,
+        gen: torch.Generator, device=None, progress=None) -> float:
+    """Train `model` in place on (x, y) (on `device`, default the CPU); returns the seconds."""
+    device = device or torch.device("cpu")
+    model.to(device).train()
+    opt = torch.optim.AdamW(param_groups(model.named_parameters(), cfg.weight_decay), lr=cfg.lr)
+    t0 = time.perf_counter()
+    for epoch, b, steps, lr, xb, yb in batches(x, y, cfg, gen, images, flip):
+        for group in opt.param_groups:
+            group["lr"] = lr
+        loss = F.cross_entropy(model(xb.to(device)), yb.to(device), label_smoothing=cfg.label_smoothing)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        if progress is not None:
+            progress(epoch, cfg.epochs, b + 1, steps, loss.item())
+    model.eval()
+    return time.perf_counter() - t0
+
+
 def train_model(spec: Spec, ds, cfg: TrainConfig, progress=None) -> tuple[torch.nn.Module, dict[str, Any]]:
     """Train `spec` on `ds`; returns the model (eval mode) and metrics.json's content.
 
@@ -96,39 +146,8 @@ def train_model(spec: Spec, ds, cfg: TrainConfig, progress=None) -> tuple[torch.
     check_compatible(spec, ds)
     gen = seed_everything(cfg.seed)
     model = build(spec)
-    decay = [p for n, p in model.named_parameters() if p.ndim >= 2 and "pos" not in n]
-    no_decay = [p for n, p in model.named_parameters() if not (p.ndim >= 2 and "pos" not in n)]
-    opt = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
-                             {"params": no_decay, "weight_decay": 0.0}], lr=cfg.lr)
-    x_train = torch.from_numpy(ds.x_train)
-    y_train = torch.from_numpy(ds.y_train)
-    steps_per_epoch = math.ceil(len(x_train) / cfg.batch_size)
-    total = steps_per_epoch * cfg.epochs
-    warmup = min(total // 2, int(cfg.warmup_epochs * steps_per_epoch))
-    images = ds.kind == "image"
-    flip = ds.name == "fashion-mnist"
-    t0 = time.perf_counter()
-    step = 0
-    for epoch in range(cfg.epochs):
-        model.train()
-        order = torch.randperm(len(x_train), generator=gen)
-        for b in range(steps_per_epoch):
-            idx = order[b * cfg.batch_size:(b + 1) * cfg.batch_size]
-            xb, yb = x_train[idx], y_train[idx]
-            if images and cfg.augment:
-                xb = _augment_images(xb, gen, flip)
-            for group in opt.param_groups:
-                group["lr"] = _lr_at(step, total, warmup, cfg.lr)
-            loss = F.cross_entropy(model(xb), yb, label_smoothing=cfg.label_smoothing)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            opt.step()
-            step += 1
-            if progress is not None:
-                progress(epoch, cfg.epochs, b + 1, steps_per_epoch, loss.item())
-    train_seconds = time.perf_counter() - t0
-    model.eval()
+    train_seconds = fit(model, ds.x_train, ds.y_train, ds.kind == "image", ds.name == "fashion-mnist", cfg, gen,
+                        progress=progress)
     metrics = {
         "test_accuracy": evaluate(model, ds.x_test, ds.y_test),
         "train_seconds": round(train_seconds, 3),

@@ -18,7 +18,6 @@ fsdd 0.54 vs 0.65; seed-to-seed spread +-0.4), so a pool is a budget filter, not
 from __future__ import annotations
 
 import hashlib
-import math
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -29,8 +28,7 @@ import torch
 import torch.nn.functional as F
 
 from edgeformer.fsio import write_atomic
-from edgeformer.nas.standalone import param_groups
-from edgeformer.train import _augment_images, _lr_at, seed_everything
+from edgeformer.train import batches, param_groups, seed_everything
 
 FORMAT = "edgeformer-supernet/1"
 _SOURCES = ("nas/supernet.py", "nas/supernet_vit.py", "nas/supernet_lmu.py", "nas/supernet_train.py", "nas/space.py",
@@ -115,42 +113,29 @@ def train_supernet(net, sp, ds, x: np.ndarray, y: np.ndarray, cfg: SupernetConfi
     given; returns the seconds it took."""
     gen = seed_everything(cfg.seed)
     draw = Sandwich(sp, ds, np.random.default_rng(cfg.seed + 1), cfg.random_nets, pool)  # apart from the data order
-    net.to(device)
+    net.to(device).train()
     opt = torch.optim.AdamW(param_groups(net.weights.named_parameters(), cfg.weight_decay), lr=cfg.lr)
-    x_all, y_all = torch.from_numpy(x), torch.from_numpy(y)
-    steps = math.ceil(len(x_all) / cfg.batch_size)
-    total = steps * cfg.epochs
-    warmup = min(total // 2, int(cfg.warmup_epochs * steps))
-    images, flip = ds.kind == "image", ds.name == "fashion-mnist"
-    t0, step = time.perf_counter(), 0
-    for epoch in range(cfg.epochs):
-        net.train()
-        order = torch.randperm(len(x_all), generator=gen)
-        for b in range(steps):
-            idx = order[b * cfg.batch_size:(b + 1) * cfg.batch_size]
-            xb, yb = x_all[idx], y_all[idx]
-            if images and cfg.augment:
-                xb = _augment_images(xb, gen, flip)
-            xb, yb = xb.to(device), yb.to(device)
-            for group in opt.param_groups:
-                group["lr"] = _lr_at(step, total, warmup, cfg.lr)
-            opt.zero_grad(set_to_none=True)
-            teacher = None
-            for i, spec in enumerate(draw()):
-                logits = net(xb, spec)
-                if i == 0 or not cfg.distill:
-                    loss = F.cross_entropy(logits, yb, label_smoothing=cfg.label_smoothing)
-                    teacher = logits.detach().softmax(-1)
-                else:
-                    loss = F.kl_div(logits.log_softmax(-1), teacher, reduction="batchmean")
-                loss.backward()
-                if i == 0:
-                    shown = loss.item()
-            torch.nn.utils.clip_grad_norm_(net.weights.parameters(), 1.0)
-            opt.step()
-            step += 1
-            if progress is not None:
-                progress(epoch, cfg.epochs, b + 1, steps, shown)
+    t0 = time.perf_counter()
+    for epoch, b, steps, lr, xb, yb in batches(x, y, cfg, gen, ds.kind == "image", ds.name == "fashion-mnist"):
+        xb, yb = xb.to(device), yb.to(device)
+        for group in opt.param_groups:
+            group["lr"] = lr
+        opt.zero_grad(set_to_none=True)
+        teacher = None
+        for i, spec in enumerate(draw()):
+            logits = net(xb, spec)
+            if i == 0 or not cfg.distill:
+                loss = F.cross_entropy(logits, yb, label_smoothing=cfg.label_smoothing)
+                teacher = logits.detach().softmax(-1)
+            else:
+                loss = F.kl_div(logits.log_softmax(-1), teacher, reduction="batchmean")
+            loss.backward()
+            if i == 0:
+                shown = loss.item()
+        torch.nn.utils.clip_grad_norm_(net.weights.parameters(), 1.0)
+        opt.step()
+        if progress is not None:
+            progress(epoch, cfg.epochs, b + 1, steps, shown)
     return time.perf_counter() - t0
 
 
