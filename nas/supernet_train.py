@@ -28,7 +28,7 @@ import torch
 import torch.nn.functional as F
 
 from edgeformer.fsio import write_atomic
-from edgeformer.train import batches, param_groups, seed_everything
+from edgeformer.train import TrainConfig, batches, param_groups, seed_everything
 
 FORMAT = "edgeformer-supernet/1"
 _SOURCES = ("nas/supernet.py", "nas/supernet_vit.py", "nas/supernet_lmu.py", "nas/supernet_train.py", "nas/space.py",
@@ -37,17 +37,12 @@ _SOURCES = ("nas/supernet.py", "nas/supernet_vit.py", "nas/supernet_lmu.py", "na
 
 
 @dataclass(frozen=True)
-class SupernetConfig:
+class SupernetConfig(TrainConfig):
+    """train.py's schedule and optimiser settings, plus how sub-networks are drawn."""
+
     epochs: int = 10
-    seed: int = 0
-    batch_size: int = 64
-    lr: float = 2e-3
-    weight_decay: float = 0.05
-    warmup_epochs: float = 1.0
-    label_smoothing: float = 0.1
     random_nets: int = 1          # sandwich: largest + smallest + this many random sub-networks per step
     distill: bool = False         # in-place distillation from the largest (BigNAS); off: labels for all (better in short trainings)
-    augment: bool = True
 
 
 def default_config(family: str, epochs: int, seed: int) -> SupernetConfig:
