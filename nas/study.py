@@ -67,7 +67,8 @@ class SearchConfig:
 # Heartbeats and constraints_func are what resume and hard budgets need; Optuna 5 flags them
 # experimental / deprecated-in-favour-of-set_constraint, which is not for our users to read.
 warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
-warnings.filterwarnings("ignore", message=r".*(failed_trial_callback|constraints_func).* deprecated", category=FutureWarning)
+warnings.filterwarnings("ignore", message=r".*(failed_trial_callback|constraints_func|RetryFailedTrialCallback).* deprecated",
+                        category=FutureWarning)
 
 
 def _driver(url: str) -> str:
