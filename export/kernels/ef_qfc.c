@@ -69,86 +69,8 @@ static inline int8_t ef_fc_add(int32_t q, float c, const ef_qfc_add_params *e)
     "smlad %[a3], %[xo], %[w3], %[a3]\n\t"
 #endif
 
-/* y[j * ystride] for j < n from one widened row: blocks of 4 outputs, kp/4 chunks each;
- * e (with addc) adds the bias Add of ef_qfc_add_s8, NULL for none. */
-static void ef_fc_row(const ef_qfc_params *p, const int32_t *xb, const int32_t *w,
-                      const int32_t *chan, const ef_qfc_add_params *e, const float *addc,
-                      int8_t *y, int32_t ystride)
-{
-    const int32_t kc = p->kp / 4, zp = p->y_zp, lo = p->act_min, hi = p->act_max;
-    int32_t j0, i, j;
-    for (j0 = 0; j0 < p->n; j0 += 4, w += 8 * kc, chan += 16) {
-        int32_t acc[4];
-        int32_t a0 = chan[0], a1 = chan[4], a2 = chan[8], a3 = chan[12];
-        const int32_t *xp = xb, *wp = w;
-#if EF_DSP
-        register int32_t w0 __asm__("r8"), w1 __asm__("r9"), w2 __asm__("r10"),
-            w3 __asm__("r11");
-        int32_t xe, xo;
-        i = kc;
-        /* unrolled by 2: an odd first step, then pairs (the flags of LSRS survive the
-         * step: LDRD, LDM and SMLAD leave N, Z, C alone) */
-        __asm__ volatile(
-            "lsrs %[i], %[i], #1\n\t"
-            "bcc 2f\n\t"
-            EF_FC_STEP
-            "2:\n\t"
-            "beq 3f\n\t"
-            "1:\n\t"
-            EF_FC_STEP
-            EF_FC_STEP
-            "subs %[i], %[i], #1\n\t"
-            "bne 1b\n\t"
-            "3:"
-            : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [xp] "+r"(xp),
-              [wp] "+r"(wp), [i] "+r"(i), [xe] "=&r"(xe), [xo] "=&r"(xo), [w0] "=&r"(w0),
-              [w1] "=&r"(w1), [w2] "=&r"(w2), [w3] "=&r"(w3)
-            :
-            : "cc", "memory");
-#else
-        for (i = kc; i > 0; --i, xp += 2, wp += 8) {
-            const int32_t xe = xp[0], xo = xp[1];
-            a0 += ef_dot2(xe, wp[0]) + ef_dot2(xo, wp[1]);
-            a1 += ef_dot2(xe, wp[2]) + ef_dot2(xo, wp[3]);
-            a2 += ef_dot2(xe, wp[4]) + ef_dot2(xo, wp[5]);
-            a3 += ef_dot2(xe, wp[6]) + ef_dot2(xo, wp[7]);
-        }
-#endif
-        if (j0 + 4 <= p->n && !e) {
-            y[0] = ef_clamp8(ef_fc_q(a0, chan) + zp, lo, hi);
-            y[ystride] = ef_clamp8(ef_fc_q(a1, chan + 4) + zp, lo, hi);
-            y[2 * ystride] = ef_clamp8(ef_fc_q(a2, chan + 8) + zp, lo, hi);
-            y[3 * ystride] = ef_clamp8(ef_fc_q(a3, chan + 12) + zp, lo, hi);
-        } else if (j0 + 4 <= p->n) {
-            const float *c = addc + j0;
-            y[0] = ef_fc_add(ef_clamp8(ef_fc_q(a0, chan) + zp, lo, hi), c[0], e);
-            y[ystride] = ef_fc_add(ef_clamp8(ef_fc_q(a1, chan + 4) + zp, lo, hi), c[1], e);
-            y[2 * ystride] = ef_fc_add(ef_clamp8(ef_fc_q(a2, chan + 8) + zp, lo, hi), c[2], e);
-            y[3 * ystride] = ef_fc_add(ef_clamp8(ef_fc_q(a3, chan + 12) + zp, lo, hi), c[3], e);
-        } else {
-            acc[0] = a0, acc[1] = a1, acc[2] = a2, acc[3] = a3;
-            for (j = 0; j0 + j < p->n; ++j) {
-                const int8_t q = ef_clamp8(ef_fc_q(acc[j], chan + 4 * j) + zp, lo, hi);
-                y[j * ystride] = e ? ef_fc_add(q, addc[j0 + j], e) : q;
-            }
-        }
-        y += 4 * ystride;
-    }
-}
-
-/* ---- the all-integer epilogue (ef_qfc_epi_s8) ---------------------------------------- */
-
-/* One output of ef_qfc_epi_s8 from its accumulator and record e = {mult, h, A, B}, s = the
- * low byte of B (qepilogue.py picks B so): the matmul's int8 q, then its bias Add (or the
- * identity) as ssat8((q * A + B) >> 16). */
-static inline int8_t ef_epi(int32_t acc, const int32_t *e)
-{
-    const int32_t q = ef_sat8(ef_smmla(acc, e[0], e[1]) >> (e[3] & 0xFF));
-    return (int8_t)ef_sat8((q * e[2] + e[3]) >> 16);
-}
-
-/* 4 accumulators of one block over kc chunks of 4 k (the MAC loop of ef_fc_row, unrolled
- * by 4 chunks: the loop costs 2 instructions per 64 MACs). */
+/* 4 accumulators of one block over kc chunks of 4 k (unrolled by 4 chunks: the
+ * loop costs 2 instructions per 64 MACs); ef_fc_row and ef_fc_row_epi share it. */
 static inline void ef_fc_block(const int32_t *xp, const int32_t *wp, int32_t kc, int32_t *acc)
 {
     int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3], i;
@@ -185,6 +107,50 @@ static inline void ef_fc_block(const int32_t *xp, const int32_t *wp, int32_t kc,
     }
 #endif
     acc[0] = a0, acc[1] = a1, acc[2] = a2, acc[3] = a3;
+}
+
+/* y[j * ystride] for j < n from one widened row: blocks of 4 outputs, kp/4 chunks each;
+ * e (with addc) adds the bias Add of ef_qfc_add_s8, NULL for none. */
+static void ef_fc_row(const ef_qfc_params *p, const int32_t *xb, const int32_t *w,
+                      const int32_t *chan, const ef_qfc_add_params *e, const float *addc,
+                      int8_t *y, int32_t ystride)
+{
+    const int32_t kc = p->kp / 4, zp = p->y_zp, lo = p->act_min, hi = p->act_max;
+    int32_t j0, j;
+    for (j0 = 0; j0 < p->n; j0 += 4, w += 8 * kc, chan += 16) {
+        int32_t acc[4] = {chan[0], chan[4], chan[8], chan[12]};
+        ef_fc_block(xb, w, kc, acc);
+        const int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
+        if (j0 + 4 <= p->n && !e) {
+            y[0] = ef_clamp8(ef_fc_q(a0, chan) + zp, lo, hi);
+            y[ystride] = ef_clamp8(ef_fc_q(a1, chan + 4) + zp, lo, hi);
+            y[2 * ystride] = ef_clamp8(ef_fc_q(a2, chan + 8) + zp, lo, hi);
+            y[3 * ystride] = ef_clamp8(ef_fc_q(a3, chan + 12) + zp, lo, hi);
+        } else if (j0 + 4 <= p->n) {
+            const float *c = addc + j0;
+            y[0] = ef_fc_add(ef_clamp8(ef_fc_q(a0, chan) + zp, lo, hi), c[0], e);
+            y[ystride] = ef_fc_add(ef_clamp8(ef_fc_q(a1, chan + 4) + zp, lo, hi), c[1], e);
+            y[2 * ystride] = ef_fc_add(ef_clamp8(ef_fc_q(a2, chan + 8) + zp, lo, hi), c[2], e);
+            y[3 * ystride] = ef_fc_add(ef_clamp8(ef_fc_q(a3, chan + 12) + zp, lo, hi), c[3], e);
+        } else {
+            for (j = 0; j0 + j < p->n; ++j) {
+                const int8_t q = ef_clamp8(ef_fc_q(acc[j], chan + 4 * j) + zp, lo, hi);
+                y[j * ystride] = e ? ef_fc_add(q, addc[j0 + j], e) : q;
+            }
+        }
+        y += 4 * ystride;
+    }
+}
+
+/* ---- the all-integer epilogue (ef_qfc_epi_s8) ---------------------------------------- */
+
+/* One output of ef_qfc_epi_s8 from its accumulator and record e = {mult, h, A, B}, s = the
+ * low byte of B (qepilogue.py picks B so): the matmul's int8 q, then its bias Add (or the
+ * identity) as ssat8((q * A + B) >> 16). */
+static inline int8_t ef_epi(int32_t acc, const int32_t *e)
+{
+    const int32_t q = ef_sat8(ef_smmla(acc, e[0], e[1]) >> (e[3] & 0xFF));
+    return (int8_t)ef_sat8((q * e[2] + e[3]) >> 16);
 }
 
 #if EF_DSP
