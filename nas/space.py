@@ -20,7 +20,10 @@ VIT_HEADS = (1, 2, 4)
 VIT_DEPTHS = (1, 2, 3, 4)
 VIT_MLP_RATIOS = (0.5, 1.0, 2.0, 3.0, 4.0)
 VIT_LOW_RANK = (0.25, 0.5, 1.0)
-VIT_TOKENS = (4, 64)          # patch sizes giving 4..64 tokens; the input resolution is the dataset's
+# Patch sizes giving 4..196 tokens; the input resolution is the dataset's. 196 = 28x28 images in
+# 2x2 patches: finer patches are how a ViT spends a larger SRAM budget without more flash
+# (MCUFormer's resolution axis). 784 (1x1) would need 5x the MACs of the 2x2 ViTs for pixels.
+VIT_TOKENS = (4, 196)
 
 # LMUFormer (memory order, theta, hidden size, depth, patch-embedding widths).
 LMU_PATCH_WIDTHS = (8, 16, 32, 64)

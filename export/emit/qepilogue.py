@@ -79,6 +79,39 @@ def fit_line(g: np.ndarray, slope: float, low: int = 0, span: int = 256) -> tupl
     return None
 
 
+def fit_lines(g: np.ndarray, slope: float, lows: np.ndarray, span: int = 256) -> list[tuple[int, int] | None]:
+    """[fit_line(g[j], slope, lows[j], span) for every row j], the same answers: the first two
+    rings (|A - a0| < 32) are tried for all rows at once, as (rows x candidates x 256) tables;
+    rows with no line there go on with fit_line's own search. One op's rows share a0."""
+    one = 1 << SHIFT
+    a0 = int(round(slope * one))
+    big = np.int64(1) << 62
+    g = np.asarray(g, np.int64)
+    lows = np.asarray(lows, np.int64)
+    out: list[tuple[int, int] | None] = [None] * g.shape[0]
+    todo = np.arange(g.shape[0])
+    for d_lo, d_hi in ((0, min(4, span + 1)), (4, min(32, span + 1))):
+        if d_lo >= d_hi or not todo.size:
+            continue
+        cands = _by_distance(a0, d_lo, d_hi)                              # (c,)
+        qa = (cands[:, None] * Q[None, :])[None]                          # (1, c, 256)
+        gg = g[todo][:, None, :]                                          # (r, 1, 256)
+        lo = np.where(gg == -128, -big, gg * one - qa).max(axis=2)        # (r, c)
+        hi = np.where(gg == 127, big, (gg + 1) * one - 1 - qa).min(axis=2)
+        # fit_line's choice of B for each (row, candidate), then its acceptance test
+        lo = np.where(lo <= -big // 2, np.where(hi < big // 2, hi - 255, -one), lo)
+        b = lo + ((lows[todo][:, None] - lo) & 0xFF)
+        ok = (lo <= hi) & (b <= hi) & (np.abs(cands)[None, :] * 128 + np.abs(b) < (1 << 31))
+        first = ok.argmax(axis=1)
+        found = ok[np.arange(len(todo)), first]
+        for r in np.flatnonzero(found):
+            out[int(todo[r])] = (int(cands[first[r]]), int(b[r, first[r]]))
+        todo = todo[~found]
+    for j in todo:                                                       # the far rings, row by row
+        out[int(j)] = fit_line(g[j], slope, int(lows[j]), span)
+    return out
+
+
 def acc_bounds(w: np.ndarray, bias, x_zp: int) -> np.ndarray:
     """Per output row of w (n, k): the largest |bias + sum_k w (x - x_zp)| over int8 x."""
     b = np.zeros(w.shape[0], np.int64) if bias is None else np.abs(np.asarray(bias, np.int64).reshape(-1))
@@ -100,15 +133,18 @@ def pack_epilogue(words: np.ndarray, chan: np.ndarray, n: int, y_zp: int, bounds
     if add is not None:
         g = add_map(np.asarray(add["addc"][:n]), add["m_scale"], add["y_scale"], add["m_zp"], add["y_zp"])
         slope = float(np.float32(add["m_scale"])) / float(np.float32(add["y_scale"]))
+    hss = []
     for j in range(n):
-        mult, s = int(ch[j, 1]), int(ch[j, 2])
-        hs = requant_consts(mult, -1 - s, y_zp, int(bounds[j]))
+        hs = requant_consts(int(ch[j, 1]), -1 - int(ch[j, 2]), y_zp, int(bounds[j]))
         if hs is None:
             return None
-        ab = fit_line(g[j], slope, hs[1]) if add is not None else (1 << SHIFT, hs[1])
+        hss.append(hs)
+    lows = np.array([hs[1] for hs in hss], np.int64)
+    abs_ = fit_lines(g[:n], slope, lows) if add is not None else [(1 << SHIFT, int(lo)) for lo in lows]
+    for j, (hs, ab) in enumerate(zip(hss, abs_)):
         if ab is None:
             return None
-        rec[j] = (mult, hs[0], *ab)
+        rec[j] = (int(ch[j, 1]), hs[0], *ab)
     blocks = npad // 4
     w = words.astype(np.int64).reshape(blocks, -1)
     out = np.concatenate([ch[:, 0].reshape(blocks, 4), w, rec.reshape(blocks, 16)], axis=1)

@@ -27,7 +27,7 @@ def test_samples_are_valid_specs_for_the_dataset(family, dataset, cls):
 
 
 def test_patch_sizes_and_errors():
-    assert patch_sizes(8) == (1, 2, 4) and patch_sizes(28) == (4, 7, 14)
+    assert patch_sizes(8) == (1, 2, 4) and patch_sizes(28) == (2, 4, 7, 14)
     with pytest.raises(UserError, match="known families"):
         space("cnn")
     with pytest.raises(UserError, match="lmuformer"):

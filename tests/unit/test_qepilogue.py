@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from edgeformer.export.emit.qepilogue import Q, SHIFT, add_map, fit_line, requant_consts
+from edgeformer.export.emit.qepilogue import Q, SHIFT, add_map, fit_line, fit_lines, requant_consts
 from edgeformer.export.passes.fold_qdq import quantize_multiplier
 
 SEED = 20240612
@@ -79,3 +79,19 @@ def test_fit_line_refuses_a_non_line():
     g = np.clip(Q, -128, 127).copy()
     g[200] += 3   # not monotone: no line fits
     assert fit_line(g, 1.0) is None
+
+
+def test_fit_lines_answers_as_fit_line_row_by_row():
+    """The vectorised rings give every row the same (A, B) or None as fit_line's own search,
+    near lines, far lines (found only in the outer ring) and refusals alike."""
+    rng = np.random.default_rng(SEED + 2)
+    for case in range(12):
+        ms, cs, ys = (float(np.float32(v)) for v in rng.uniform(2e-4, 0.05, 3))
+        addc = rng.integers(-128, 128, 24).astype(np.float32) * np.float32(cs)
+        g = add_map(addc, ms, ys, int(rng.integers(-10, 10)), int(rng.integers(-10, 10)))
+        slope = ms / ys * (1.0 if case % 3 else 1.0 + rng.uniform(1e-3, 5e-3))   # some lines lie far from a0
+        g[3, 200] += 3                                                            # a non-line row
+        lows = rng.integers(1, 31, len(g))
+        for span in (256, 20, 2):
+            want = [fit_line(g[j], slope, int(lows[j]), span) for j in range(len(g))]
+            assert fit_lines(g, slope, lows, span) == want

@@ -127,7 +127,8 @@ def test_pick_diverse_and_kendall():
     assert kendall([0.1, 0.2, 0.3], [1, 2, 3])[0] == 1.0 and kendall([0.1], [1]) == (None, None)
 
 
-@pytest.mark.parametrize("key", [("fashion-mnist", 32 * 1024), ("fsdd", 16 * 1024), ("fsdd", 32 * 1024)])
+@pytest.mark.parametrize("key", [("fashion-mnist", 32 * 1024), ("fashion-mnist", 64 * 1024),
+                                 ("fashion-mnist", 128 * 1024), ("fsdd", 16 * 1024), ("fsdd", 32 * 1024)])
 def test_budget_presets_fit_their_budget(key):
     from edgeformer.nas.memory import Budget, candidate_memory
     from edgeformer.zoo import BUDGET_FLASH, BUDGET_PRESETS, preset
