@@ -141,13 +141,17 @@ def calibration_specs(kind: str) -> list[Spec]:
     """Small models of `kind` that vary every axis the kernels' costs depend on."""
     spiking = kind.endswith("spiking")
     if kind.startswith("vit"):
-        # 4 to 64 tokens; head dims 6..48 (fast and C paths of the attention matmul); low rank.
-        return [ViTSpec(in_channels=1, image_size=16, patch_size=p, dim=d, depth=dep, heads=h, mlp_ratio=m,
+        # 4 to 196 tokens (the space's range); dims 16..128; head dims 6..48 (fast and C paths of the attention
+        # matmul); low rank. 196 tokens (28x28 in 2x2 patches): softmax rows and attn x V
+        # reductions of that length, which the 16x16 models never reach.
+        return [ViTSpec(in_channels=1, image_size=s, patch_size=p, dim=d, depth=dep, heads=h, mlp_ratio=m,
                         low_rank_ratio=r, num_classes=10, spiking_mlp=spiking)
-                for p, d, dep, h, m, r in ((4, 16, 1, 1, 1.0, 1.0), (2, 32, 2, 2, 2.0, 1.0),
-                                           (4, 48, 1, 4, 4.0, 0.5), (4, 64, 2, 4, 0.5, 0.25),
-                                           (2, 24, 1, 1, 3.0, 1.0), (8, 96, 1, 2, 2.0, 1.0),
-                                           (2, 64, 1, 4, 1.0, 0.5), (4, 32, 3, 4, 2.0, 1.0))]
+                for s, p, d, dep, h, m, r in ((16, 4, 16, 1, 1, 1.0, 1.0), (16, 2, 32, 2, 2, 2.0, 1.0),
+                                              (16, 4, 48, 1, 4, 4.0, 0.5), (16, 4, 64, 2, 4, 0.5, 0.25),
+                                              (16, 2, 24, 1, 1, 3.0, 1.0), (16, 8, 96, 1, 2, 2.0, 1.0),
+                                              (16, 2, 64, 1, 4, 1.0, 0.5), (16, 4, 32, 3, 4, 2.0, 1.0),
+                                              (28, 2, 16, 1, 2, 2.0, 1.0), (28, 4, 24, 1, 1, 1.0, 1.0),
+                                              (16, 4, 128, 1, 4, 2.0, 1.0))]
     return [LMUFormerSpec(in_features=f, seq_len=8, patch_channels=pc, patch_kernel=k, dim=d, memory_order=o,
                           theta=8.0, hidden=hid, mlp_ratio=m, depth=dep, spiking=spiking)
             for f, pc, k, d, o, hid, m, dep in ((4, (8,), 3, 8, 4, 8, 1.0, 1), (13, (16, 32), 3, 32, 16, 32, 2.0, 1),

@@ -16,7 +16,9 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
+from edgeformer.fsio import write_atomic
 from edgeformer.nas.supernet import Supernet, layout_for
+from edgeformer.nas.supernet_store import SupernetStore, key_digest
 from edgeformer.nas.supernet_train import cache_key, default_config, load_cached, save, train_supernet
 
 VAL_FRACTION, VAL_MAX = 0.15, 2000   # validation split: 15% of the training samples, at most 2000
@@ -73,14 +75,30 @@ class OneShot:
         return round(self.evaluations / self.eval_seconds, 2) if self.eval_seconds else None
 
 
+def _train(family: str, sp, ds, path: Path, key: dict[str, Any], net, splits, cfg, epochs: int, device,
+           log: Callable[[str], None], progress, pool: list | None) -> dict[str, Any]:
+    """Train `net` over the space (or the pool), cache it at `path`; its metadata."""
+    if path.exists():
+        log(f"supernet: {path} was trained with other settings or code; training it again")
+    over = "the whole space" if pool is None else f"a pool of {len(set(pool))} feasible specs"
+    log(f"supernet: training {family} over {over}, {epochs} epochs on {len(splits.y_train)} samples ({device})")
+    seconds = train_supernet(net, sp, ds, splits.x_train, splits.y_train, cfg, device, progress, pool)
+    meta = {"train_seconds": round(seconds, 2), "device": str(device), "epochs": epochs,
+            "pool": None if pool is None else len(set(pool))}
+    save(path, key, net, meta)
+    return meta
+
+
 def prepare(family: str, sp, ds, path: Path, epochs: int, seed: int, max_train: int | None, device,
             log: Callable[[str], None] = lambda m: None,
             progress: Callable[[int, int, int, int, float], None] | None = None,
-            pool: list | None = None) -> OneShot:
+            pool: list | None = None, shared: SupernetStore | None = None) -> OneShot:
     """Load the supernet cached at `path` if it was trained with these settings, else train and cache it.
 
     `pool`: the feasible (within-budget) specs; when given the supernet trains only those
     (nas/supernet_train.py `Sandwich`), else the whole space. Any spec of the space can be scored.
+    `shared`: a distributed study's store (nas/supernet_store.py): one worker trains, the
+    others load what it stored, so that every worker scores with the same weights.
     """
     splits = split(ds, max_train, seed)
     cfg = default_config(family, epochs, seed)
@@ -89,15 +107,23 @@ def prepare(family: str, sp, ds, path: Path, epochs: int, seed: int, max_train: 
     meta = load_cached(path, key, net)
     if meta is not None:
         log(f"supernet: reusing {path} (trained {meta.get('train_seconds', '?')} s on {meta.get('device', '?')})")
+    if shared is None:
+        if meta is None:
+            meta = _train(family, sp, ds, path, key, net, splits, cfg, epochs, device, log, progress, pool)
     else:
-        if path.exists():
-            log(f"supernet: {path} was trained with other settings or code; training it again")
-        over = "the whole space" if pool is None else f"a pool of {len(set(pool))} feasible specs"
-        log(f"supernet: training {family} over {over}, {epochs} epochs on {len(splits.y_train)} samples ({device})")
-        seconds = train_supernet(net, sp, ds, splits.x_train, splits.y_train, cfg, device, progress, pool)
-        meta = {"train_seconds": round(seconds, 2), "device": str(device), "epochs": epochs,
-                "pool": None if pool is None else len(set(pool))}
-        save(path, key, net, meta)
+        digest = key_digest(key)
+        with shared.training_lock(digest, log):
+            if meta is None and (got := shared.fetch(digest)) is not None:
+                write_atomic(path, lambda fh: fh.write(got[0]), mode="wb")
+                meta = load_cached(path, key, net)
+                if meta is not None:
+                    log(f"supernet: loaded from the study database (trained {meta.get('train_seconds', '?')} s "
+                        f"on {meta.get('device', '?')} by another worker)")
+            if meta is None:
+                meta = _train(family, sp, ds, path, key, net, splits, cfg, epochs, device, log, progress, pool)
+                shared.put(digest, path.read_bytes(), meta)
+            elif not shared.has(digest):   # trained here before: the other workers get this one
+                shared.put(digest, path.read_bytes(), meta)
     net.to(device).eval()
     gen = torch.Generator().manual_seed(seed)
     order = torch.randperm(len(splits.y_train), generator=gen)[:CALIB_BATCHES * CALIB_BATCH].numpy()

@@ -90,12 +90,17 @@ def test_killed_search_resumes_without_lost_or_repeated_trials(tmp_path, board48
     assert all(t.number in retried for t in failed)              # ... and its candidate re-run
 
 
-def test_two_workers_share_one_postgresql_study(tmp_path, board48):
+def _postgres() -> str:
     url = os.environ.get("EDGEFORMER_TEST_POSTGRES")
     if not url:
         if os.environ.get("CI"):
             pytest.fail("EDGEFORMER_TEST_POSTGRES is not set: .ci/run must start PostgreSQL and export it")
         pytest.skip("no PostgreSQL (set EDGEFORMER_TEST_POSTGRES=postgresql://...)")
+    return url
+
+
+def test_two_workers_share_one_postgresql_study(tmp_path, board48):
+    url = _postgres()
     study = f"two-workers-{os.getpid()}-{int(time.time())}"
     args = [str(EDGEFORMER), "search", *PER_TRIAL, "--board", str(board48), "--trials", "4", "--storage", url,
             "--study", study, "--json"]
@@ -111,6 +116,26 @@ def test_two_workers_share_one_postgresql_study(tmp_path, board48):
     assert len(numbers) == len(set(numbers)) and sum(t.state.name == "COMPLETE" for t in trials) >= 4
     workers = {t.user_attrs.get("worker") for t in trials if t.state.name == "COMPLETE"}
     assert len(workers) == 2, workers                            # both processes contributed
+
+
+def test_two_workers_of_a_postgresql_study_score_with_one_supernet(tmp_path, board48):
+    """One worker trains the supernet and stores it in the study's database; the other waits
+    and loads it: both score candidates with the same weights, trained once."""
+    import torch
+
+    url = _postgres()
+    study = f"one-supernet-{os.getpid()}-{int(time.time())}"
+    args = [str(EDGEFORMER), "search", *SUPERNET_FAST, "--tau-candidates", "0", "--board", str(board48),
+            "--trials", "4", "--storage", url, "--study", study, "--json"]
+    procs = [subprocess.Popen([*args, "--out", str(tmp_path / f"w{i}")], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for i in range(2)]
+    logs = [p.communicate(timeout=600)[1] for p in procs]
+    assert all(p.returncode == 0 for p in procs), [e[-2000:] for e in logs]
+    assert sum("supernet: training" in e for e in logs) == 1, logs
+    assert sum("supernet: loaded from the study database" in e for e in logs) == 1, logs
+    a, b = (torch.load(tmp_path / f"w{i}" / "supernet.pt", weights_only=True) for i in range(2))
+    assert a["key"] == b["key"] and a["state"].keys() == b["state"].keys()
+    assert all(torch.equal(a["state"][k], b["state"][k]) for k in a["state"])
 
 
 def test_supernet_search_writes_tau_and_resumes_without_retraining(tmp_path, board48):

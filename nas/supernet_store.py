@@ -1,0 +1,100 @@
+"""A distributed study's supernet, kept in the study's own PostgreSQL database.
+
+Workers of one study (`edgeformer search --storage postgresql://... --study NAME` on many
+machines) must score candidates with the same supernet: accuracies from different supernets
+do not compare, and Optuna's sampler would mix them. So the first worker to need a supernet
+takes a PostgreSQL advisory lock named after the supernet's cache key, trains it and stores
+the checkpoint (the bytes of supernet.pt) in a table beside Optuna's; the others wait on the
+lock and load the stored bytes instead of training. The lock belongs to the trainer's database
+session: a killed trainer releases it, and the next worker trains in its place.
+
+SQLite studies live on one machine; their workers share the supernet.pt file already.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator
+
+TABLE = "edgeformer_supernet"
+POLL_S = 2.0
+
+
+def key_digest(key: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _lock_id(digest: str) -> int:
+    return int(digest[:15], 16)   # 60 bits: a positive PostgreSQL bigint
+
+
+class SupernetStore:
+    """Checkpoints by key digest in TABLE of the database at `url` (a SQLAlchemy URL)."""
+
+    def __init__(self, url: str) -> None:
+        import sqlalchemy as sa
+
+        self._sa = sa
+        self.engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+        meta = sa.MetaData()
+        self.table = sa.Table(TABLE, meta,
+                              sa.Column("digest", sa.String(64), primary_key=True),
+                              sa.Column("meta", sa.Text, nullable=False),
+                              sa.Column("checkpoint", sa.LargeBinary, nullable=False),
+                              sa.Column("created", sa.Float, nullable=False))
+        self._meta = meta
+
+    @contextmanager
+    def training_lock(self, digest: str, log: Callable[[str], None]) -> Iterator[None]:
+        """Held while this worker fetches, or trains and stores, the supernet `digest`."""
+        sa = self._sa
+        with self.engine.connect() as conn:
+            waited = False
+            while not conn.execute(sa.text("SELECT pg_try_advisory_lock(:k)"), {"k": _lock_id(digest)}).scalar():
+                if not waited:
+                    log("supernet: another worker of this study is training it; waiting for the study database")
+                    waited = True
+                conn.rollback()
+                time.sleep(POLL_S)
+            conn.commit()
+            try:
+                self._create_table()
+                yield
+            finally:
+                conn.execute(sa.text("SELECT pg_advisory_unlock(:k)"), {"k": _lock_id(digest)})
+                conn.commit()
+
+    def _create_table(self) -> None:
+        # One creator at a time: two workers of different studies could race on CREATE TABLE.
+        with self.engine.begin() as conn:
+            conn.execute(self._sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _lock_id(key_digest({TABLE: 0}))})
+            self._meta.create_all(conn, checkfirst=True)
+
+    def fetch(self, digest: str) -> tuple[bytes, dict[str, Any]] | None:
+        sa = self._sa
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(self.table.c.checkpoint, self.table.c.meta)
+                               .where(self.table.c.digest == digest)).first()
+        return None if row is None else (bytes(row[0]), json.loads(row[1]))
+
+    def has(self, digest: str) -> bool:
+        sa = self._sa
+        with self.engine.connect() as conn:
+            return conn.execute(sa.select(self.table.c.digest).where(self.table.c.digest == digest)).first() is not None
+
+    def put(self, digest: str, checkpoint: bytes, meta: dict[str, Any]) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(self.table.delete().where(self.table.c.digest == digest))
+            conn.execute(self.table.insert().values(digest=digest, meta=json.dumps(meta, default=str),
+                                                    checkpoint=checkpoint, created=time.time()))
+
+
+def store_for(storage: str | None) -> SupernetStore | None:
+    """The shared store of a PostgreSQL study; None for SQLite (one machine, one file)."""
+    if not storage or not storage.startswith("postgresql"):
+        return None
+    from edgeformer.nas.study import _driver
+
+    return SupernetStore(_driver(storage))
