@@ -91,7 +91,8 @@ def run_budget(ds, family: str, sram: int, a, out: Path, supernet_file: Path, ba
     cfg = SearchConfig(space(family), ds, budget, out, trials=a.trials,
                        epochs=a.tau_epochs, seed=a.seed, max_train=a.max_train, supernet=True,
                        supernet_epochs=a.supernet_epochs, supernet_file=supernet_file, final_epochs=0,
-                       tau_candidates=a.tau_candidates, device=a.device, train_progress=train_progress,
+                       tau_candidates=a.tau_candidates, device=a.device, jobs=a.jobs,
+                       train_progress=train_progress,
                        progress=lambda done, total, best: bar.update(search_task, completed=done),
                        log=lambda m: bar.console.print(f"[dim]{m}[/]"))
     res = run_search(cfg)
@@ -126,6 +127,8 @@ def main() -> int:
     ap.add_argument("--tau-epochs", type=int, default=5, help="standalone epochs per tau candidate")
     ap.add_argument("--max-train", type=int, help="use at most this many training samples everywhere")
     ap.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    ap.add_argument("--jobs", type=int, default=1,
+                    help="local search workers (threads; the memory model lowers in as many processes)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--quick", action="store_true", help="smoke run: fsdd at 16 KiB, tiny settings")
     ap.add_argument("--out", default="bench-search-out", help="search folders (studies, supernets) go here")

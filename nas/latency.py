@@ -37,11 +37,13 @@ ELEM_OPS = {"ef.QLayerNorm": "norm", "LayerNormalization": "norm", "BatchNormali
             "QuantizeLinear": "quant", "DequantizeLinear": "quant",
             **{op: "move" for op in ("Reshape", "Transpose", "Concat", "Slice", "Gather", "Squeeze", "Unsqueeze",
                                       "Flatten", "Identity", "Split", "Pad", "Expand", "Tile")}}
-FEATURES = ("calls", "fc_macs", "fc_out", "aa_macs", "aas_macs", "fmac_macs", "fmac_out", "norm",
+FEATURES = ("calls", "fc_macs", "fc_out", "aa_macs", "aap_macs", "aas_macs", "fmac_macs", "fmac_out", "norm",
             "softmax", "lut", "qbinary", "quant", "move", "float", "row_copy")
-# The act x act matmul has unrolled row loops for these reduction lengths (export/kernels/ef_qaa.c);
-# other lengths take its C loop ("aas": several times the instructions per MAC).
+# The act x act matmul (export/kernels/ef_qaa.c) has unrolled row loops for these reduction
+# lengths ("aa"); other lengths of 8 or more take its two-output loop ef_aa_pair ("aap"), and
+# shorter ones its C loop ("aas": several times the instructions per MAC).
 AA_FAST_K = (8, 16, 32, 64, 128)
+AA_PAIR_MIN_K = 8
 
 
 def _numel(graph: Graph, names) -> int:
@@ -62,8 +64,8 @@ def node_features(graph: Graph, node: Node, times: int = 1) -> Counter:
     out = _numel(graph, node.outputs)
     if node.op in MAC_OPS:
         k = MAC_OPS[node.op]
-        if k == "aa" and graph.tensors[node.inputs[0]].shape[-1] not in AA_FAST_K:
-            k = "aas"
+        if k == "aa" and (red := graph.tensors[node.inputs[0]].shape[-1]) not in AA_FAST_K:
+            k = "aap" if red >= AA_PAIR_MIN_K else "aas"
         f[f"{k}_macs"] += times * node_macs(graph, node)
         f[f"{k}_out"] += times * out
     else:

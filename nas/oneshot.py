@@ -111,7 +111,7 @@ def prepare(family: str, sp, ds, path: Path, epochs: int, seed: int, max_train: 
         if meta is None:
             meta = _train(family, sp, ds, path, key, net, splits, cfg, epochs, device, log, progress, pool)
     else:
-        digest = key_digest(key)
+        digest = key_digest({**key, "study": shared.study})
         with shared.training_lock(digest, log):
             if meta is None and (got := shared.fetch(digest)) is not None:
                 write_atomic(path, lambda fh: fh.write(got[0]), mode="wb")

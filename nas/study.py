@@ -84,6 +84,10 @@ def _driver(url: str) -> str:
     raise UserError("--storage postgresql://... needs a PostgreSQL driver: pip install 'edgeformer[postgres]'")
 
 
+def study_name(cfg: SearchConfig) -> str:
+    return cfg.study_name or f"{cfg.space.family}-{cfg.dataset.name}"
+
+
 def storage_for(cfg: SearchConfig) -> RDBStorage:
     url = _driver(cfg.storage or f"sqlite:///{(cfg.out / 'study.db').resolve()}")
     return RDBStorage(url, heartbeat_interval=HEARTBEAT_S, grace_period=GRACE_S,
@@ -169,7 +173,7 @@ def run_search(cfg: SearchConfig) -> dict[str, Any]:
     memory = cfg.memory or MemoryModel(cfg.budget, cfg.log, workers=cfg.jobs)
     smallest = smallest_reachable(cfg, memory)
     storage = storage_for(cfg)
-    name = cfg.study_name or f"{cfg.space.family}-{cfg.dataset.name}"
+    name = study_name(cfg)
     study = optuna.create_study(study_name=name, storage=storage, load_if_exists=True,
                                 directions=["maximize", "minimize"], sampler=_sampler(cfg, storage, name))
     _note_resume(study, cfg)
@@ -258,7 +262,7 @@ def _prepare_supernet(cfg: SearchConfig, pool: list | None = None):
 
     return prepare(cfg.space.family, cfg.space, cfg.dataset, cfg.supernet_file or cfg.out / "supernet.pt",
                    cfg.supernet_epochs, cfg.seed, cfg.max_train, pick_device(cfg.device), cfg.log,
-                   _train_progress(cfg, "supernet"), pool=pool, shared=store_for(cfg.storage))
+                   _train_progress(cfg, "supernet"), pool=pool, shared=store_for(cfg.storage, study_name(cfg)))
 
 
 def _after_supernet_study(study, best: dict[str, Any], oneshot, cfg: SearchConfig):

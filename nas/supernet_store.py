@@ -31,12 +31,14 @@ def _lock_id(digest: str) -> int:
 
 
 class SupernetStore:
-    """Checkpoints by key digest in TABLE of the database at `url` (a SQLAlchemy URL)."""
+    """Checkpoints of study `study` by key digest in TABLE of the database at `url` (a
+    SQLAlchemy URL). The digest covers the study's name: a study's workers share one supernet,
+    and a new study (or a rerun under a new name) trains its own."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, study: str) -> None:
         import sqlalchemy as sa
 
-        self._sa = sa
+        self._sa, self.study = sa, study
         self.engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
         meta = sa.MetaData()
         self.table = sa.Table(TABLE, meta,
@@ -91,10 +93,10 @@ class SupernetStore:
                                                     checkpoint=checkpoint, created=time.time()))
 
 
-def store_for(storage: str | None) -> SupernetStore | None:
+def store_for(storage: str | None, study: str) -> SupernetStore | None:
     """The shared store of a PostgreSQL study; None for SQLite (one machine, one file)."""
     if not storage or not storage.startswith("postgresql"):
         return None
     from edgeformer.nas.study import _driver
 
-    return SupernetStore(_driver(storage))
+    return SupernetStore(_driver(storage), study)

@@ -59,6 +59,8 @@ def _trials(db):
     con = sqlite3.connect(db)
     try:
         return con.execute("SELECT number, state FROM trials ORDER BY number").fetchall()
+    except sqlite3.OperationalError:   # the worker has created the file, not yet Optuna's tables
+        return []
     finally:
         con.close()
 

@@ -335,8 +335,10 @@ def _cases() -> list[tuple[str, tuple]]:
                        (2, 2, 10, 8)]:
         c.append((f"aa h{h} m{m} k{k} n{n}", _aa_case(rng, h, m, k, n)))
     c.append(("aa ties", _aa_case(rng, 4, 4, 16, 16, ties=True)))
+    # k = 196 / 49: attention x V over 28x28 images in 2x2 / 4x4 patches (ef_aa_pair, any k >= 8)
     for h, m, k, n in [(4, 1, 16, 64), (4, 1, 64, 16), (2, 3, 8, 5), (2, 2, 24, 7), (2, 3, 7, 6),
-                       (1, 2, 5, 3), (1, 1, 12, 4), (2, 2, 10, 9)]:
+                       (1, 2, 5, 3), (1, 1, 12, 4), (2, 2, 10, 9), (1, 2, 196, 5), (2, 1, 49, 6),
+                       (1, 1, 36, 3), (2, 3, 20, 4)]:
         c.append((f"aa trans_b h{h} m{m} k{k} n{n}", _aa_case(rng, h, m, k, n, trans_b=True)))
         c.append((f"aa trans_b proved h{h} m{m} k{k} n{n}",
                   _aa_case(rng, h, m, k, n, trans_b=True, proved=True)))
