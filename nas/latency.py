@@ -2,13 +2,14 @@
 
 A lowered graph (what the memory model already builds for every candidate) is read as kernel
 calls; each call has features (one call; MACs and outputs of an int8 fc / conv or act x act
-matmul; elements of a norm, softmax, LUT, int8 binary op, data move, (de)quantiser, float
-op). Instructions of a call = coefficients . features. The coefficients are fitted (non-negative
-least squares) to the per-layer instruction counts of real QEMU profiles (-icount: exact counts)
-of a few calibration models of the same kind on the core's stand-in board, then cached per
-core, kind and kernel source: when the kernels change, the model is refitted. Latency =
-instructions / clock, the same instruction-count basis as `edgeformer profile`. Streaming
-models (LMUFormer) are costed per whole sequence (step graph x seq_len).
+matmul, the latter in three classes: fixed-k row loops, the two-output loop, the C loop;
+elements of a norm, softmax, LUT, int8 binary op, data move, (de)quantiser, float op).
+Instructions of a call = coefficients . features. The coefficients are fitted (non-negative
+least squares on relative errors) to the per-layer instruction counts of real QEMU profiles
+(-icount: exact counts) of a few calibration models of the same kind on the core's stand-in
+board, then cached per core, kind and kernel source: when the kernels change, the model is
+refitted. Latency = instructions / clock, the same instruction-count basis as `edgeformer
+profile`. Streaming models (LMUFormer) are costed per whole sequence (step graph x seq_len).
 """
 from __future__ import annotations
 
@@ -37,8 +38,8 @@ ELEM_OPS = {"ef.QLayerNorm": "norm", "LayerNormalization": "norm", "BatchNormali
             "QuantizeLinear": "quant", "DequantizeLinear": "quant",
             **{op: "move" for op in ("Reshape", "Transpose", "Concat", "Slice", "Gather", "Squeeze", "Unsqueeze",
                                       "Flatten", "Identity", "Split", "Pad", "Expand", "Tile")}}
-FEATURES = ("calls", "fc_macs", "fc_out", "aa_macs", "aap_macs", "aas_macs", "fmac_macs", "fmac_out", "norm",
-            "softmax", "lut", "qbinary", "quant", "move", "float", "row_copy")
+FEATURES = ("calls", "fc_macs", "fc_out", "aa_macs", "aa_out", "aap_macs", "aap_out", "aas_macs", "aas_out",
+            "fmac_macs", "fmac_out", "norm", "softmax", "lut", "qbinary", "quant", "move", "float", "row_copy")
 # The act x act matmul (export/kernels/ef_qaa.c) has unrolled row loops for these reduction
 # lengths ("aa"); other lengths of 8 or more take its two-output loop ef_aa_pair ("aap"), and
 # shorter ones its C loop ("aas": several times the instructions per MAC).
@@ -124,6 +125,9 @@ def fit(samples: list[tuple[list[dict[str, int]], list[int], int]], core: str, k
 
     x = np.array([_row(f) for feats, _, _ in samples for f in feats])
     y = np.array([float(c) for _, counts, _ in samples for c in counts])
+    # Relative errors per layer: a 200-instruction quantiser and a 1M-instruction block count
+    # alike, else the big blocks of the calibration set decide every coefficient.
+    x, y = x / np.maximum(y, 1.0)[:, None], y / np.maximum(y, 1.0)
     used = x.any(axis=0)
     # Columns scaled to unit norm: MACs (1e5) and calls (1e1) differ by orders of magnitude.
     scale = np.where(used, np.linalg.norm(x, axis=0), 1.0)
