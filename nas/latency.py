@@ -38,8 +38,15 @@ ELEM_OPS = {"ef.QLayerNorm": "norm", "LayerNormalization": "norm", "BatchNormali
             "QuantizeLinear": "quant", "DequantizeLinear": "quant",
             **{op: "move" for op in ("Reshape", "Transpose", "Concat", "Slice", "Gather", "Squeeze", "Unsqueeze",
                                       "Flatten", "Identity", "Split", "Pad", "Expand", "Tile")}}
-FEATURES = ("calls", "fc_macs", "fc_out", "aa_macs", "aa_out", "aap_macs", "aap_out", "aas_macs", "aas_out",
-            "fmac_macs", "fmac_out", "norm", "softmax", "lut", "qbinary", "quant", "move", "float", "row_copy")
+FEATURES = ("calls", "fc_macs", "fc_out", "fcr_macs", "fcr_out", "aa_macs", "aa_out", "aap_macs", "aap_out",
+            "aas_macs", "aas_out", "fmac_macs", "fmac_out", "norm", "softmax", "lut", "qbinary", "qbinary_ref",
+            "quant", "move", "float", "row_copy")
+# An int8 fc / conv whose reduction is longer than EF_QFC_KMAX takes the row-major reference
+# kernel ("fcr"; export/emit/ops_qlinear.py), e.g. an LMU's [x, m] input of 128 + 4 x 64.
+FC_KMAX = 256
+# ef_qbinary_s8's fast loops take one dense or scalar-broadcast axis; other broadcasts take the
+# reference kernel ("qbinary_ref").
+QBINARY_FAST = ("ef.QAdd", "ef.QSub", "ef.QMul")
 # The act x act matmul (export/kernels/ef_qaa.c) has unrolled row loops for these reduction
 # lengths ("aa"); other lengths of 8 or more take its two-output loop ef_aa_pair ("aap"), and
 # shorter ones its C loop ("aas": several times the instructions per MAC).
@@ -67,11 +74,34 @@ def node_features(graph: Graph, node: Node, times: int = 1) -> Counter:
         k = MAC_OPS[node.op]
         if k == "aa" and (red := graph.tensors[node.inputs[0]].shape[-1]) not in AA_FAST_K:
             k = "aap" if red >= AA_PAIR_MIN_K else "aas"
+        if k == "fc" and node.op.startswith("ef.") and _fc_k(graph, node) > FC_KMAX:
+            k = "fcr"
         f[f"{k}_macs"] += times * node_macs(graph, node)
         f[f"{k}_out"] += times * out
     else:
-        f[ELEM_OPS.get(node.op, "float")] += times * max(out, _numel(graph, node.inputs))
+        kind = ELEM_OPS.get(node.op, "float")
+        if kind == "qbinary" and not _qbinary_fast(graph, node):
+            kind = "qbinary_ref"
+        f[kind] += times * max(out, _numel(graph, node.inputs))
     return f
+
+
+def _fc_k(graph: Graph, node: Node) -> int:
+    """The reduction length the emitter compares with KMAX: the matmul's k, a conv's c_in/g x kh x kw."""
+    if "k" in node.attrs:
+        return int(node.attrs["k"])
+    w = graph.tensors[node.inputs[1]].shape
+    return int(np.prod(w[1:]))
+
+
+def _qbinary_fast(graph: Graph, node: Node) -> bool:
+    """Whether ef_qbinary_s8 runs its fast loop: the broadcast squeezes to one axis (as the emitter squeezes it)."""
+    from edgeformer.export.emit.ctx import broadcast_strides, squeeze_dims
+
+    oshape = graph.tensors[node.outputs[0]].shape
+    tables = [broadcast_strides(graph.tensors[i].shape, oshape) for i in node.inputs[:2]]
+    shape, _ = squeeze_dims(oshape, *tables)
+    return node.op in QBINARY_FAST and len(shape) == 1
 
 
 def graph_features(graph: Graph) -> list[dict[str, int]]:
@@ -158,11 +188,16 @@ def calibration_specs(kind: str) -> list[Spec]:
                                               (16, 2, 64, 1, 4, 1.0, 0.5), (16, 4, 32, 3, 4, 2.0, 1.0),
                                               (28, 2, 16, 1, 2, 2.0, 1.0), (28, 4, 24, 1, 1, 1.0, 1.0),
                                               (16, 4, 128, 1, 4, 2.0, 1.0))]
+    # memory inputs 2..4: the broadcasts of a multi-input memory, and [x, m] inputs longer than
+    # FC_KMAX (16 or 48 + 4 x 64) that take the reference fc.
     return [LMUFormerSpec(in_features=f, seq_len=8, patch_channels=pc, patch_kernel=k, dim=d, memory_order=o,
-                          theta=8.0, hidden=hid, mlp_ratio=m, depth=dep, spiking=spiking)
-            for f, pc, k, d, o, hid, m, dep in ((4, (8,), 3, 8, 4, 8, 1.0, 1), (13, (16, 32), 3, 32, 16, 32, 2.0, 1),
-                                                (8, (16,), 5, 48, 8, 64, 0.5, 2), (13, (32, 64), 1, 64, 32, 16, 4.0, 1),
-                                                (13, (64,), 3, 96, 64, 128, 1.0, 1), (6, (8, 16), 5, 16, 16, 8, 2.0, 3))]
+                          theta=8.0, memory_inputs=mi, hidden=hid, mlp_ratio=m, depth=dep, spiking=spiking)
+            for f, pc, k, d, o, mi, hid, m, dep in (
+                (4, (8,), 3, 8, 4, 1, 8, 1.0, 1), (13, (16, 32), 3, 32, 16, 1, 32, 2.0, 1),
+                (8, (16,), 5, 48, 8, 1, 64, 0.5, 2), (13, (32, 64), 1, 64, 32, 1, 16, 4.0, 1),
+                (13, (64,), 3, 96, 64, 1, 128, 1.0, 1), (6, (8, 16), 5, 16, 16, 1, 8, 2.0, 3),
+                (13, (16,), 3, 16, 64, 4, 32, 1.0, 1), (8, (16,), 3, 48, 64, 4, 64, 2.0, 1),
+                (8, (16,), 3, 32, 16, 2, 64, 2.0, 2))]
 
 
 def stand_in(core: str):
