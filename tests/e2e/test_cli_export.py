@@ -12,8 +12,13 @@ PLAN_KEYS = {"arena_bytes", "liveness_bound_bytes", "unfused_liveness_bound_byte
              "weights_bytes", "macs", "buffers"}
 
 
+# A bench-only preset whose kernels and passes another preset here already runs (patch-2 ViT:
+# vit-fmnist-64k), at twice the minutes. test_onnx_export and test_supernet still take it.
+COVERED = {"vit-fmnist-128k"}
+
+
 @pytest.mark.parametrize("quantize", ["float32", "int8"])
-@pytest.mark.parametrize("preset", sorted(PRESETS))
+@pytest.mark.parametrize("preset", sorted(set(PRESETS) - COVERED))
 def test_every_preset_exports_and_verifies_on_the_host(tmp_path, preset, quantize):
     art = tmp_path / "art"
     meta = run_json("export", "--model", preset, "--quantize", quantize, "--out", art)
