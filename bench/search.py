@@ -76,7 +76,7 @@ def main() -> None:
     ap.add_argument("--family")
     ap.add_argument("--dataset")
     ap.add_argument("--n", type=int, default=30)
-    ap.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1))
+    ap.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="processes (default: one per core)")
     a = ap.parse_args()
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     cases = [(a.family, a.dataset)] if a.family else TARGETS
