@@ -3,7 +3,7 @@
 A lowered graph (what the memory model already builds for every candidate) is read as kernel
 calls; each call has features (one call; MACs and outputs of an int8 fc / conv or act x act
 matmul, the latter in three classes: fixed-k row loops, the two-output loop, the C loop;
-elements of a norm, softmax, LUT, int8 binary op, data move, (de)quantiser, float op).
+elements of a norm, softmax, LUT, int8 binary op, data move, (de)quantiser, float op by kind).
 Instructions of a call = coefficients . features. The coefficients are fitted (non-negative
 least squares on relative errors) to the per-layer instruction counts of real QEMU profiles
 (-icount: exact counts) of a few calibration models of the same kind on the core's stand-in
@@ -36,11 +36,16 @@ ELEM_OPS = {"ef.QLayerNorm": "norm", "LayerNormalization": "norm", "BatchNormali
             "ef.QSoftmax": "softmax", "Softmax": "softmax", "ef.LUT": "lut",
             "ef.QAdd": "qbinary", "ef.QMul": "qbinary", "ef.QSub": "qbinary",
             "QuantizeLinear": "quant", "DequantizeLinear": "quant",
+            # float ops (LMU state updates, LIF neurons): arithmetic, comparisons and casts
+            # differ by 2x per element; anything else is "float"
+            **{op: "fbin" for op in ("Add", "Sub", "Mul", "Div")},
+            **{op: "fcmp" for op in ("Greater", "Less", "Equal", "GreaterOrEqual", "LessOrEqual", "Where")},
+            "Cast": "fcast",
             **{op: "move" for op in ("Reshape", "Transpose", "Concat", "Slice", "Gather", "Squeeze", "Unsqueeze",
                                       "Flatten", "Identity", "Split", "Pad", "Expand", "Tile")}}
 FEATURES = ("calls", "fc_macs", "fc_out", "fcr_macs", "fcr_out", "aa_macs", "aa_out", "aap_macs", "aap_out",
             "aas_macs", "aas_out", "fmac_macs", "fmac_out", "norm", "softmax", "lut", "qbinary", "qbinary_ref",
-            "quant", "move", "float", "row_copy")
+            "quant", "move", "fbin", "fcmp", "fcast", "float", "row_copy")
 # An int8 fc / conv whose reduction is longer than EF_QFC_KMAX takes the row-major reference
 # kernel ("fcr"; export/emit/ops_qlinear.py), e.g. an LMU's [x, m] input of 128 + 4 x 64.
 FC_KMAX = 256
