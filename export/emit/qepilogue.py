@@ -57,32 +57,17 @@ def fit_line(g: np.ndarray, slope: float, low: int = 0, span: int = 256) -> tupl
     """(A, B) with ssat8((q * A + B) >> SHIFT) == g[q + 128] for every int8 q, A near
     slope * 2^SHIFT (nearest first), and B's low byte equal to `low` (the kernel's ASR reads
     its shift there); None if no A within `span` steps has such a B."""
-    one = 1 << SHIFT
-    a0 = int(round(slope * one))
-    big = np.int64(1) << 62
-    g = np.asarray(g, np.int64)
-    # Growing rings of candidates: almost every channel fits within a few steps of a0, and a
-    # (candidates x 256) table per ring is what the export pays per output channel.
-    edges = [d for d in (0, 4, 32) if d <= span] + [span + 1]
-    for d_lo, d_hi in zip(edges, edges[1:]):
-        cands = _by_distance(a0, d_lo, d_hi)
-        qa = cands[:, None] * Q[None, :]                                   # (cands, 256)
-        lo_b = np.where(g == -128, -big, g * one - qa).max(axis=1)
-        hi_b = np.where(g == 127, big, (g + 1) * one - 1 - qa).min(axis=1)
-        for i in np.flatnonzero(lo_b <= hi_b):
-            a, lo, hi = int(cands[i]), int(lo_b[i]), int(hi_b[i])
-            if lo <= -big // 2:
-                lo = hi - 255 if hi < big // 2 else -one   # any B will do below hi
-            b = lo + ((low - lo) & 0xFF)                     # the first B >= lo with that low byte
-            if b <= hi and abs(a) * 128 + abs(b) < (1 << 31):
-                return a, b
-    return None
+    return fit_lines(np.asarray(g)[None, :], slope, np.array([low]), span)[0]
+
+
+CELLS = 1 << 13   # rows x candidates per (rows x candidates x 256) table: 16 MiB of int64
 
 
 def fit_lines(g: np.ndarray, slope: float, lows: np.ndarray, span: int = 256) -> list[tuple[int, int] | None]:
-    """[fit_line(g[j], slope, lows[j], span) for every row j], the same answers: the first two
-    rings (|A - a0| < 32) are tried for all rows at once, as (rows x candidates x 256) tables;
-    rows with no line there go on with fit_line's own search. One op's rows share a0."""
+    """fit_line for every row j of g (channels x 256) with its own low byte lows[j]; one op's
+    rows share a0. Growing rings of candidates: almost every channel fits within a few steps
+    of a0, so each ring is tried for all rows still without a line at once, in tables of at
+    most CELLS rows x candidates."""
     one = 1 << SHIFT
     a0 = int(round(slope * one))
     big = np.int64(1) << 62
@@ -90,25 +75,26 @@ def fit_lines(g: np.ndarray, slope: float, lows: np.ndarray, span: int = 256) ->
     lows = np.asarray(lows, np.int64)
     out: list[tuple[int, int] | None] = [None] * g.shape[0]
     todo = np.arange(g.shape[0])
-    for d_lo, d_hi in ((0, min(4, span + 1)), (4, min(32, span + 1))):
-        if d_lo >= d_hi or not todo.size:
-            continue
-        cands = _by_distance(a0, d_lo, d_hi)                              # (c,)
-        qa = (cands[:, None] * Q[None, :])[None]                          # (1, c, 256)
-        gg = g[todo][:, None, :]                                          # (r, 1, 256)
-        lo = np.where(gg == -128, -big, gg * one - qa).max(axis=2)        # (r, c)
-        hi = np.where(gg == 127, big, (gg + 1) * one - 1 - qa).min(axis=2)
-        # fit_line's choice of B for each (row, candidate), then its acceptance test
-        lo = np.where(lo <= -big // 2, np.where(hi < big // 2, hi - 255, -one), lo)
-        b = lo + ((lows[todo][:, None] - lo) & 0xFF)
-        ok = (lo <= hi) & (b <= hi) & (np.abs(cands)[None, :] * 128 + np.abs(b) < (1 << 31))
-        first = ok.argmax(axis=1)
-        found = ok[np.arange(len(todo)), first]
-        for r in np.flatnonzero(found):
-            out[int(todo[r])] = (int(cands[first[r]]), int(b[r, first[r]]))
-        todo = todo[~found]
-    for j in todo:                                                       # the far rings, row by row
-        out[int(j)] = fit_line(g[j], slope, int(lows[j]), span)
+    edges = [d for d in (0, 4, 32) if d <= span] + [span + 1]
+    for d_lo, d_hi in zip(edges, edges[1:]):
+        cands = _by_distance(a0, d_lo, d_hi)                                   # (c,)
+        qa = (cands[:, None] * Q[None, :])[None]                               # (1, c, 256)
+        left = []
+        for rows in np.array_split(todo, max(1, len(todo) * len(cands) // CELLS)):
+            gg = g[rows][:, None, :]                                           # (r, 1, 256)
+            lo = np.where(gg == -128, -big, gg * one - qa).max(axis=2)         # (r, c): B's range
+            hi = np.where(gg == 127, big, (gg + 1) * one - 1 - qa).min(axis=2)
+            lo = np.where(lo <= -big // 2, np.where(hi < big // 2, hi - 255, -one), lo)  # any B below hi
+            b = lo + ((lows[rows][:, None] - lo) & 0xFF)                       # first B >= lo, that low byte
+            ok = (lo <= hi) & (b <= hi) & (np.abs(cands)[None, :] * 128 + np.abs(b) < (1 << 31))
+            first = ok.argmax(axis=1)                                          # the nearest A that fits
+            found = ok[np.arange(len(rows)), first]
+            for r in np.flatnonzero(found):
+                out[int(rows[r])] = (int(cands[first[r]]), int(b[r, first[r]]))
+            left.append(rows[~found])
+        todo = np.concatenate(left) if left else todo
+        if not todo.size:
+            break
     return out
 
 
