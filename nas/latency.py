@@ -22,6 +22,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from edgeformer.export.emit.ops_qlinear import KMAX
 from edgeformer.export.ir import Graph, Node
 from edgeformer.export.macs import node_macs
 from edgeformer.specs import LMUFormerSpec, Spec, ViTSpec
@@ -46,9 +47,8 @@ ELEM_OPS = {"ef.QLayerNorm": "norm", "LayerNormalization": "norm", "BatchNormali
 FEATURES = ("calls", "fc_macs", "fc_out", "fcr_macs", "fcr_out", "aa_macs", "aa_out", "aap_macs", "aap_out",
             "aas_macs", "aas_out", "fmac_macs", "fmac_out", "norm", "softmax", "lut", "qbinary", "qbinary_ref",
             "quant", "move", "fbin", "fcmp", "fcast", "float", "row_copy")
-# An int8 fc / conv whose reduction is longer than EF_QFC_KMAX takes the row-major reference
-# kernel ("fcr"; export/emit/ops_qlinear.py), e.g. an LMU's [x, m] input of 128 + 4 x 64.
-FC_KMAX = 256
+# An int8 fc / conv whose reduction is longer than the emitter's KMAX takes the row-major
+# reference kernel ("fcr"; export/emit/ops_qlinear.py), e.g. an LMU's [x, m] input of 128 + 4 x 64.
 # ef_qbinary_s8's fast loops take one dense or scalar-broadcast axis; other broadcasts take the
 # reference kernel ("qbinary_ref").
 QBINARY_FAST = ("ef.QAdd", "ef.QSub", "ef.QMul")
@@ -79,7 +79,7 @@ def node_features(graph: Graph, node: Node, times: int = 1) -> Counter:
         k = MAC_OPS[node.op]
         if k == "aa" and (red := graph.tensors[node.inputs[0]].shape[-1]) not in AA_FAST_K:
             k = "aap" if red >= AA_PAIR_MIN_K else "aas"
-        if k == "fc" and node.op.startswith("ef.") and _fc_k(graph, node) > FC_KMAX:
+        if k == "fc" and node.op.startswith("ef.") and _fc_k(graph, node) > KMAX:
             k = "fcr"
         f[f"{k}_macs"] += times * node_macs(graph, node)
         f[f"{k}_out"] += times * out
@@ -182,9 +182,9 @@ def calibration_specs(kind: str) -> list[Spec]:
     """Small models of `kind` that vary every axis the kernels' costs depend on."""
     spiking = kind.endswith("spiking")
     if kind.startswith("vit"):
-        # 4 to 196 tokens (the space's range); dims 16..128; head dims 6..48 (fast and C paths of the attention
-        # matmul); low rank. 196 tokens (28x28 in 2x2 patches): softmax rows and attn x V
-        # reductions of that length, which the 16x16 models never reach.
+        # 4 to 196 tokens (the space's range); dims 16..128; head dims 6..48 (all three paths
+        # of the attention matmul); low rank. 196 tokens (28x28 in 2x2 patches): softmax rows
+        # and attn x V reductions of that length, which the 16x16 models never reach.
         return [ViTSpec(in_channels=1, image_size=s, patch_size=p, dim=d, depth=dep, heads=h, mlp_ratio=m,
                         low_rank_ratio=r, num_classes=10, spiking_mlp=spiking)
                 for s, p, d, dep, h, m, r in ((16, 4, 16, 1, 1, 1.0, 1.0), (16, 2, 32, 2, 2, 2.0, 1.0),
@@ -194,7 +194,7 @@ def calibration_specs(kind: str) -> list[Spec]:
                                               (28, 2, 16, 1, 2, 2.0, 1.0), (28, 4, 24, 1, 1, 1.0, 1.0),
                                               (16, 4, 128, 1, 4, 2.0, 1.0))]
     # memory inputs 2..4: the broadcasts of a multi-input memory, and [x, m] inputs longer than
-    # FC_KMAX (16 or 48 + 4 x 64) that take the reference fc.
+    # KMAX (16 or 48 + 4 x 64) that take the reference fc.
     return [LMUFormerSpec(in_features=f, seq_len=8, patch_channels=pc, patch_kernel=k, dim=d, memory_order=o,
                           theta=8.0, memory_inputs=mi, hidden=hid, mlp_ratio=m, depth=dep, spiking=spiking)
             for f, pc, k, d, o, mi, hid, m, dep in (
