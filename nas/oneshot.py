@@ -18,7 +18,7 @@ import torch
 
 from edgeformer.fsio import write_atomic
 from edgeformer.nas.supernet import Supernet, layout_for
-from edgeformer.nas.supernet_store import SupernetStore, key_digest
+from edgeformer.nas.supernet_store import SupernetStore
 from edgeformer.nas.supernet_train import cache_key, default_config, load_cached, save, train_supernet
 
 VAL_FRACTION, VAL_MAX = 0.15, 2000   # validation split: 15% of the training samples, at most 2000
@@ -111,19 +111,19 @@ def prepare(family: str, sp, ds, path: Path, epochs: int, seed: int, max_train: 
         if meta is None:
             meta = _train(family, sp, ds, path, key, net, splits, cfg, epochs, device, log, progress, pool)
     else:
-        digest = key_digest({**key, "study": shared.study})
+        digest = shared.digest(key)
         with shared.training_lock(digest, log):
             if meta is None and (got := shared.fetch(digest)) is not None:
-                write_atomic(path, lambda fh: fh.write(got[0]), mode="wb")
+                write_atomic(path, lambda fh: fh.write(got), mode="wb")
                 meta = load_cached(path, key, net)
                 if meta is not None:
                     log(f"supernet: loaded from the study database (trained {meta.get('train_seconds', '?')} s "
                         f"on {meta.get('device', '?')} by another worker)")
             if meta is None:
                 meta = _train(family, sp, ds, path, key, net, splits, cfg, epochs, device, log, progress, pool)
-                shared.put(digest, path.read_bytes(), meta)
+                shared.put(digest, path.read_bytes())
             elif not shared.has(digest):   # trained here before: the other workers get this one
-                shared.put(digest, path.read_bytes(), meta)
+                shared.put(digest, path.read_bytes())
     net.to(device).eval()
     gen = torch.Generator().manual_seed(seed)
     order = torch.randperm(len(splits.y_train), generator=gen)[:CALIB_BATCHES * CALIB_BATCH].numpy()

@@ -258,11 +258,15 @@ def feasible_pool(cfg: SearchConfig, memory: MemoryModel) -> list | None:
 def _prepare_supernet(cfg: SearchConfig, pool: list | None = None):
     from edgeformer.nas.oneshot import prepare
     from edgeformer.nas.standalone import pick_device
-    from edgeformer.nas.supernet_store import store_for
+    from edgeformer.nas.supernet_store import SupernetStore
 
+    # A PostgreSQL study's workers share one supernet through its database; SQLite studies
+    # live on one machine and share the supernet.pt file.
+    shared = (SupernetStore(_driver(cfg.storage), study_name(cfg))
+              if cfg.storage and cfg.storage.startswith("postgresql") else None)
     return prepare(cfg.space.family, cfg.space, cfg.dataset, cfg.supernet_file or cfg.out / "supernet.pt",
                    cfg.supernet_epochs, cfg.seed, cfg.max_train, pick_device(cfg.device), cfg.log,
-                   _train_progress(cfg, "supernet"), pool=pool, shared=store_for(cfg.storage, study_name(cfg)))
+                   _train_progress(cfg, "supernet"), pool=pool, shared=shared)
 
 
 def _after_supernet_study(study, best: dict[str, Any], oneshot, cfg: SearchConfig):

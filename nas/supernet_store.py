@@ -3,7 +3,7 @@
 Workers of one study (`edgeformer search --storage postgresql://... --study NAME` on many
 machines) must score candidates with the same supernet: accuracies from different supernets
 do not compare, and Optuna's sampler would mix them. So the first worker to need a supernet
-takes a PostgreSQL advisory lock named after the supernet's cache key, trains it and stores
+takes a PostgreSQL advisory lock named after the supernet's cache key and the study, trains it and stores
 the checkpoint (the bytes of supernet.pt) in a table beside Optuna's; the others wait on the
 lock and load the stored bytes instead of training. The lock belongs to the trainer's database
 session: a killed trainer releases it, and the next worker trains in its place.
@@ -31,9 +31,9 @@ def _lock_id(digest: str) -> int:
 
 
 class SupernetStore:
-    """Checkpoints of study `study` by key digest in TABLE of the database at `url` (a
-    SQLAlchemy URL). The digest covers the study's name: a study's workers share one supernet,
-    and a new study (or a rerun under a new name) trains its own."""
+    """Checkpoints (supernet.pt's bytes, metadata inside) of study `study` in TABLE of the
+    database at `url` (a SQLAlchemy URL), by digest of the supernet cache key and the study's
+    name: a study's workers share one supernet, a new study trains its own."""
 
     def __init__(self, url: str, study: str) -> None:
         import sqlalchemy as sa
@@ -43,10 +43,12 @@ class SupernetStore:
         meta = sa.MetaData()
         self.table = sa.Table(TABLE, meta,
                               sa.Column("digest", sa.String(64), primary_key=True),
-                              sa.Column("meta", sa.Text, nullable=False),
                               sa.Column("checkpoint", sa.LargeBinary, nullable=False),
                               sa.Column("created", sa.Float, nullable=False))
         self._meta = meta
+
+    def digest(self, key: dict[str, Any]) -> str:
+        return key_digest({**key, "study": self.study})
 
     @contextmanager
     def training_lock(self, digest: str, log: Callable[[str], None]) -> Iterator[None]:
@@ -74,29 +76,18 @@ class SupernetStore:
             conn.execute(self._sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _lock_id(key_digest({TABLE: 0}))})
             self._meta.create_all(conn, checkfirst=True)
 
-    def fetch(self, digest: str) -> tuple[bytes, dict[str, Any]] | None:
+    def fetch(self, digest: str) -> bytes | None:
         sa = self._sa
         with self.engine.connect() as conn:
-            row = conn.execute(sa.select(self.table.c.checkpoint, self.table.c.meta)
-                               .where(self.table.c.digest == digest)).first()
-        return None if row is None else (bytes(row[0]), json.loads(row[1]))
+            row = conn.execute(sa.select(self.table.c.checkpoint).where(self.table.c.digest == digest)).first()
+        return None if row is None else bytes(row[0])
 
     def has(self, digest: str) -> bool:
         sa = self._sa
         with self.engine.connect() as conn:
             return conn.execute(sa.select(self.table.c.digest).where(self.table.c.digest == digest)).first() is not None
 
-    def put(self, digest: str, checkpoint: bytes, meta: dict[str, Any]) -> None:
+    def put(self, digest: str, checkpoint: bytes) -> None:
         with self.engine.begin() as conn:
             conn.execute(self.table.delete().where(self.table.c.digest == digest))
-            conn.execute(self.table.insert().values(digest=digest, meta=json.dumps(meta, default=str),
-                                                    checkpoint=checkpoint, created=time.time()))
-
-
-def store_for(storage: str | None, study: str) -> SupernetStore | None:
-    """The shared store of a PostgreSQL study; None for SQLite (one machine, one file)."""
-    if not storage or not storage.startswith("postgresql"):
-        return None
-    from edgeformer.nas.study import _driver
-
-    return SupernetStore(_driver(storage), study)
+            conn.execute(self.table.insert().values(digest=digest, checkpoint=checkpoint, created=time.time()))
