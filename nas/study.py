@@ -246,7 +246,7 @@ def feasible_pool(cfg: SearchConfig, memory: MemoryModel) -> list | None:
     rng = np.random.default_rng(cfg.seed)
     specs = [sample(cfg.space, cfg.dataset, rng, mode) for mode in ("largest", "smallest")]
     specs += [sample(cfg.space, cfg.dataset, rng) for _ in range(max(0, cfg.pool_size - 2))]
-    specs = list({s.to_dict().__repr__(): s for s in specs}.values())
+    specs = list({repr(s.to_dict()): s for s in specs}.values())
     cfg.log(f"supernet pool: {len(specs)} sampled specs through the memory model")
     b = cfg.budget
     pool = [s for s, m in zip(specs, memory.many(specs))
