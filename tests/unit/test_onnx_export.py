@@ -89,3 +89,36 @@ def test_mismatch_raises_and_writes_nothing(tmp_path, monkeypatch):
     with pytest.raises(EdgeformerError, match="max \\|diff\\|"):
         export_onnx(model_for("vit-digits"), PRESETS["vit-digits"], path, samples_for("vit-digits", 1))
     assert not path.exists() and not list(tmp_path.iterdir())
+
+
+def _optimize_reference(raw: onnx.ModelProto) -> onnx.ModelProto:
+    """`simplify` with onnxscript's full default optimiser (every default rewrite rule)."""
+    import onnxscript.optimizer
+
+    out = onnx.shape_inference.infer_shapes(onnxscript.optimizer.optimize(raw), strict_mode=True)
+    return onnx.shape_inference.infer_shapes(onnx_export._views_to_reshape(out), strict_mode=True)
+
+
+def _sampled_specs(n: int) -> list:
+    from edgeformer.data import load_dataset
+    from edgeformer.nas.space import sample, space
+
+    rng = np.random.default_rng(7)
+    out = []
+    for family, dataset in (("vit", "fashion-mnist"), ("vit", "digits"), ("lmuformer", "fsdd"),
+                            ("spiking-lmuformer", "fsdd")):
+        ds = load_dataset(dataset)
+        out += [sample(space(family), ds, rng) for _ in range(n)]
+    return out
+
+
+@pytest.mark.parametrize("which", ["presets", "sampled"])
+def test_simplify_equals_onnxscripts_full_optimizer(which):
+    """The limited rewrite rule set changes nothing: byte for byte the full optimiser's graph."""
+    from edgeformer.nas.memory import _model, _torch_graph
+
+    specs = [PRESETS[n] for n in PRESETS] if which == "presets" else _sampled_specs(4)
+    for spec in specs:
+        raw = _torch_graph(spec, _model(spec))
+        want = _optimize_reference(onnx.ModelProto.FromString(raw.SerializeToString())).SerializeToString()
+        assert onnx_export.simplify(raw).SerializeToString() == want, spec
