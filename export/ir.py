@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -78,14 +79,24 @@ class Graph:
     def replace(self, **changes) -> "Graph":
         return dataclasses.replace(self, **changes)
 
-    def producer(self, tensor: str) -> Node | None:
+    @cached_property
+    def _edges(self) -> tuple[dict[str, Node], dict[str, list[Node]]]:
+        """(producer, consumers) of every tensor, built once: the nodes never change (frozen),
+        and passes ask these of every tensor (a scan per question was quadratic)."""
+        producer: dict[str, Node] = {}
+        consumers: dict[str, list[Node]] = {}
         for n in self.nodes:
-            if tensor in n.outputs:
-                return n
-        return None
+            for t in n.outputs:
+                producer.setdefault(t, n)
+            for t in dict.fromkeys(n.inputs):   # a node reading a tensor twice is one consumer
+                consumers.setdefault(t, []).append(n)
+        return producer, consumers
+
+    def producer(self, tensor: str) -> Node | None:
+        return self._edges[0].get(tensor)
 
     def consumers(self, tensor: str) -> list[Node]:
-        return [n for n in self.nodes if tensor in n.inputs]
+        return list(self._edges[1].get(tensor, ()))
 
     def activations(self) -> list[Tensor]:
         """Tensors that need arena memory: everything that is not a constant."""
