@@ -7,7 +7,7 @@ import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from edgeformer.cli import err, print_json, print_table
-from edgeformer.errors import UserError
+from edgeformer.errors import EdgeformerError, UserError
 
 DEFAULT_BOARD = "stm32f746g-disco"
 
@@ -95,12 +95,14 @@ def search(family, dataset, board_name, sram, flash, trials, storage, study_name
     with bar:
         result = run_search(cfg)
     result["out"] = str(out)
+    b = result["best"]
     if as_json:
         print_json(result)
-        return
-    b = result["best"]
     if b is None:
-        err.print("no candidate within budget has finished training yet; run the search again to continue")
+        t = result["trials"]
+        raise EdgeformerError(f"no candidate within budget finished ({', '.join(f'{v} {k}' for k, v in t.items())}); "
+                              "run the search again to continue it")
+    if as_json:
         return
     sup = b.get("supernet_accuracy")
     print_table(f"best {family} on {ds.name} within SRAM {budget.sram_bytes} B / flash {budget.flash_bytes} B -> "

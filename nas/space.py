@@ -2,9 +2,9 @@
 
 The dataset fixes the input shape and the class count; every other field is an axis here.
 Choices are categorical lists of values the specs accept, so any sample is a valid spec
-(tests/unit/test_nas_space.py samples each space). `corners(ds)` are the specs at the small
-end of every axis: the search asks the memory model for them to say the smallest SRAM/flash
-the space can reach before it starts.
+(tests/unit/test_nas_space.py samples each space). `Space.corners(ds)` are the specs at the
+small end of every axis (every choice of the axes where small capacity is not small memory):
+the search asks the memory model for them to say the smallest SRAM/flash the space reaches.
 """
 from __future__ import annotations
 
@@ -26,6 +26,7 @@ VIT_LOW_RANK = (0.25, 0.5, 1.0)
 VIT_TOKENS = (4, 196)
 
 # LMUFormer (memory order, theta, hidden size, depth, patch-embedding widths).
+LMU_PATCH_LAYERS = (1, 2)                # patch-embedding stages
 LMU_PATCH_WIDTHS = (8, 16, 32, 64)
 LMU_PATCH_KERNELS = (1, 3, 5)
 LMU_DIMS = (8, 16, 32, 48, 64, 96, 128)
@@ -77,7 +78,7 @@ def suggest_vit(trial, ds) -> ViTSpec:
 def _suggest_lmu(trial, ds, spiking: bool) -> LMUFormerSpec:
     family = "spiking-lmuformer" if spiking else "lmuformer"
     seq_len, feats = _seq_ds(ds, family)
-    n_patch = trial.suggest_categorical("patch_layers", (1, 2))
+    n_patch = trial.suggest_categorical("patch_layers", LMU_PATCH_LAYERS)
     widths = tuple(trial.suggest_categorical(f"patch_width{i}", LMU_PATCH_WIDTHS) for i in range(n_patch))
     lif = {}
     if spiking:
@@ -104,32 +105,60 @@ def suggest_spiking_lmuformer(trial, ds) -> LMUFormerSpec:
     return _suggest_lmu(trial, ds, spiking=True)
 
 
-def _vit_corners(ds) -> list[Spec]:
-    c, size = _image_ds(ds, "vit")
-    return [ViTSpec(in_channels=c, image_size=size, num_classes=max(2, ds.num_classes), patch_size=p,
-                    dim=VIT_DIMS[0], heads=1, depth=1, mlp_ratio=VIT_MLP_RATIOS[0], low_rank_ratio=VIT_LOW_RANK[0])
-            for p in patch_sizes(size)]
+# Axes whose first (smallest-capacity) choice is not always the smallest in memory, so the
+# corners take every choice of these: a low-rank split adds an op (its code, its scratch); one
+# head vs several changes the attention's reshapes; a patch size trades tokens for weights.
+CORNER_AXES = frozenset({"patch_size", "heads", "low_rank_ratio"})
 
 
-def _lmu_corners(ds, spiking: bool) -> list[Spec]:
-    seq_len, feats = _seq_ds(ds, "lmuformer")
-    return [LMUFormerSpec(in_features=feats, seq_len=seq_len, num_classes=max(2, ds.num_classes),
-                          patch_channels=(LMU_PATCH_WIDTHS[0],), patch_kernel=LMU_PATCH_KERNELS[0], dim=LMU_DIMS[0],
-                          memory_order=LMU_ORDERS[0], theta=float(seq_len), memory_inputs=1, hidden=LMU_HIDDEN[0],
-                          mlp_ratio=LMU_MLP_RATIOS[0], depth=1, spiking=spiking)]
+class _CornerTrial:
+    """Answers the first choice of every axis, or the value `fixed` gives; notes the first
+    CORNER_AXES axis it was free to choose (the next one to branch on)."""
+
+    def __init__(self, fixed: dict) -> None:
+        self.fixed, self.params, self.branch = fixed, {}, None
+
+    def suggest_categorical(self, name: str, choices):
+        choices = tuple(choices)
+        if name in self.fixed:
+            value = self.fixed[name]
+        else:
+            value = choices[0]
+            if name in CORNER_AXES and self.branch is None:
+                self.branch = (name, choices)
+        self.params[name] = value
+        return value
 
 
 @dataclass(frozen=True)
 class Space:
     family: str                                  # the `--family` name
     suggest: Callable[..., Spec]                 # suggest(trial, ds) -> Spec
-    corners: Callable[..., list[Spec]]           # corners(ds) -> the smallest specs
+
+    def corner_trials(self, ds) -> list[tuple[dict, Spec]]:
+        """(Optuna params, spec) of the space's smallest specs: the first choice on every axis,
+        every choice on CORNER_AXES. The search asks the memory model for these to say the
+        smallest SRAM/flash the space reaches, and enqueues one that fits if its sampler finds none."""
+        out, todo = [], [{}]
+        while todo:
+            fixed = todo.pop(0)
+            trial = _CornerTrial(fixed)
+            spec = self.suggest(trial, ds)
+            if trial.branch is None:
+                out.append((trial.params, spec))
+            else:
+                name, choices = trial.branch
+                todo += [{**fixed, name: c} for c in choices]
+        return out
+
+    def corners(self, ds) -> list[Spec]:
+        return [spec for _, spec in self.corner_trials(ds)]
 
 
 SPACES: dict[str, Space] = {
-    "vit": Space("vit", suggest_vit, _vit_corners),
-    "lmuformer": Space("lmuformer", suggest_lmuformer, lambda ds: _lmu_corners(ds, False)),
-    "spiking-lmuformer": Space("spiking-lmuformer", suggest_spiking_lmuformer, lambda ds: _lmu_corners(ds, True)),
+    "vit": Space("vit", suggest_vit),
+    "lmuformer": Space("lmuformer", suggest_lmuformer),
+    "spiking-lmuformer": Space("spiking-lmuformer", suggest_spiking_lmuformer),
 }
 
 

@@ -12,7 +12,10 @@ model's whole sequence). SRAM and flash are hard constraints through `constraint
 over budget is answered from the memory model alone, before any training, with accuracy 0.
 Storage: any Optuna URL (SQLite file by default, PostgreSQL for many processes). Heartbeats
 mark a killed worker's running trial FAIL and RetryFailedTrialCallback re-runs its candidate
-as a new trial, so a killed search loses no candidate and repeats no trial number.
+as a new trial, and a resumed search does the same for trials an interrupt (Ctrl-C) left FAIL,
+so a killed search loses no candidate and repeats no trial number. A study keeps the settings
+its trials were scored under (budget, dataset, training sizes): resuming it with others is an
+error, not a silent mix.
 """
 from __future__ import annotations
 
@@ -36,6 +39,7 @@ from edgeformer.specs import spec_from_dict
 
 CYCLES_PER_MAC = 4.0          # the old uncalibrated MACs proxy, kept for bench/latency_model.py's comparison
 HEARTBEAT_S, GRACE_S = 2, 8   # a trial silent for GRACE_S belongs to a dead worker
+MAX_RETRY = 2                 # a candidate whose trial failed is re-run at most this often
 
 
 @dataclass
@@ -90,9 +94,13 @@ def study_name(cfg: SearchConfig) -> str:
 
 def storage_for(cfg: SearchConfig) -> RDBStorage:
     url = _driver(cfg.storage or f"sqlite:///{(cfg.out / 'study.db').resolve()}")
-    return RDBStorage(url, heartbeat_interval=HEARTBEAT_S, grace_period=GRACE_S,
-                      failed_trial_callback=RetryFailedTrialCallback(max_retry=2),
-                      engine_kwargs={"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {})
+    try:
+        return RDBStorage(url, heartbeat_interval=HEARTBEAT_S, grace_period=GRACE_S,
+                          failed_trial_callback=RetryFailedTrialCallback(max_retry=MAX_RETRY),
+                          engine_kwargs={"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {})
+    except Exception as e:  # SQLAlchemy's connection/driver errors, Optuna's URL checks
+        first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        raise UserError(f"--storage {cfg.storage or url}: cannot open the study storage: {first[:200]}") from None
 
 
 def _constraints(trial: optuna.trial.FrozenTrial) -> list[float]:
@@ -103,17 +111,27 @@ def feasible(t: optuna.trial.FrozenTrial) -> bool:
     return t.state == TrialState.COMPLETE and all(c <= 0 for c in _constraints(t))
 
 
-def smallest_reachable(cfg: SearchConfig, memory: MemoryModel) -> dict[str, int]:
-    """The smallest SRAM and flash over the space's corner specs; DoesNotFit if none fits."""
-    mems = [memory(s) for s in cfg.space.corners(cfg.dataset)]
+def smallest_reachable(cfg: SearchConfig, memory: MemoryModel) -> dict[str, Any]:
+    """The smallest SRAM and flash over the space's corner specs, and the params of the fitting
+    corner with the least SRAM (`fits`: the study's fallback trial); DoesNotFit if none fits."""
+    corners = cfg.space.corner_trials(cfg.dataset)
+    mems = memory.many([spec for _, spec in corners])
     sram, flash = min(m["sram_bytes"] for m in mems), min(m["flash_bytes"] for m in mems)
     b = cfg.budget
-    if not any(m["sram_bytes"] <= b.sram_bytes and m["flash_bytes"] <= b.flash_bytes for m in mems):
-        raise DoesNotFit(f"no {cfg.space.family} candidate fits SRAM {b.sram_bytes} B / flash {b.flash_bytes} B"
-                         f"{' of ' + b.board if b.board else ''}: the smallest the space reaches is SRAM "
+    fit = [(m["sram_bytes"], params) for (params, _), m in zip(corners, mems)
+           if m["sram_bytes"] <= b.sram_bytes and m["flash_bytes"] <= b.flash_bytes]
+    if not fit:
+        where = f"SRAM {b.sram_bytes} B / flash {b.flash_bytes} B{' of ' + b.board if b.board else ''}"
+        if sram <= b.sram_bytes and flash <= b.flash_bytes:   # each fits alone, no one spec fits both
+            low_sram = min((m for m in mems if m["sram_bytes"] <= b.sram_bytes), key=lambda m: m["flash_bytes"])
+            low_flash = min((m for m in mems if m["flash_bytes"] <= b.flash_bytes), key=lambda m: m["sram_bytes"])
+            raise DoesNotFit(f"no {cfg.space.family} candidate fits {where}: the smallest within the SRAM needs flash "
+                             f"{low_sram['flash_bytes']} B, the smallest within the flash needs SRAM "
+                             f"{low_flash['sram_bytes']} B")
+        raise DoesNotFit(f"no {cfg.space.family} candidate fits {where}: the smallest the space reaches is SRAM "
                          f"{sram} B ({max(0, sram - b.sram_bytes)} B over) and flash {flash} B "
                          f"({max(0, flash - b.flash_bytes)} B over)")
-    return {"sram_bytes": sram, "flash_bytes": flash}
+    return {"sram_bytes": sram, "flash_bytes": flash, "fits": min(fit, key=lambda f: f[0])[1]}
 
 
 def _train_accuracy(spec, cfg: SearchConfig) -> float:
@@ -178,32 +196,42 @@ def run_search(cfg: SearchConfig) -> dict[str, Any]:
                                 directions=["maximize", "minimize"], sampler=_sampler(cfg, storage, name))
     _note_resume(study, cfg)
     _check_objective(study, cfg)
+    _check_settings(study, cfg)
+    _recover(study, cfg)
     oneshot = _prepare_supernet(cfg, feasible_pool(cfg, memory)) if cfg.supernet else None
     cap = 20 * cfg.trials  # infeasible candidates are cheap but must not run forever
+    objective = make_objective(cfg, memory, oneshot.score if oneshot else None)
 
-    def n_done() -> tuple[int, int]:
+    def counts() -> tuple[int, int, int]:
         ts = study.get_trials(deepcopy=False)
-        return sum(feasible(t) for t in ts), len(ts)
+        return sum(feasible(t) for t in ts), len(ts), sum(t.state == TrialState.WAITING for t in ts)
 
     def stop_when_done(study_, _trial) -> None:
-        done, total = n_done()
+        done, total, waiting = counts()
         best = max((t.values[0] for t in study_.get_trials(deepcopy=False) if feasible(t)), default=None)
         cfg.progress(min(done, cfg.trials), cfg.trials, best)
-        if done >= cfg.trials or total >= cap:
+        if (done >= cfg.trials or total >= cap) and not waiting:   # re-runs of failed trials go first
             study_.stop()
 
     t0 = time.perf_counter()
-    done, total = n_done()
+    done, total, waiting = counts()
     cfg.progress(min(done, cfg.trials), cfg.trials, None)
-    if done < cfg.trials and total < cap:
-        study.optimize(make_objective(cfg, memory, oneshot.score if oneshot else None), n_jobs=cfg.jobs,
-                       callbacks=[stop_when_done], gc_after_trial=False)
+    if (done < cfg.trials and total < cap) or waiting:
+        study.optimize(objective, n_jobs=cfg.jobs, callbacks=[stop_when_done], gc_after_trial=False)
+    if not counts()[0]:
+        # The sampler found nothing within budget (a budget at the space's edge): the smallest
+        # corner that fits is a candidate the study must hold.
+        cfg.log(f"no sampled candidate fit in {counts()[1]} trials: adding the smallest spec that fits")
+        study.enqueue_trial(smallest["fits"], skip_if_exists=True)
+        study.optimize(objective, n_trials=1, gc_after_trial=False)
     study_wall = time.perf_counter() - t0
-    best = write_results(study, cfg)
+    # A supernet study's best.json waits for the fine-tune: its `accuracy` is a test accuracy.
+    best = write_results(study, cfg, write_best=oneshot is None)
     extra = {}
     if oneshot is not None and best is not None:
         best, extra = _after_supernet_study(study, best, oneshot, cfg)
     wall = time.perf_counter() - t0
+    smallest = {k: v for k, v in smallest.items() if k != "fits"}
     return {"study": name, "best": best, "smallest_reachable": smallest, "wall_seconds": round(wall, 2),
             "study_seconds": round(study_wall, 2), **extra,
             "memory_model": {"lowered": memory.lowered, "cache_hits": memory.hits,
@@ -226,6 +254,54 @@ def _check_objective(study, cfg: SearchConfig) -> None:
         flag = "--supernet" if have == "supernet" else "--no-supernet"
         raise UserError(f"study {study.study_name} holds {have} accuracies; resume it with {flag}, "
                         f"or start a new one with another --out or --study")
+
+
+# What a trial's values and constraints depend on, with the flag that sets it: a study resumed
+# with other settings would mix incomparable trials and judge them against another budget.
+SETTINGS_FLAGS = {"dataset": "--dataset", "sram_bytes": "--sram", "flash_bytes": "--flash", "core": "--board",
+                  "clock_hz": "--board", "max_train": "--max-train", "seed": "--seed",
+                  "supernet_epochs": "--supernet-epochs", "pool_size": "--pool", "epochs": "--epochs"}
+
+
+def _settings(cfg: SearchConfig) -> dict[str, Any]:
+    b = cfg.budget
+    out = {"dataset": cfg.dataset.name, "sram_bytes": b.sram_bytes, "flash_bytes": b.flash_bytes, "core": b.core,
+           "clock_hz": b.clock_hz, "max_train": cfg.max_train, "seed": cfg.seed}
+    # --epochs trains each candidate only without a supernet (with one it is the tau check's).
+    out.update({"supernet_epochs": cfg.supernet_epochs, "pool_size": cfg.pool_size} if cfg.supernet
+               else {"epochs": cfg.epochs})
+    return out
+
+
+def _check_settings(study, cfg: SearchConfig) -> None:
+    want = _settings(cfg)
+    have = study.user_attrs.get("settings")
+    if have is None:   # a new study, or one from before settings were stored: these are its settings
+        study.set_user_attr("settings", want)
+        return
+    for k, v in want.items():
+        if k in have and have[k] != v:
+            raise UserError(f"study {study.study_name} was run with {SETTINGS_FLAGS[k]} giving {k}={have[k]} "
+                            f"(now {v}); resume it with the same settings, or start a new one with another "
+                            "--out or --study")
+
+
+def _recover(study, cfg: SearchConfig) -> None:
+    """Re-run the candidates of trials a previous run left unfinished: RUNNING ones whose
+    worker is dead (no heartbeat for GRACE_S), and FAIL ones nothing re-ran yet (an interrupted
+    trial is marked FAIL by Optuna, with no retry of its own). Each comes back as a WAITING trial
+    with the same params, which the study runs first."""
+    if any(t.state == TrialState.RUNNING for t in study.get_trials(deepcopy=False)):
+        # A worker killed just now still looks alive; a live worker's heartbeat goes on meanwhile.
+        cfg.log(f"running trials in the study: waiting {GRACE_S} s to tell a dead worker's from a live one's")
+        time.sleep(GRACE_S)
+        optuna.storages.fail_stale_trials(study)   # stale ones -> FAIL, retried by the storage's callback
+    ts = study.get_trials(deepcopy=False)
+    retried = {t.system_attrs.get("failed_trial") for t in ts}
+    retry = RetryFailedTrialCallback(max_retry=MAX_RETRY)
+    for t in ts:
+        if t.state == TrialState.FAIL and t.number not in retried:
+            retry(study, t)
 
 
 def _train_progress(cfg: SearchConfig, what: str):
@@ -318,7 +394,7 @@ def _note_resume(study, cfg: SearchConfig) -> None:
                    f"{GRACE_S} s without heartbeat)" if c.get("running") else ""))
 
 
-def write_results(study, cfg: SearchConfig) -> dict[str, Any] | None:
+def write_results(study, cfg: SearchConfig, write_best: bool = True) -> dict[str, Any] | None:
     ok = [t for t in study.get_trials(deepcopy=False) if feasible(t)]
     if not ok:
         return None
@@ -330,12 +406,13 @@ def write_results(study, cfg: SearchConfig) -> dict[str, Any] | None:
             "budget": {"sram_bytes": cfg.budget.sram_bytes, "flash_bytes": cfg.budget.flash_bytes,
                        "board": cfg.budget.board, "core": cfg.budget.core}, "dataset": cfg.dataset.name,
             "epochs": cfg.epochs, "study": study.study_name}
-    write_json(cfg.out / "best.json", best)
-    _plot(study, cfg.out / "pareto.png")
+    if write_best:
+        write_json(cfg.out / "best.json", best)
+    _plot(study, cfg.out / "pareto.png", "supernet accuracy (validation split)" if cfg.supernet else "test accuracy")
     return best
 
 
-def _plot(study, path: Path) -> None:
+def _plot(study, path: Path, ylabel: str) -> None:
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -350,7 +427,7 @@ def _plot(study, path: Path) -> None:
     pf = sorted((t for t in ok if t.number in front), key=lambda t: t.values[1])
     ax.plot([t.values[1] for t in pf], [t.values[0] for t in pf], "o-", c="tab:red", label="Pareto front")
     ax.set_xlabel("estimated latency, ms (cost model calibrated on QEMU profiles)")
-    ax.set_ylabel("test accuracy")
+    ax.set_ylabel(ylabel)
     ax.set_title(f"{study.study_name}: {len(ok)} feasible of {len(ts)}")
     ax.legend(fontsize=7)
     fig.tight_layout()

@@ -21,11 +21,11 @@ import torch
 from edgeformer.errors import UserError
 from edgeformer.models.lmu import LMU
 from edgeformer.nas.space import (LMU_DEPTHS, LMU_DIMS, LMU_HIDDEN, LMU_MEMORY_INPUTS, LMU_MLP_RATIOS, LMU_ORDERS,
-                                  LMU_PATCH_KERNELS, LMU_PATCH_WIDTHS)
+                                  LMU_PATCH_KERNELS, LMU_PATCH_LAYERS, LMU_PATCH_WIDTHS)
 from edgeformer.specs import LMUFormerSpec
 
 Get = Callable[[str], torch.Tensor]
-PATCH_LAYERS = 2  # the space's most patch stages (nas/space.py `patch_layers`)
+PATCH_LAYERS = max(LMU_PATCH_LAYERS)  # the space's most patch stages
 
 
 def _bn_roles(role: str, c: int) -> dict[str, tuple]:

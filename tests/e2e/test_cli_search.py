@@ -65,31 +65,60 @@ def _trials(db):
         con.close()
 
 
-def test_killed_search_resumes_without_lost_or_repeated_trials(tmp_path, board48):
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT], ids=["kill", "ctrl-c"])
+def test_killed_search_resumes_without_lost_or_repeated_trials(tmp_path, board48, sig):
     out = tmp_path / "s"
     args = [str(EDGEFORMER), "search", *PER_TRIAL, "--board", str(board48), "--trials", "4", "--out", str(out)]
     proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 240
-    while time.time() < deadline:  # kill it once one trial is done and another is running
+    while time.time() < deadline:  # stop it once one trial is done and another is running
         rows = _trials(out / "study.db") if (out / "study.db").exists() else []
         if any(s == "COMPLETE" for _, s in rows) and any(s == "RUNNING" for _, s in rows):
             break
         time.sleep(0.5)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    assert any(s == "RUNNING" for _, s in _trials(out / "study.db"))
-    time.sleep(9)  # past the heartbeat grace period: the dead worker's trial is now stale
+    proc.send_signal(sig)
+    assert proc.wait(timeout=60) in (-signal.SIGKILL, 130)
+    # SIGKILL leaves the trial RUNNING (its worker is gone); Ctrl-C makes Optuna mark it FAIL.
+    assert {"RUNNING" if sig == signal.SIGKILL else "FAIL"} <= {s for _, s in _trials(out / "study.db")}
+    # Resumed at once: within the heartbeat grace period the dead trial still looks alive.
     res = run_json("search", *PER_TRIAL, "--board", board48, "--trials", "4", "--out", out, timeout=300)
     rows = _trials(out / "study.db")
     numbers = [n for n, _ in rows]
     assert numbers == list(range(len(numbers)))                  # none repeated, none skipped
-    assert "RUNNING" not in {s for _, s in rows}                 # the killed trial was failed ...
+    assert "RUNNING" not in {s for _, s in rows}                 # the stopped trial was failed ...
     assert res["trials"]["feasible"] >= 4 and res["trials"].get("fail", 0) >= 1
     import optuna
     study = optuna.load_study(study_name="vit-digits", storage=f"sqlite:///{out / 'study.db'}")
     failed = [t for t in study.trials if t.state.name == "FAIL"]
     retried = {t.system_attrs.get("failed_trial") for t in study.trials}
     assert all(t.number in retried for t in failed)              # ... and its candidate re-run
+    again = {t.number: t.params for t in study.trials}
+    assert all(again[t.number] == again[n] for n in retried - {None} for t in study.trials
+               if t.system_attrs.get("failed_trial") == n)
+
+
+def test_a_budget_only_the_smallest_spec_meets_still_gives_a_best_json(tmp_path):
+    """At the space's edge the sampler finds nothing within budget: the fitting corner is run."""
+    import re
+
+    p = run_cli("search", *PER_TRIAL, "--sram", "2KiB", "--flash", "1MiB", "--out", tmp_path / "x", check=3)
+    sram = int(re.search(r"reaches is SRAM (\d+) B", p.stderr).group(1))
+    res = run_json("search", *PER_TRIAL, "--epochs", "1", "--sram", str(sram), "--flash", "1MiB", "--trials", "1",
+                   "--out", tmp_path / "s", timeout=300)
+    best = json.loads((tmp_path / "s" / "best.json").read_text())
+    assert best["sram_bytes"] <= sram and res["trials"]["feasible"] >= 1
+
+
+def test_search_errors_exit_2_with_one_line(tmp_path):
+    cases = [(["--sram", "64KiB"], "give --board B, or both --sram"),
+             (["--board", "no-such-board"], "no-such-board"),
+             (["--sram", "lots", "--flash", "1MiB"], "--sram"),
+             (["--board", "stm32f746g-disco", "--storage", "sqlite:////no/such/dir/x.db"], "cannot open the study storage"),
+             (["--board", "stm32f746g-disco", "--storage", "redis://x"], "give an Optuna storage URL")]
+    for extra, words in cases:
+        p = run_cli("search", *PER_TRIAL, *extra, "--out", tmp_path / "s", check=2)
+        assert words in p.stderr, (extra, p.stderr)
+        assert len([ln for ln in p.stderr.splitlines() if "error" in ln]) == 1, p.stderr
 
 
 def _postgres() -> str:
@@ -163,3 +192,7 @@ def test_supernet_search_writes_tau_and_resumes_without_retraining(tmp_path, boa
     # Mixing objectives in one study is refused.
     p = run_cli("search", *PER_TRIAL, "--board", board48, "--trials", "9", "--out", out, check=2)
     assert "holds supernet accuracies" in p.stderr
+    # So is resuming it against another budget: its trials were judged against 48 KiB.
+    p = run_cli("search", *SUPERNET_FAST, "--board", board48, "--sram", "40KiB", "--trials", "9", "--out", out,
+                check=2)
+    assert "was run with --sram giving sram_bytes=49152 (now 40960)" in p.stderr

@@ -114,3 +114,35 @@ def test_worker_processes_plan_as_this_process(tmp_path, monkeypatch):
     assert [drop(p) for p in got] == [drop(p) for p in want]
     again = MemoryModel(budget)                        # a later search reads the plans from disk
     assert [drop(again.plan(s)) for s in specs] == [drop(p) for p in want] and again.lowered == 0
+
+
+class _Recorder:
+    """A trial that answers `params` (first choice elsewhere) and records every axis' choices."""
+
+    def __init__(self, params):
+        self.params, self.axes = params, {}
+
+    def suggest_categorical(self, name, choices):
+        self.axes[name] = tuple(choices)
+        return self.params.get(name, self.axes[name][0])
+
+
+@pytest.mark.parametrize("family,dataset", [("vit", "digits"), ("lmuformer", "fsdd")])
+def test_the_corners_are_the_smallest_specs(family, dataset):
+    """The exit-3 figures are the space's smallest: one step up any other axis from the corner
+    with the least SRAM (and from the one with the least flash) never needs less."""
+    from edgeformer.nas.space import CORNER_AXES
+
+    sp, ds = SPACES[family], load_dataset(dataset)
+    mm = MemoryModel(Budget(1 << 30, 1 << 30))
+    corners = sp.corner_trials(ds)
+    mems = mm.many([spec for _, spec in corners])
+    for key in ("sram_bytes", "flash_bytes"):
+        params, low = min(zip([p for p, _ in corners], mems), key=lambda pm: pm[1][key])
+        rec = _Recorder(params)
+        sp.suggest(rec, ds)
+        steps = [{**params, name: choices[choices.index(params[name]) + 1]} for name, choices in rec.axes.items()
+                 if name not in CORNER_AXES and len(choices) > 1 and choices.index(params[name]) + 1 < len(choices)]
+        assert steps
+        for step, m in zip(steps, mm.many([sp.suggest(_Recorder(p), ds) for p in steps])):
+            assert m[key] >= low[key], (key, step)
