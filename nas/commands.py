@@ -76,10 +76,17 @@ def search(family, dataset, board_name, sram, flash, trials, storage, study_name
     task = bar.add_task("search", total=trials, info="best -")
     training: dict[str, int] = {}
 
+    def shown():
+        # The bar appears with the first progress, so an early error (exit 2/3) prints alone.
+        if not bar.live.is_started:
+            bar.start()
+
     def progress(done, total, best):
+        shown()
         bar.update(task, completed=done, info="best -" if best is None else f"best {best:.4f}")
 
     def train_progress(what, epoch, epochs_, step, steps, loss):
+        shown()
         if what not in training:
             training[what] = bar.add_task(what, total=epochs_ * steps, info="")
         bar.update(training[what], total=epochs_ * steps, completed=epoch * steps + step,
@@ -92,8 +99,10 @@ def search(family, dataset, board_name, sram, flash, trials, storage, study_name
                        final_epochs=final_epochs, tau_candidates=tau_candidates, device=device,
                        train_progress=train_progress)
     err.print(f"[dim]budget: SRAM {budget.sram_bytes} B, flash {budget.flash_bytes} B ({budget.core})[/]")
-    with bar:
+    try:
         result = run_search(cfg)
+    finally:
+        bar.stop()
     result["out"] = str(out)
     b = result["best"]
     if as_json:

@@ -11,7 +11,7 @@ by QEMU profile runs on the core's stand-in (instructions / clock: one inference
 model's whole sequence). SRAM and flash are hard constraints through `constraints_func`; a candidate
 over budget is answered from the memory model alone, before any training, with accuracy 0.
 Storage: any Optuna URL (SQLite file by default, PostgreSQL for many processes). Heartbeats
-mark a killed worker's running trial FAIL and RetryFailedTrialCallback re-runs its candidate
+mark a killed worker's running trial FAIL and RetryHeartbeatStaleTrialCallback re-runs its candidate
 as a new trial, and a resumed search does the same for trials an interrupt (Ctrl-C) left FAIL,
 so a killed search loses no candidate and repeats no trial number. A study keeps the settings
 its trials were scored under (budget, dataset, training sizes): resuming it with others is an
@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 import optuna
-from optuna.storages import RDBStorage, RetryFailedTrialCallback
+from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
 from optuna.trial import TrialState
 
 from edgeformer.errors import DoesNotFit, UserError
@@ -71,7 +71,7 @@ class SearchConfig:
 # Heartbeats and constraints_func are what resume and hard budgets need; Optuna 5 flags them
 # experimental / deprecated-in-favour-of-set_constraint, which is not for our users to read.
 warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
-warnings.filterwarnings("ignore", message=r".*(failed_trial_callback|constraints_func|RetryFailedTrialCallback).* deprecated",
+warnings.filterwarnings("ignore", message=r".*constraints_func.* deprecated",
                         category=FutureWarning)
 
 
@@ -96,7 +96,7 @@ def storage_for(cfg: SearchConfig) -> RDBStorage:
     url = _driver(cfg.storage or f"sqlite:///{(cfg.out / 'study.db').resolve()}")
     try:
         return RDBStorage(url, heartbeat_interval=HEARTBEAT_S, grace_period=GRACE_S,
-                          failed_trial_callback=RetryFailedTrialCallback(max_retry=MAX_RETRY),
+                          heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRY),
                           engine_kwargs={"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {})
     except Exception as e:  # SQLAlchemy's connection/driver errors, Optuna's URL checks
         first = (str(e).strip().splitlines() or [type(e).__name__])[0]
@@ -297,8 +297,9 @@ def _recover(study, cfg: SearchConfig) -> None:
         time.sleep(GRACE_S)
         optuna.storages.fail_stale_trials(study)   # stale ones -> FAIL, retried by the storage's callback
     ts = study.get_trials(deepcopy=False)
-    retried = {t.system_attrs.get("failed_trial") for t in ts}
-    retry = RetryFailedTrialCallback(max_retry=MAX_RETRY)
+    # A retry lists every trial of its chain in retry_history ("failed_trial" names the first).
+    retried = {n for t in ts for n in t.system_attrs.get("retry_history", ())}
+    retry = RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRY)
     for t in ts:
         if t.state == TrialState.FAIL and t.number not in retried:
             retry(study, t)
