@@ -92,8 +92,12 @@ def study_name(cfg: SearchConfig) -> str:
     return cfg.study_name or f"{cfg.space.family}-{cfg.dataset.name}"
 
 
+def _storage_url(cfg: SearchConfig) -> str:
+    return _driver(cfg.storage or f"sqlite:///{(cfg.out / 'study.db').resolve()}")
+
+
 def storage_for(cfg: SearchConfig) -> RDBStorage:
-    url = _driver(cfg.storage or f"sqlite:///{(cfg.out / 'study.db').resolve()}")
+    url = _storage_url(cfg)
     try:
         return RDBStorage(url, heartbeat_interval=HEARTBEAT_S, grace_period=GRACE_S,
                           heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRY),
@@ -291,18 +295,22 @@ def _recover(study, cfg: SearchConfig) -> None:
     worker is dead (no heartbeat for GRACE_S), and FAIL ones nothing re-ran yet (an interrupted
     trial is marked FAIL by Optuna, with no retry of its own). Each comes back as a WAITING trial
     with the same params, which the study runs first."""
+    from edgeformer.nas.study_lock import study_lock
+
     if any(t.state == TrialState.RUNNING for t in study.get_trials(deepcopy=False)):
         # A worker killed just now still looks alive; a live worker's heartbeat goes on meanwhile.
         cfg.log(f"running trials in the study: waiting {GRACE_S} s to tell a dead worker's from a live one's")
         time.sleep(GRACE_S)
         optuna.storages.fail_stale_trials(study)   # stale ones -> FAIL, retried by the storage's callback
-    ts = study.get_trials(deepcopy=False)
-    # A retry lists every trial of its chain in retry_history ("failed_trial" names the first).
-    retried = {n for t in ts for n in t.system_attrs.get("retry_history", ())}
     retry = RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRY)
-    for t in ts:
-        if t.state == TrialState.FAIL and t.number not in retried:
-            retry(study, t)
+    # Workers resuming one study together: one at a time, or both would re-queue a failure.
+    with study_lock(_storage_url(cfg), study.study_name):
+        ts = study.get_trials(deepcopy=False)
+        # A retry lists every trial of its chain in retry_history ("failed_trial" names the first).
+        retried = {n for t in ts for n in t.system_attrs.get("retry_history", ())}
+        for t in ts:
+            if t.state == TrialState.FAIL and t.number not in retried:
+                retry(study, t)
 
 
 def _train_progress(cfg: SearchConfig, what: str):

@@ -20,11 +20,12 @@ def _study(cfg):
                                directions=["maximize", "minimize"])
 
 
+DIMS = optuna.distributions.CategoricalDistribution((8, 16, 24))
+
+
 def _fail(study, params):
-    t = study.ask()
-    for k, v in params.items():
-        t.suggest_categorical(k, [v])
-    study.tell(t, state=TrialState.FAIL)
+    study.add_trial(optuna.trial.create_trial(state=TrialState.FAIL, params=params,
+                                              distributions={k: DIMS for k in params}))
 
 
 def test_a_failed_trial_is_re_run_once_per_failure_up_to_max_retry(tmp_path):
@@ -53,3 +54,34 @@ def test_a_study_refuses_a_resume_under_other_settings(tmp_path):
         st._check_settings(study, _cfg(tmp_path, sram=40 * 1024))
     with pytest.raises(UserError, match="--max-train"):
         st._check_settings(study, _cfg(tmp_path, max_train=100))
+
+
+def _postgres_url() -> str:
+    import os
+
+    url = os.environ.get("EDGEFORMER_TEST_POSTGRES")
+    if not url:
+        if os.environ.get("CI"):
+            pytest.fail("EDGEFORMER_TEST_POSTGRES is not set: .ci/run must start PostgreSQL and export it")
+        pytest.skip("no PostgreSQL (set EDGEFORMER_TEST_POSTGRES=postgresql://...)")
+    return url
+
+
+@pytest.mark.parametrize("storage", ["sqlite", "postgresql"])
+def test_workers_resuming_together_queue_a_failure_once(tmp_path, storage):
+    import threading
+    import uuid
+
+    cfg = _cfg(tmp_path) if storage == "sqlite" else _cfg(tmp_path, storage=_postgres_url(),
+                                                          study_name=f"recover-{uuid.uuid4().hex[:8]}")
+    study = _study(cfg)
+    for d in (8, 16, 24):
+        _fail(study, {"dim": d})
+    studies = [_study(cfg) for _ in range(4)]    # four workers, each with its own connection
+    threads = [threading.Thread(target=st._recover, args=(s, cfg)) for s in studies]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    waiting = study.get_trials(states=(TrialState.WAITING,))
+    assert sorted(t.params["dim"] for t in waiting) == [8, 16, 24]
