@@ -100,11 +100,35 @@ def storage_for(cfg: SearchConfig) -> RDBStorage:
     url = _storage_url(cfg)
     try:
         return RDBStorage(url, heartbeat_interval=HEARTBEAT_S, grace_period=GRACE_S,
-                          heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRY),
+                          heartbeat_stale_trial_callback=_LockedRetry(url),
                           engine_kwargs={"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {})
     except Exception as e:  # SQLAlchemy's connection/driver errors, Optuna's URL checks
+        import sqlalchemy
+
         first = (str(e).strip().splitlines() or [type(e).__name__])[0]
-        raise UserError(f"--storage {cfg.storage or url}: cannot open the study storage: {first[:200]}") from None
+        try:
+            shown = sqlalchemy.engine.make_url(url).render_as_string(hide_password=True)
+        except Exception:
+            shown = url.split("@")[-1]
+        raise UserError(f"--storage {shown}: cannot open the study storage: {first[:200]}") from None
+
+
+class _LockedRetry:
+    """Queues a failed trial's candidate again (Optuna's retry callback) unless some trial's
+    retry history already holds it, under the study lock: workers that fail the same stale
+    trials, or resume together, queue each failure once."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+    def __call__(self, study, trial) -> None:
+        from edgeformer.nas.study_lock import study_lock
+
+        with study_lock(self.url, study.study_name):
+            ts = study.get_trials(deepcopy=False)
+            # A retry lists every trial of its chain in retry_history ("failed_trial" names the first).
+            if trial.number not in {n for t in ts for n in t.system_attrs.get("retry_history", ())}:
+                RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRY)(study, trial)
 
 
 def _constraints(trial: optuna.trial.FrozenTrial) -> list[float]:
@@ -226,8 +250,10 @@ def run_search(cfg: SearchConfig) -> dict[str, Any]:
         # The sampler found nothing within budget (a budget at the space's edge): the smallest
         # corner that fits is a candidate the study must hold.
         cfg.log(f"no sampled candidate fit in {counts()[1]} trials: adding the smallest spec that fits")
-        study.enqueue_trial(smallest["fits"], skip_if_exists=True)
-        study.optimize(objective, n_trials=1, gc_after_trial=False)
+        queued = (TrialState.WAITING, TrialState.RUNNING)   # (a COMPLETE one would fit: not here)
+        if not any(t.params == smallest["fits"] for t in study.get_trials(deepcopy=False, states=queued)):
+            study.enqueue_trial(smallest["fits"])
+        study.optimize(objective, n_trials=1, callbacks=[stop_when_done], gc_after_trial=False)
     study_wall = time.perf_counter() - t0
     # A supernet study's best.json waits for the fine-tune: its `accuracy` is a test accuracy.
     best = write_results(study, cfg, write_best=oneshot is None)
@@ -262,14 +288,14 @@ def _check_objective(study, cfg: SearchConfig) -> None:
 
 # What a trial's values and constraints depend on, with the flag that sets it: a study resumed
 # with other settings would mix incomparable trials and judge them against another budget.
-SETTINGS_FLAGS = {"dataset": "--dataset", "sram_bytes": "--sram", "flash_bytes": "--flash", "core": "--board",
+SETTINGS_FLAGS = {"family": "--family", "dataset": "--dataset", "sram_bytes": "--sram", "flash_bytes": "--flash", "core": "--board",
                   "clock_hz": "--board", "max_train": "--max-train", "seed": "--seed",
                   "supernet_epochs": "--supernet-epochs", "pool_size": "--pool", "epochs": "--epochs"}
 
 
 def _settings(cfg: SearchConfig) -> dict[str, Any]:
     b = cfg.budget
-    out = {"dataset": cfg.dataset.name, "sram_bytes": b.sram_bytes, "flash_bytes": b.flash_bytes, "core": b.core,
+    out = {"family": cfg.space.family, "dataset": cfg.dataset.name, "sram_bytes": b.sram_bytes, "flash_bytes": b.flash_bytes, "core": b.core,
            "clock_hz": b.clock_hz, "max_train": cfg.max_train, "seed": cfg.seed}
     # --epochs trains each candidate only without a supernet (with one it is the tau check's).
     out.update({"supernet_epochs": cfg.supernet_epochs, "pool_size": cfg.pool_size} if cfg.supernet
@@ -299,18 +325,14 @@ def _recover(study, cfg: SearchConfig) -> None:
 
     if any(t.state == TrialState.RUNNING for t in study.get_trials(deepcopy=False)):
         # A worker killed just now still looks alive; a live worker's heartbeat goes on meanwhile.
-        cfg.log(f"running trials in the study: waiting {GRACE_S} s to tell a dead worker's from a live one's")
-        time.sleep(GRACE_S)
+        # (+ a heartbeat: SQLite keeps whole seconds, and stale means strictly over GRACE_S.)
+        cfg.log(f"running trials in the study: waiting {GRACE_S + HEARTBEAT_S} s to tell a dead worker's "
+                "from a live one's")
+        time.sleep(GRACE_S + HEARTBEAT_S)
         optuna.storages.fail_stale_trials(study)   # stale ones -> FAIL, retried by the storage's callback
-    retry = RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRY)
-    # Workers resuming one study together: one at a time, or both would re-queue a failure.
-    with study_lock(_storage_url(cfg), study.study_name):
-        ts = study.get_trials(deepcopy=False)
-        # A retry lists every trial of its chain in retry_history ("failed_trial" names the first).
-        retried = {n for t in ts for n in t.system_attrs.get("retry_history", ())}
-        for t in ts:
-            if t.state == TrialState.FAIL and t.number not in retried:
-                retry(study, t)
+    retry = _LockedRetry(_storage_url(cfg))
+    for t in study.get_trials(deepcopy=False, states=(TrialState.FAIL,)):
+        retry(study, t)
 
 
 def _train_progress(cfg: SearchConfig, what: str):

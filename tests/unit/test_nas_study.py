@@ -85,3 +85,19 @@ def test_workers_resuming_together_queue_a_failure_once(tmp_path, storage):
         t.join()
     waiting = study.get_trials(states=(TrialState.WAITING,))
     assert sorted(t.params["dim"] for t in waiting) == [8, 16, 24]
+
+
+def test_another_family_on_the_same_study_is_refused(tmp_path):
+    study = _study(_cfg(tmp_path))
+    st._check_settings(study, _cfg(tmp_path))
+    other = st.SearchConfig(SPACES["lmuformer"], load_dataset("digits"), Budget(48 * 1024, 1 << 20), tmp_path)
+    with pytest.raises(UserError, match="--family giving family=vit \\(now lmuformer\\)"):
+        st._check_settings(study, other)
+
+
+def test_an_unreachable_storage_is_one_line_without_the_password(tmp_path):
+    cfg = _cfg(tmp_path, storage="postgresql://user:s3cret@127.0.0.1:1/db")
+    with pytest.raises(UserError) as e:
+        st.storage_for(cfg)
+    assert "cannot open the study storage" in str(e.value) and "s3cret" not in str(e.value)
+    assert "\n" not in str(e.value)
