@@ -18,6 +18,10 @@ Targets (issue): at every budget the search beats the preset by >= 1 point.
 
 How long (the --quick and per-epoch CPU figures measured on the 2-core dev box; the rest estimated):
   - 2-core CPU, --quick (fsdd, 16 KiB only, 400 samples): measured 83 s for the budget, ~2 min in all.
+  - 2-core CPU, a reduced fashion-mnist run (measured, 58 min for three budgets, one 800 s supernet):
+      bench/search_accuracy.py --dataset fashion-mnist --budgets 32,64,128 --trials 40 \
+        --supernet-epochs 4 --epochs 5 --tau-candidates 3 --tau-epochs 2 --max-train 10000 --device cpu
+    (10,000 training images, a 5-epoch recipe R: far from converged, ~75-78% test accuracy).
   - 2-core CPU, full settings: not practical. A fashion-mnist supernet epoch on 60,000 images
     (sandwich rule: largest + smallest + one random ViT per step) takes ~20-25 minutes here, so
     30 supernet epochs + 4 budgets x (100 trials + 5 tau candidates + 2 x 24-epoch trainings)
