@@ -10,9 +10,10 @@ latency is nas/latency.py's per-op cost model over the candidate's lowered graph
 by QEMU profile runs on the core's stand-in (instructions / clock: one inference, a streaming
 model's whole sequence). SRAM and flash are hard constraints through `constraints_func`; a candidate
 over budget is answered from the memory model alone, before any training, with accuracy 0.
-Storage: any Optuna URL (SQLite file by default, PostgreSQL for many processes). Heartbeats
-mark a killed worker's running trial FAIL and RetryHeartbeatStaleTrialCallback re-runs its candidate
-as a new trial, and a resumed search does the same for trials an interrupt (Ctrl-C) left FAIL,
+Storage: any Optuna URL (SQLite file by default, PostgreSQL for many processes). A killed
+worker's running trial is marked FAIL (at once on resume when the worker ran on this machine and
+its process is gone, else by the heartbeat check) and its candidate re-run as a new trial; a
+resumed search does the same for trials an interrupt (Ctrl-C) left FAIL,
 so a killed search loses no candidate and repeats no trial number. A study keeps the settings
 its trials were scored under (budget, dataset, training sizes): resuming it with others is an
 error, not a silent mix.
@@ -40,6 +41,7 @@ from edgeformer.specs import spec_from_dict
 CYCLES_PER_MAC = 4.0          # the old uncalibrated MACs proxy, kept for bench/latency_model.py's comparison
 HEARTBEAT_S, GRACE_S = 2, 8   # a trial silent for GRACE_S belongs to a dead worker
 MAX_RETRY = 2                 # a candidate whose trial failed is re-run at most this often
+WORKER = f"{socket.gethostname()}:{os.getpid()}"
 
 
 @dataclass
@@ -186,12 +188,12 @@ def make_objective(cfg: SearchConfig, memory: MemoryModel, score: Callable[[Any]
     latency = LatencyObjective(b.core, b.clock_hz, cfg.log)
 
     def objective(trial: optuna.Trial) -> tuple[float, float]:
+        trial.set_user_attr("worker", WORKER)   # first: a resume tells a dead local worker's trial by it
         spec = cfg.space.suggest(trial, cfg.dataset)
         mem = memory(spec)
         latency_ms = latency(spec, mem)
         cons = [float(mem["sram_bytes"] - b.sram_bytes), float(mem["flash_bytes"] - b.flash_bytes)]
-        attrs = {**mem, "spec": spec.to_dict(), "constraints": cons, "est_latency_ms": latency_ms,
-                 "worker": f"{socket.gethostname()}:{os.getpid()}"}
+        attrs = {**mem, "spec": spec.to_dict(), "constraints": cons, "est_latency_ms": latency_ms}
         for k, v in attrs.items():
             trial.set_user_attr(k, v)
         if any(c > 0 for c in cons):
@@ -317,22 +319,29 @@ def _check_settings(study, cfg: SearchConfig) -> None:
 
 
 def _recover(study, cfg: SearchConfig) -> None:
-    """Re-run the candidates of trials a previous run left unfinished: RUNNING ones whose
-    worker is dead (no heartbeat for GRACE_S), and FAIL ones nothing re-ran yet (an interrupted
-    trial is marked FAIL by Optuna, with no retry of its own). Each comes back as a WAITING trial
-    with the same params, which the study runs first."""
-    from edgeformer.nas.study_lock import study_lock
-
-    if any(t.state == TrialState.RUNNING for t in study.get_trials(deepcopy=False)):
-        # A worker killed just now still looks alive; a live worker's heartbeat goes on meanwhile.
-        # (+ a heartbeat: SQLite keeps whole seconds, and stale means strictly over GRACE_S.)
-        cfg.log(f"running trials in the study: waiting {GRACE_S + HEARTBEAT_S} s to tell a dead worker's "
-                "from a live one's")
-        time.sleep(GRACE_S + HEARTBEAT_S)
-        optuna.storages.fail_stale_trials(study)   # stale ones -> FAIL, retried by the storage's callback
+    """Re-run the candidates of trials a previous run left unfinished: RUNNING ones of a dead
+    worker of this machine (its process is gone: no need to wait out the heartbeat grace; a
+    remote worker's are failed by the heartbeat check as the study runs), and FAIL ones nothing
+    re-ran yet (an interrupted trial is marked FAIL by Optuna, with no retry of its own). Each
+    comes back as a WAITING trial with the same params, which the study runs first."""
+    host = socket.gethostname()
+    for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        where, _, pid = t.user_attrs.get("worker", "").rpartition(":")
+        if where == host and pid.isdigit() and not _alive(int(pid)):
+            study.tell(t.number, state=TrialState.FAIL, skip_if_finished=True)
     retry = _LockedRetry(_storage_url(cfg))
     for t in study.get_trials(deepcopy=False, states=(TrialState.FAIL,)):
         retry(study, t)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True    # another user's process
+    return True
 
 
 def _train_progress(cfg: SearchConfig, what: str):
@@ -421,8 +430,8 @@ def _note_resume(study, cfg: SearchConfig) -> None:
     if ts:
         c = _counts(study)
         cfg.log(f"resuming study {study.study_name}: " + ", ".join(f"{v} {k}" for k, v in c.items())
-                + (" (running trials of a dead worker are failed and retried after "
-                   f"{GRACE_S} s without heartbeat)" if c.get("running") else ""))
+                + (" (a dead worker's running trials are failed and re-run: at once for this machine's, "
+                   f"after {GRACE_S} s without heartbeat for others')" if c.get("running") else ""))
 
 
 def write_results(study, cfg: SearchConfig, write_best: bool = True) -> dict[str, Any] | None:

@@ -69,7 +69,10 @@ def _trials(db):
 def test_killed_search_resumes_without_lost_or_repeated_trials(tmp_path, board48, sig):
     out = tmp_path / "s"
     args = [str(EDGEFORMER), "search", *PER_TRIAL, "--board", str(board48), "--trials", "4", "--out", str(out)]
-    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # SIGINT's default action restored: a shell running the suite in the background ignores it,
+    # and Python keeps an ignored SIGINT ignored (no KeyboardInterrupt).
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.time() + 240
     while time.time() < deadline:  # stop it once one trial is done and another is running
         rows = _trials(out / "study.db") if (out / "study.db").exists() else []
