@@ -31,7 +31,8 @@ def test_digits_48k_search_builds_for_the_board(tmp_path, board48):
     t0 = time.perf_counter()
     res = run_json("search", *SUPERNET_FAST, "--board", board48, "--trials", "3", "--out", tmp_path / "s",
                    timeout=300)
-    assert time.perf_counter() - t0 < 90 + 30  # + the one-off runtime measurement on a cold cache
+    # + the one-off runtime measurement, latency calibration and the space's 27 corners on a cold cache
+    assert time.perf_counter() - t0 < 90 + 60
     best = json.loads((tmp_path / "s" / "best.json").read_text())
     assert {"sram_bytes", "flash_bytes", "accuracy", "trial", "family"} <= set(best)
     assert best["sram_bytes"] <= 48 * 1024 and best["flash_bytes"] <= 256 * 1024
