@@ -126,7 +126,7 @@ def simplify(model: onnx.ModelProto) -> onnx.ModelProto:
     """Fold constants and shape arithmetic; standard ONNX ops only, names of graph I/O kept.
 
     onnxscript's `optimizer.optimize` pass sequence, with its pattern rewriter limited to
-    REWRITE_RULES: of its ~46 default rules only the BatchNorm fusions ever match what our
+    `_rewrite_pass`'s rules: of its ~46 default rules only the BatchNorm fusions ever match what our
     models export, and trying the other rules on every node took ~60% of the optimiser's time
     (the search lowers a candidate per trial). tests/unit/test_onnx_export.py checks that the
     result is byte for byte `optimize`'s on every preset and on sampled candidates of every space.

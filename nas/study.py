@@ -141,9 +141,9 @@ def feasible(t: optuna.trial.FrozenTrial) -> bool:
     return t.state == TrialState.COMPLETE and all(c <= 0 for c in _constraints(t))
 
 
-def smallest_reachable(cfg: SearchConfig, memory: MemoryModel) -> dict[str, Any]:
-    """The smallest SRAM and flash over the space's corner specs, and the params of the fitting
-    corner with the least SRAM (`fits`: the study's fallback trial); DoesNotFit if none fits."""
+def smallest_reachable(cfg: SearchConfig, memory: MemoryModel) -> tuple[dict[str, int], dict[str, Any]]:
+    """The smallest SRAM and flash over the space's corner specs, and the Optuna params of the
+    fitting corner with the least SRAM (the study's fallback trial); DoesNotFit if none fits."""
     corners = cfg.space.corner_trials(cfg.dataset)
     mems = memory.many([spec for _, spec in corners])
     sram, flash = min(m["sram_bytes"] for m in mems), min(m["flash_bytes"] for m in mems)
@@ -161,7 +161,7 @@ def smallest_reachable(cfg: SearchConfig, memory: MemoryModel) -> dict[str, Any]
         raise DoesNotFit(f"no {cfg.space.family} candidate fits {where}: the smallest the space reaches is SRAM "
                          f"{sram} B ({max(0, sram - b.sram_bytes)} B over) and flash {flash} B "
                          f"({max(0, flash - b.flash_bytes)} B over)")
-    return {"sram_bytes": sram, "flash_bytes": flash, "fits": min(fit, key=lambda f: f[0])[1]}
+    return {"sram_bytes": sram, "flash_bytes": flash}, min(fit, key=lambda f: f[0])[1]
 
 
 def _train_accuracy(spec, cfg: SearchConfig) -> float:
@@ -219,7 +219,7 @@ def run_search(cfg: SearchConfig) -> dict[str, Any]:
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     cfg.out.mkdir(parents=True, exist_ok=True)
     memory = cfg.memory or MemoryModel(cfg.budget, cfg.log, workers=cfg.jobs)
-    smallest = smallest_reachable(cfg, memory)
+    smallest, fallback = smallest_reachable(cfg, memory)
     storage = storage_for(cfg)
     name = study_name(cfg)
     study = optuna.create_study(study_name=name, storage=storage, load_if_exists=True,
@@ -253,8 +253,8 @@ def run_search(cfg: SearchConfig) -> dict[str, Any]:
         # corner that fits is a candidate the study must hold.
         cfg.log(f"no sampled candidate fit in {counts()[1]} trials: adding the smallest spec that fits")
         queued = (TrialState.WAITING, TrialState.RUNNING)   # (a COMPLETE one would fit: not here)
-        if not any(t.params == smallest["fits"] for t in study.get_trials(deepcopy=False, states=queued)):
-            study.enqueue_trial(smallest["fits"])
+        if not any(t.params == fallback for t in study.get_trials(deepcopy=False, states=queued)):
+            study.enqueue_trial(fallback)
         study.optimize(objective, n_trials=1, callbacks=[stop_when_done], gc_after_trial=False)
     study_wall = time.perf_counter() - t0
     # A supernet study's best.json waits for the fine-tune: its `accuracy` is a test accuracy.
@@ -263,7 +263,6 @@ def run_search(cfg: SearchConfig) -> dict[str, Any]:
     if oneshot is not None and best is not None:
         best, extra = _after_supernet_study(study, best, oneshot, cfg)
     wall = time.perf_counter() - t0
-    smallest = {k: v for k, v in smallest.items() if k != "fits"}
     return {"study": name, "best": best, "smallest_reachable": smallest, "wall_seconds": round(wall, 2),
             "study_seconds": round(study_wall, 2), **extra,
             "memory_model": {"lowered": memory.lowered, "cache_hits": memory.hits,

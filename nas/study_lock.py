@@ -8,13 +8,14 @@ on one machine and take an flock on a file beside the database.
 from __future__ import annotations
 
 import fcntl
-import hashlib
 from contextlib import contextmanager
 from typing import Iterator
 
+from edgeformer.nas.supernet_store import advisory_lock_id, key_digest
+
 
 def _lock_id(study: str) -> int:
-    return int(hashlib.sha256(f"edgeformer-study-lock:{study}".encode()).hexdigest()[:15], 16)  # 60 bits
+    return advisory_lock_id(key_digest({"study-lock": study}))
 
 
 @contextmanager

@@ -26,7 +26,7 @@ def key_digest(key: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def _lock_id(digest: str) -> int:
+def advisory_lock_id(digest: str) -> int:
     return int(digest[:15], 16)   # 60 bits: a positive PostgreSQL bigint
 
 
@@ -56,7 +56,7 @@ class SupernetStore:
         sa = self._sa
         with self.engine.connect() as conn:
             waited = False
-            while not conn.execute(sa.text("SELECT pg_try_advisory_lock(:k)"), {"k": _lock_id(digest)}).scalar():
+            while not conn.execute(sa.text("SELECT pg_try_advisory_lock(:k)"), {"k": advisory_lock_id(digest)}).scalar():
                 if not waited:
                     log("supernet: another worker of this study is training it; waiting for the study database")
                     waited = True
@@ -67,13 +67,13 @@ class SupernetStore:
                 self._create_table()
                 yield
             finally:
-                conn.execute(sa.text("SELECT pg_advisory_unlock(:k)"), {"k": _lock_id(digest)})
+                conn.execute(sa.text("SELECT pg_advisory_unlock(:k)"), {"k": advisory_lock_id(digest)})
                 conn.commit()
 
     def _create_table(self) -> None:
         # One creator at a time: two workers of different studies could race on CREATE TABLE.
         with self.engine.begin() as conn:
-            conn.execute(self._sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _lock_id(key_digest({TABLE: 0}))})
+            conn.execute(self._sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": advisory_lock_id(key_digest({TABLE: 0}))})
             self._meta.create_all(conn, checkfirst=True)
 
     def fetch(self, digest: str) -> bytes | None:

@@ -45,3 +45,14 @@ size = "256KiB"
 origin = 0x20000000
 size = "{ram}"
 """
+
+
+def postgres_url() -> str:
+    """The test PostgreSQL (.ci/run starts one and exports its URL): in CI a missing one fails
+    the test, elsewhere it skips."""
+    url = os.environ.get("EDGEFORMER_TEST_POSTGRES")
+    if not url:
+        if os.environ.get("CI"):
+            pytest.fail("EDGEFORMER_TEST_POSTGRES is not set: .ci/run must start PostgreSQL and export it")
+        pytest.skip("no PostgreSQL (set EDGEFORMER_TEST_POSTGRES=postgresql://...)")
+    return url

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from tests.conftest import board_toml, EDGEFORMER, run_cli, run_json
+from tests.conftest import board_toml, EDGEFORMER, postgres_url, run_cli, run_json
 
 BOARD_48K = board_toml("tiny48", "48KiB")
 FAST = ["--family", "vit", "--dataset", "digits", "--epochs", "2"]
@@ -124,17 +124,8 @@ def test_search_errors_exit_2_with_one_line(tmp_path):
         assert len([ln for ln in p.stderr.splitlines() if "error" in ln]) == 1, p.stderr
 
 
-def _postgres() -> str:
-    url = os.environ.get("EDGEFORMER_TEST_POSTGRES")
-    if not url:
-        if os.environ.get("CI"):
-            pytest.fail("EDGEFORMER_TEST_POSTGRES is not set: .ci/run must start PostgreSQL and export it")
-        pytest.skip("no PostgreSQL (set EDGEFORMER_TEST_POSTGRES=postgresql://...)")
-    return url
-
-
 def test_two_workers_share_one_postgresql_study(tmp_path, board48):
-    url = _postgres()
+    url = postgres_url()
     study = f"two-workers-{os.getpid()}-{int(time.time())}"
     args = [str(EDGEFORMER), "search", *PER_TRIAL, "--board", str(board48), "--trials", "4", "--storage", url,
             "--study", study, "--json"]
@@ -157,7 +148,7 @@ def test_two_workers_of_a_postgresql_study_score_with_one_supernet(tmp_path, boa
     and loads it: both score candidates with the same weights, trained once."""
     import torch
 
-    url = _postgres()
+    url = postgres_url()
     study = f"one-supernet-{os.getpid()}-{int(time.time())}"
     args = [str(EDGEFORMER), "search", *SUPERNET_FAST, "--tau-candidates", "0", "--board", str(board48),
             "--trials", "4", "--storage", url, "--study", study, "--json"]

@@ -8,6 +8,7 @@ from edgeformer.errors import UserError
 from edgeformer.nas import study as st
 from edgeformer.nas.memory import Budget
 from edgeformer.nas.space import SPACES
+from tests.conftest import postgres_url
 
 
 def _cfg(tmp_path, sram=48 * 1024, **kw):
@@ -56,23 +57,12 @@ def test_a_study_refuses_a_resume_under_other_settings(tmp_path):
         st._check_settings(study, _cfg(tmp_path, max_train=100))
 
 
-def _postgres_url() -> str:
-    import os
-
-    url = os.environ.get("EDGEFORMER_TEST_POSTGRES")
-    if not url:
-        if os.environ.get("CI"):
-            pytest.fail("EDGEFORMER_TEST_POSTGRES is not set: .ci/run must start PostgreSQL and export it")
-        pytest.skip("no PostgreSQL (set EDGEFORMER_TEST_POSTGRES=postgresql://...)")
-    return url
-
-
 @pytest.mark.parametrize("storage", ["sqlite", "postgresql"])
 def test_workers_resuming_together_queue_a_failure_once(tmp_path, storage):
     import threading
     import uuid
 
-    cfg = _cfg(tmp_path) if storage == "sqlite" else _cfg(tmp_path, storage=_postgres_url(),
+    cfg = _cfg(tmp_path) if storage == "sqlite" else _cfg(tmp_path, storage=postgres_url(),
                                                           study_name=f"recover-{uuid.uuid4().hex[:8]}")
     study = _study(cfg)
     for d in (8, 16, 24):
