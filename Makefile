@@ -22,8 +22,9 @@ $(STAMP): pyproject.toml
 demo: setup
 	@bash scripts/demo.sh
 
+# One pytest worker per core: the slow tests wait on gcc and QEMU subprocesses, one core each.
 test: setup
-	@$(PY) -m pytest
+	@$(PY) -m pytest -n auto
 
 bench: setup
 	@$(PY) bench/accuracy.py
