@@ -22,9 +22,11 @@ $(STAMP): pyproject.toml
 demo: setup
 	@bash scripts/demo.sh
 
-# One pytest worker per core: the slow tests wait on gcc and QEMU subprocesses, one core each.
+# One pytest worker per core, at most 4: the slow tests wait on gcc and QEMU subprocesses, one
+# core each; more workers would crowd the timed tests (each torch process threads over every core).
+TEST_WORKERS ?= $(shell n=$$(nproc); [ $$n -gt 4 ] && n=4; echo $$n)
 test: setup
-	@$(PY) -m pytest -n auto
+	@$(PY) -m pytest -n $(TEST_WORKERS)
 
 bench: setup
 	@$(PY) bench/accuracy.py
