@@ -23,6 +23,10 @@ How long (the --quick and per-epoch CPU figures measured on the 2-core dev box; 
       bench/search_accuracy.py --dataset fashion-mnist --budgets 32,64,128 --trials 40 \
         --supernet-epochs 4 --epochs 5 --tau-candidates 3 --tau-epochs 2 --max-train 10000 --device cpu
     (10,000 training images, a 5-epoch recipe R: far from converged, ~75-78% test accuracy).
+    The same settings with --budgets 320 and that run's --out: 588 s (supernet reused).
+  - --largest-only: the memory model on each space's largest specs (144 ViTs, 6 LMUFormers),
+    a few minutes on a cold plan cache. Measured: fashion-mnist ViT 97,848 B, fsdd LMUFormer
+    21,960 B (so 128/320 KiB and 32/64 KiB constrain nothing).
   - 2-core CPU, full settings: not practical. A fashion-mnist supernet epoch on 60,000 images
     (sandwich rule: largest + smallest + one random ViT per step) takes ~20-25 minutes here, so
     30 supernet epochs + 4 budgets x (100 trials + 5 tau candidates + 2 x 24-epoch trainings)
