@@ -56,3 +56,39 @@ def postgres_url() -> str:
             pytest.fail("EDGEFORMER_TEST_POSTGRES is not set: .ci/run must start PostgreSQL and export it")
         pytest.skip("no PostgreSQL (set EDGEFORMER_TEST_POSTGRES=postgresql://...)")
     return url
+
+
+# ------------------------------------------------ the ONNX node conformance summary, across xdist
+_CONFORMANCE: list[dict] = []   # the controller's copy of each worker's summary data
+
+
+def _conformance_data():
+    import sys as _sys
+    mod = _sys.modules.get("tests.conformance.conftest")   # loaded only where those tests ran
+    return mod.summary_data() if mod else None
+
+
+def pytest_sessionfinish(session):
+    out = getattr(session.config, "workeroutput", None)     # set on an xdist worker
+    data = _conformance_data()
+    if out is not None and data:
+        out["conformance"] = json.dumps(data)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error):                       # xdist controller: a worker finished
+    raw = getattr(node, "workeroutput", {}).get("conformance")
+    if raw:
+        _CONFORMANCE.append(json.loads(raw))
+
+
+def pytest_terminal_summary(terminalreporter):
+    from tests.conformance.conftest import report
+
+    found = [d for d in [_conformance_data(), *_CONFORMANCE] if d]
+    if found:
+        merged = {"cases": {}, "results": {}}
+        for d in found:
+            merged["cases"].update(d["cases"])
+            merged["results"].update(d["results"])
+        report(merged, terminalreporter.write_line)

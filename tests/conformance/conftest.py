@@ -1,5 +1,6 @@
-"""Session fixture that builds every selected ONNX node case once, and a terminal summary
-with the selected/passed/skipped counts overall and per op type."""
+"""Session fixture that builds every selected ONNX node case once, and the summary's data:
+selected/passed/skipped counts overall and per op type (tests/conftest.py prints it, gathered
+from the xdist workers)."""
 import collections
 
 import pytest
@@ -17,22 +18,29 @@ def built_cases(tmp_path_factory):
     return cs
 
 
-def pytest_terminal_summary(terminalreporter):
+def summary_data() -> dict | None:
+    """This process's cases and results as plain data (an xdist worker sends it to the
+    controller, which prints the summary), or None when no case was built here."""
     cs = SUMMARY.get("cases")
     if not cs:
-        return
-    res = SUMMARY.get("results", {})
+        return None
+    return {"cases": {n: {"ops": list(c.ops), "skip": c.skip or ""} for n, c in cs.items()},
+            "results": dict(SUMMARY.get("results", {}))}
+
+
+def report(data: dict, w) -> None:
+    """The selected/passed/skipped counts overall and per op type, and each skip's reason."""
+    cs, res = data["cases"], data["results"]
     count = collections.Counter(res.values())
-    w = terminalreporter.write_line
     w(f"onnx node conformance: selected {len(cs)}, ran {len(res)}, passed {count['passed']}, "
       f"skipped {count['skipped']}, failed {count['failed']}")
     per_op: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
     for name, c in cs.items():
-        for op in c.ops:
+        for op in c["ops"]:
             per_op[op]["selected"] += 1
             per_op[op][res.get(name, "not run")] += 1
     w("  per op (selected/passed/skipped): " + ", ".join(
         f"{op} {v['selected']}/{v['passed']}/{v['skipped']}" for op, v in sorted(per_op.items())))
     for name, c in sorted(cs.items()):
         if res.get(name) == "skipped":
-            w(f"  skipped {name}: {c.skip[:160]}")
+            w(f"  skipped {name}: {c['skip'][:160]}")
