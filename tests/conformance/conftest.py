@@ -2,6 +2,9 @@
 selected/passed/skipped counts overall and per op type (tests/conftest.py prints it, gathered
 from the xdist workers)."""
 import collections
+import json
+import os
+from pathlib import Path
 
 import pytest
 
@@ -13,9 +16,29 @@ SUMMARY: dict = {}
 @pytest.fixture(scope="session")
 def built_cases(tmp_path_factory):
     cs = {c.name: c for c in _cases.select_cases()}
-    _cases.build_all(list(cs.values()), tmp_path_factory.mktemp("onnx_node"))
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        _build_shared(cs, tmp_path_factory.getbasetemp().parent / "onnx_node")
+    else:
+        _cases.build_all(list(cs.values()), tmp_path_factory.mktemp("onnx_node"))
     SUMMARY["cases"] = cs
     return cs
+
+
+def _build_shared(cs: dict, work: Path) -> None:
+    """Under pytest-xdist: the first worker builds every case (about a minute) into the
+    session's shared folder and records the outcome; the others wait on the lock and reuse it."""
+    from filelock import FileLock
+
+    done = work / "built.json"
+    with FileLock(str(work) + ".lock"):
+        if not done.is_file():
+            work.mkdir(exist_ok=True)
+            _cases.build_all(list(cs.values()), work)
+            rec = {n: {"skip": c.skip, "error": c.error, "exe": str(c.exe) if c.exe else None} for n, c in cs.items()}
+            done.write_text(json.dumps(rec))
+    for name, r in json.loads(done.read_text()).items():
+        c = cs[name]
+        c.skip, c.error, c.exe = r["skip"], r["error"], Path(r["exe"]) if r["exe"] else None
 
 
 def summary_data() -> dict | None:

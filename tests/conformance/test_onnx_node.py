@@ -11,8 +11,6 @@ from tests.conformance import cases as _cases
 from tests.conformance.conftest import SUMMARY
 
 NAMES = [c.name for c in _cases.select_cases()]
-# One xdist worker runs them all: the session fixture builds every case (about a minute), once.
-pytestmark = pytest.mark.xdist_group("onnx-node")
 
 
 @pytest.mark.parametrize("name", NAMES)
