@@ -78,22 +78,6 @@ def subset(ds, max_train: int | None, seed: int):
 EXTREME_AXES = {"vit": ("patch_size", "heads", "low_rank_ratio", "depth"), "lmuformer": ("patch_layers", "depth")}
 
 
-class _LargestTrial:
-    """An Optuna-trial stand-in: the last (largest) choice of every axis, or `fixed`'s value;
-    notes the first free axis of `axes` (the next one to branch on)."""
-
-    def __init__(self, fixed: dict, axes) -> None:
-        self.fixed, self.axes, self.branch = fixed, axes, None
-
-    def suggest_categorical(self, name: str, choices):
-        choices = tuple(choices)
-        if name in self.fixed:
-            return self.fixed[name]
-        if name in self.axes and self.branch is None:
-            self.branch = (name, choices)
-        return choices[-1]
-
-
 def space_largest(ds, family: str) -> tuple[int, dict]:
     """(SRAM bytes, spec) of the space's largest-SRAM spec among its largest ones (every
     choice on EXTREME_AXES, the largest elsewhere), by the search's own memory model: a budget
@@ -102,15 +86,7 @@ def space_largest(ds, family: str) -> tuple[int, dict]:
     from edgeformer.nas.space import space
     from edgeformer.runtime.boards import load_board
 
-    sp, specs, todo = space(family), [], [{}]
-    while todo:
-        fixed = todo.pop(0)
-        trial = _LargestTrial(fixed, EXTREME_AXES[family])
-        spec = sp.suggest(trial, ds)
-        if trial.branch is None:
-            specs.append(spec)
-        else:
-            todo += [{**fixed, trial.branch[0]: c} for c in trial.branch[1]]
+    specs = [spec for _, spec in space(family).extreme_trials(ds, EXTREME_AXES[family], largest=True)]
     board = load_board(DEFAULT_BOARD)
     memory = MemoryModel(Budget(1 << 30, 1 << 30, core=board.core, clock_hz=board.clock_hz))
     sram, spec = max(((m["sram_bytes"], s) for s, m in zip(specs, memory.many(specs))), key=lambda t: t[0])
@@ -232,7 +208,8 @@ def main() -> int:
         table.add_column(c, justify="left" if c in ("dataset", "preset", "search best") else "right")
     for r in rows:
         tau = "-" if r["kendall_tau"] is None else f"{r['kendall_tau']:.2f}"
-        table.add_row(r["dataset"], f"{r['sram_kib']} KiB" + (" (all fit)" if r["unconstrained"] else ""), r["preset"], f"{r['preset_accuracy']:.4f}",
+        budget = f"{r['sram_kib']} KiB" + (" (all fit)" if r["unconstrained"] else "")
+        table.add_row(r["dataset"], budget, r["preset"], f"{r['preset_accuracy']:.4f}",
                       r["search_spec"], f"{r['search_accuracy']:.4f}", f"{r['delta_points']:+.2f}",
                       f"{r['supernet_accuracy']:.4f}", tau, str(r["evaluations_per_second"]), f"{r['wall_seconds']:.0f}")
     Console(width=200).print(table)

@@ -112,19 +112,20 @@ CORNER_AXES = frozenset({"patch_size", "heads", "low_rank_ratio"})
 
 
 class _CornerTrial:
-    """Answers the first choice of every axis, or the value `fixed` gives; notes the first
-    CORNER_AXES axis it was free to choose (the next one to branch on)."""
+    """Answers the first choice of every axis (the last with `largest`), or the value `fixed`
+    gives; notes the first axis of `branch_axes` it was free to choose (the next to branch on)."""
 
-    def __init__(self, fixed: dict) -> None:
-        self.fixed, self.params, self.branch = fixed, {}, None
+    def __init__(self, fixed: dict, branch_axes, largest: bool = False) -> None:
+        self.fixed, self.branch_axes, self.pick = fixed, branch_axes, -1 if largest else 0
+        self.params, self.branch = {}, None
 
     def suggest_categorical(self, name: str, choices):
         choices = tuple(choices)
         if name in self.fixed:
             value = self.fixed[name]
         else:
-            value = choices[0]
-            if name in CORNER_AXES and self.branch is None:
+            value = choices[self.pick]
+            if name in self.branch_axes and self.branch is None:
                 self.branch = (name, choices)
         self.params[name] = value
         return value
@@ -135,14 +136,13 @@ class Space:
     family: str                                  # the `--family` name
     suggest: Callable[..., Spec]                 # suggest(trial, ds) -> Spec
 
-    def corner_trials(self, ds) -> list[tuple[dict, Spec]]:
-        """(Optuna params, spec) of the space's smallest specs: the first choice on every axis,
-        every choice on CORNER_AXES. The search asks the memory model for these to say the
-        smallest SRAM/flash the space reaches, and enqueues one that fits if its sampler finds none."""
+    def extreme_trials(self, ds, branch_axes, largest: bool = False) -> list[tuple[dict, Spec]]:
+        """(Optuna params, spec) for every combination of choices on `branch_axes`, each other
+        axis at its first (smallest) choice, or its last with `largest`."""
         out, todo = [], [{}]
         while todo:
             fixed = todo.pop(0)
-            trial = _CornerTrial(fixed)
+            trial = _CornerTrial(fixed, branch_axes, largest)
             spec = self.suggest(trial, ds)
             if trial.branch is None:
                 out.append((trial.params, spec))
@@ -150,6 +150,12 @@ class Space:
                 name, choices = trial.branch
                 todo += [{**fixed, name: c} for c in choices]
         return out
+
+    def corner_trials(self, ds) -> list[tuple[dict, Spec]]:
+        """(Optuna params, spec) of the space's smallest specs: the first choice on every axis,
+        every choice on CORNER_AXES. The search asks the memory model for these to say the
+        smallest SRAM/flash the space reaches, and enqueues one that fits if its sampler finds none."""
+        return self.extreme_trials(ds, CORNER_AXES)
 
     def corners(self, ds) -> list[Spec]:
         return [spec for _, spec in self.corner_trials(ds)]

@@ -63,8 +63,7 @@ _CONFORMANCE: list[dict] = []   # the controller's copy of each worker's summary
 
 
 def _conformance_data():
-    import sys as _sys
-    mod = _sys.modules.get("tests.conformance.conftest")   # loaded only where those tests ran
+    mod = sys.modules.get("tests.conformance.conftest")   # loaded only where those tests ran
     return mod.summary_data() if mod else None
 
 

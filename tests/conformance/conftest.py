@@ -16,17 +16,16 @@ SUMMARY: dict = {}
 @pytest.fixture(scope="session")
 def built_cases(tmp_path_factory):
     cs = {c.name: c for c in _cases.select_cases()}
-    if os.environ.get("PYTEST_XDIST_WORKER"):
-        _build_shared(cs, tmp_path_factory.getbasetemp().parent / "onnx_node")
-    else:
-        _cases.build_all(list(cs.values()), tmp_path_factory.mktemp("onnx_node"))
+    # pytest-xdist workers share their basetemp's parent: the first one builds, the others reuse.
+    base = tmp_path_factory.getbasetemp()
+    _build_once(cs, (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "onnx_node")
     SUMMARY["cases"] = cs
     return cs
 
 
-def _build_shared(cs: dict, work: Path) -> None:
-    """Under pytest-xdist: the first worker builds every case (about a minute) into the
-    session's shared folder and records the outcome; the others wait on the lock and reuse it."""
+def _build_once(cs: dict, work: Path) -> None:
+    """Build every case (about a minute) into `work` and record the outcome, unless another
+    process of this session did: then wait on the lock and take its outcome."""
     from filelock import FileLock
 
     done = work / "built.json"
