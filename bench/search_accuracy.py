@@ -24,6 +24,9 @@ How long (the --quick and per-epoch CPU figures measured on the 2-core dev box; 
         --supernet-epochs 4 --epochs 5 --tau-candidates 3 --tau-epochs 2 --max-train 10000 --device cpu
     (10,000 training images, a 5-epoch recipe R: far from converged, ~75-78% test accuracy).
     The same settings with --budgets 320 and that run's --out: 588 s (supernet reused).
+  - 2-core CPU, fsdd (measured, 12 min for three budgets, one 133 s supernet):
+      bench/search_accuracy.py --dataset fsdd --budgets 16,32,64 --trials 30 --supernet-epochs 10 \
+        --epochs 15 --tau-candidates 3 --tau-epochs 5 --device cpu
   - --largest-only: the memory model on each space's largest specs (144 ViTs, 6 LMUFormers),
     a few minutes on a cold plan cache. Measured: fashion-mnist ViT 97,848 B, fsdd LMUFormer
     21,960 B (so 128/320 KiB and 32/64 KiB constrain nothing).
