@@ -64,15 +64,26 @@ def _seq_ds(ds, family: str) -> tuple[int, int]:
     return ds.input_shape
 
 
+def _suggest_vit(trial, ds, spiking: bool) -> ViTSpec:
+    c, size = _image_ds(ds, "spiking-vit" if spiking else "vit")
+    axes = dict(patch_size=trial.suggest_categorical("patch_size", patch_sizes(size)),
+                dim=trial.suggest_categorical("dim", VIT_DIMS),
+                heads=trial.suggest_categorical("heads", VIT_HEADS),
+                depth=trial.suggest_categorical("depth", VIT_DEPTHS),
+                mlp_ratio=trial.suggest_categorical("mlp_ratio", VIT_MLP_RATIOS),
+                low_rank_ratio=trial.suggest_categorical("low_rank_ratio", VIT_LOW_RANK))
+    if spiking:
+        # The MLP's activation is a stateless spike (x > threshold): no leak to choose.
+        axes.update(spiking_mlp=True, lif_threshold=trial.suggest_categorical("lif_threshold", LIF_THRESHOLDS))
+    return ViTSpec(in_channels=c, image_size=size, num_classes=max(2, ds.num_classes), **axes)
+
+
 def suggest_vit(trial, ds) -> ViTSpec:
-    c, size = _image_ds(ds, "vit")
-    return ViTSpec(in_channels=c, image_size=size, num_classes=max(2, ds.num_classes),
-                   patch_size=trial.suggest_categorical("patch_size", patch_sizes(size)),
-                   dim=trial.suggest_categorical("dim", VIT_DIMS),
-                   heads=trial.suggest_categorical("heads", VIT_HEADS),
-                   depth=trial.suggest_categorical("depth", VIT_DEPTHS),
-                   mlp_ratio=trial.suggest_categorical("mlp_ratio", VIT_MLP_RATIOS),
-                   low_rank_ratio=trial.suggest_categorical("low_rank_ratio", VIT_LOW_RANK))
+    return _suggest_vit(trial, ds, spiking=False)
+
+
+def suggest_spiking_vit(trial, ds) -> ViTSpec:
+    return _suggest_vit(trial, ds, spiking=True)
 
 
 def _suggest_lmu(trial, ds, spiking: bool) -> LMUFormerSpec:
@@ -163,6 +174,7 @@ class Space:
 
 SPACES: dict[str, Space] = {
     "vit": Space("vit", suggest_vit),
+    "spiking-vit": Space("spiking-vit", suggest_spiking_vit),
     "lmuformer": Space("lmuformer", suggest_lmuformer),
     "spiking-lmuformer": Space("spiking-lmuformer", suggest_spiking_lmuformer),
 }

@@ -28,11 +28,11 @@ TEMPLATES_KEPT = 64  # meta modules cached per spec (a study re-asks the same sp
 
 def layout_for(family: str, ds):
     """The supernet layout of a search family (`--family` name) for a dataset."""
-    if family == "vit":
-        return ViTLayout.for_dataset(ds)
+    if family in ("vit", "spiking-vit"):
+        return ViTLayout.for_dataset(ds, spiking=family == "spiking-vit")
     if family in ("lmuformer", "spiking-lmuformer"):
         return LMUFormerLayout.for_dataset(ds, spiking=family == "spiking-lmuformer")
-    raise UserError(f"no supernet for family {family!r}; known: vit, lmuformer, spiking-lmuformer")
+    raise UserError(f"no supernet for family {family!r}; known: vit, spiking-vit, lmuformer, spiking-lmuformer")
 
 
 def _key(role: str) -> str:

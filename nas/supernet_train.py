@@ -47,7 +47,7 @@ class SupernetConfig(TrainConfig):
 
 def default_config(family: str, epochs: int, seed: int) -> SupernetConfig:
     """ViT: train.py's defaults; LMUFormer: bench/accuracy.py's fsdd recipe (lr 3e-3, smoothing 0.05)."""
-    if family == "vit":
+    if family in ("vit", "spiking-vit"):
         return SupernetConfig(epochs=epochs, seed=seed)
     return SupernetConfig(epochs=epochs, seed=seed, lr=3e-3, label_smoothing=0.05)
 

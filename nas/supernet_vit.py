@@ -57,13 +57,15 @@ class ViTLayout:
     mlp_hidden: int = max(1, int(round(max(VIT_DIMS) * max(VIT_MLP_RATIOS))))
     # The widest factorisation: qkv (d -> 3d) has r = ratio * d, the others ratio * min(d_in, d_out) <= ratio * d.
     rank: int = low_rank_dim(max(r for r in VIT_LOW_RANK if r < 1.0), max(VIT_DIMS), 3 * max(VIT_DIMS))
+    spiking: bool = False   # spiking-MLP ViTs: the spike has no parameters, so the same tensors
     family: str = "vit"
     uses_batchnorm: bool = False
 
     @classmethod
-    def for_dataset(cls, ds) -> "ViTLayout":
+    def for_dataset(cls, ds, spiking: bool = False) -> "ViTLayout":
         c, size = ds.input_shape[0], ds.input_shape[1]
-        return cls(in_channels=c, image_size=size, num_classes=max(2, ds.num_classes), patch_sizes=patch_sizes(size))
+        return cls(in_channels=c, image_size=size, num_classes=max(2, ds.num_classes), patch_sizes=patch_sizes(size),
+                   spiking=spiking, family="spiking-vit" if spiking else "vit")
 
     def parameters(self) -> dict[str, tuple]:
         """role -> (shape, init): init is normal (std 0.02, as ViTs are initialised), zeros or ones."""
@@ -95,6 +97,9 @@ class ViTLayout:
             raise UserError(f"spec input {spec.in_channels}x{spec.image_size}x{spec.image_size}, "
                             f"{spec.num_classes} classes does not match the supernet's {self.in_channels}x"
                             f"{self.image_size}x{self.image_size}, {self.num_classes} classes")
+        if spec.spiking_mlp != self.spiking:
+            raise UserError(f"spec spiking_mlp={spec.spiking_mlp} but the supernet was trained with "
+                            f"spiking_mlp={self.spiking}")
         over = [f"{name} {got} > {cap}" for name, got, cap in (
             ("dim", spec.dim, self.dim), ("depth", spec.depth, self.depth),
             ("mlp hidden", spec.mlp_hidden, self.mlp_hidden))

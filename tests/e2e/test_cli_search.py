@@ -27,13 +27,21 @@ def board48(tmp_path):
     return path
 
 
-def test_digits_48k_search_builds_for_the_board(tmp_path, board48):
+def _family(args, family):
+    """`args` with --family's value replaced."""
+    i = args.index("--family")
+    return [*args[:i + 1], family, *args[i + 2:]]
+
+
+@pytest.mark.parametrize("family", ["vit", "spiking-vit"])
+def test_digits_48k_search_builds_for_the_board(tmp_path, board48, family):
     # A few minutes at most, with the one-off runtime measurement, latency calibration and the
     # space's 27 corners on a cold cache, beside another test worker on a 2-core machine.
-    res = run_json("search", *SUPERNET_FAST, "--board", board48, "--trials", "3", "--out", tmp_path / "s",
-                   timeout=300)
+    res = run_json("search", *_family(SUPERNET_FAST, family), "--board", board48, "--trials", "3",
+                   "--out", tmp_path / "s", timeout=300)
     best = json.loads((tmp_path / "s" / "best.json").read_text())
     assert {"sram_bytes", "flash_bytes", "accuracy", "trial", "family"} <= set(best)
+    assert best["family"] == "vit" and best["spiking_mlp"] == (family == "spiking-vit")
     assert best["sram_bytes"] <= 48 * 1024 and best["flash_bytes"] <= 256 * 1024
     assert (tmp_path / "s" / "pareto.png").stat().st_size > 0 and (tmp_path / "s" / "study.db").exists()
     assert res["trials"]["feasible"] >= 3

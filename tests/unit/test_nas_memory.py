@@ -69,7 +69,8 @@ def _sampled(family, dataset, n, seed):
 
 # Random candidates of every space against the full export (real data, 256 calibration
 # samples, C emitted): the memory model is the export planner, not an estimate of it.
-SAMPLED = [(f, d, s) for f, d in (("vit", "digits"), ("lmuformer", "fsdd"), ("spiking-lmuformer", "fsdd"))
+SAMPLED = [(f, d, s) for f, d in (("vit", "digits"), ("spiking-vit", "digits"), ("lmuformer", "fsdd"),
+                                   ("spiking-lmuformer", "fsdd"))
            for s in _sampled(f, d, 2, seed=11)]
 
 
@@ -81,7 +82,7 @@ def _requants(graph):
 @pytest.mark.parametrize("family,dataset,spec", SAMPLED, ids=[f"{f}-{i % 2}" for i, (f, _, _) in enumerate(SAMPLED)])
 def test_sampled_candidates_equal_plan_json(tmp_path, family, dataset, spec):
     got, want = plan_candidate(spec), _export_plan(tmp_path, spec, dataset)
-    if family == "vit":
+    if family in ("vit", "spiking-vit"):
         assert {k: got[k] for k in KEYS} == {k: want[k] for k in KEYS}
         return
     # A streaming step's Concat (causal-conv window, LMU inputs) joins a state and a fresh

@@ -8,7 +8,8 @@ from edgeformer.nas.space import SPACES, patch_sizes, space
 from edgeformer.specs import LMUFormerSpec, ViTSpec, spec_from_dict
 
 
-@pytest.mark.parametrize("family,dataset,cls", [("vit", "digits", ViTSpec), ("lmuformer", "fsdd", LMUFormerSpec),
+@pytest.mark.parametrize("family,dataset,cls", [("vit", "digits", ViTSpec), ("spiking-vit", "digits", ViTSpec),
+                                                ("lmuformer", "fsdd", LMUFormerSpec),
                                                 ("spiking-lmuformer", "fsdd", LMUFormerSpec)])
 def test_samples_are_valid_specs_for_the_dataset(family, dataset, cls):
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -20,6 +21,7 @@ def test_samples_are_valid_specs_for_the_dataset(family, dataset, cls):
         assert isinstance(spec, cls) and tuple(spec.input_shape) == tuple(ds.input_shape)
         assert spec.num_classes == ds.num_classes and spec_from_dict(spec.to_dict()) == spec
         assert getattr(spec, "spiking", False) == (family == "spiking-lmuformer")
+        assert getattr(spec, "spiking_mlp", False) == (family == "spiking-vit")
         seen.add(spec)
     assert len(seen) > 30                               # the axes really vary
     for spec in SPACES[family].corners(ds):

@@ -18,7 +18,7 @@ from edgeformer.nas.oneshot_report import kendall, pick_diverse
 from edgeformer.nas.space import ChoiceTrial, sample, space
 from edgeformer.nas.supernet import Supernet, layout_for
 
-FAMILIES = [("vit", "digits"), ("lmuformer", "fsdd"), ("spiking-lmuformer", "fsdd")]
+FAMILIES = [("vit", "digits"), ("spiking-vit", "digits"), ("lmuformer", "fsdd"), ("spiking-lmuformer", "fsdd")]
 
 
 @pytest.fixture(scope="module")
@@ -69,6 +69,9 @@ def test_spec_outside_the_supernet_is_named(data):
         net.sub_state(big)
     with pytest.raises(UserError, match="LMUFormer supernet cannot hold a vit spec"):
         Supernet(layout_for("lmuformer", data["fsdd"])).sub_state(big)
+    spiking = dataclasses.replace(_specs("vit", ds, n=0)[0], spiking_mlp=True)
+    with pytest.raises(UserError, match="spiking_mlp=True but the supernet was trained with spiking_mlp=False"):
+        net.sub_state(spiking)
 
 
 def test_choice_trial_sandwich_ends():
