@@ -24,6 +24,9 @@ How long (the --quick and per-epoch CPU figures measured on the 2-core dev box; 
         --supernet-epochs 4 --epochs 5 --tau-candidates 3 --tau-epochs 2 --max-train 10000 --device cpu
     (10,000 training images, a 5-epoch recipe R: far from converged, ~75-78% test accuracy).
     The same settings with --budgets 320 and that run's --out: 588 s (supernet reused).
+    With --budgets 32 --max-train 20000 --epochs 10 (the rest the same): 22 min in all, and
+    the search's lead at 32 KiB falls from +2.61 to +0.75 points (0.8211 vs 0.8136): a short
+    recipe favours the small, fast-learning 4-token ViTs the search picks.
   - 2-core CPU, fsdd (measured, 12 min for three budgets, one 133 s supernet):
       bench/search_accuracy.py --dataset fsdd --budgets 16,32,64 --trials 30 --supernet-epochs 10 \
         --epochs 15 --tau-candidates 3 --tau-epochs 5 --device cpu
