@@ -146,6 +146,8 @@ class _CornerTrial:
 class Space:
     family: str                                  # the `--family` name
     suggest: Callable[..., Spec]                 # suggest(trial, ds) -> Spec
+    arch: str                                    # the model it samples: its supernet layout and recipe
+    spiking: bool = False
 
     def extreme_trials(self, ds, branch_axes, largest: bool = False) -> list[tuple[dict, Spec]]:
         """(Optuna params, spec) for every combination of choices on `branch_axes`, each other
@@ -173,10 +175,10 @@ class Space:
 
 
 SPACES: dict[str, Space] = {
-    "vit": Space("vit", suggest_vit),
-    "spiking-vit": Space("spiking-vit", suggest_spiking_vit),
-    "lmuformer": Space("lmuformer", suggest_lmuformer),
-    "spiking-lmuformer": Space("spiking-lmuformer", suggest_spiking_lmuformer),
+    "vit": Space("vit", suggest_vit, "vit"),
+    "spiking-vit": Space("spiking-vit", suggest_spiking_vit, "vit", spiking=True),
+    "lmuformer": Space("lmuformer", suggest_lmuformer, "lmuformer"),
+    "spiking-lmuformer": Space("spiking-lmuformer", suggest_spiking_lmuformer, "lmuformer", spiking=True),
 }
 
 

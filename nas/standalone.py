@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from edgeformer.nas.space import space
 from edgeformer.train import TrainConfig, fit, seed_everything
 
 
@@ -55,7 +56,7 @@ def train_standalone(spec, x: np.ndarray, y: np.ndarray, ds_name: str, kind: str
 def recipe(family: str, epochs: int, seed: int, **changes) -> TrainConfig:
     """The standalone recipe per family: train.py's defaults for ViTs, bench/accuracy.py's fsdd
     settings for LMUFormers (lr 3e-3, label smoothing 0.05)."""
-    base = TrainConfig(epochs=epochs, seed=seed) if family in ("vit", "spiking-vit") else \
+    base = TrainConfig(epochs=epochs, seed=seed) if space(family).arch == "vit" else \
         TrainConfig(epochs=epochs, seed=seed, lr=3e-3, label_smoothing=0.05)
     from dataclasses import replace
     return replace(base, **changes)

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from edgeformer.errors import UserError
+from edgeformer.nas.space import space
 from edgeformer.nas.supernet_lmu import LMUFormerLayout
 from edgeformer.nas.supernet_vit import ViTLayout
 from edgeformer.specs import Spec
@@ -28,11 +28,9 @@ TEMPLATES_KEPT = 64  # meta modules cached per spec (a study re-asks the same sp
 
 def layout_for(family: str, ds):
     """The supernet layout of a search family (`--family` name) for a dataset."""
-    if family in ("vit", "spiking-vit"):
-        return ViTLayout.for_dataset(ds, spiking=family == "spiking-vit")
-    if family in ("lmuformer", "spiking-lmuformer"):
-        return LMUFormerLayout.for_dataset(ds, spiking=family == "spiking-lmuformer")
-    raise UserError(f"no supernet for family {family!r}; known: vit, spiking-vit, lmuformer, spiking-lmuformer")
+    sp = space(family)   # an unknown family fails here, with the known ones
+    layout = ViTLayout if sp.arch == "vit" else LMUFormerLayout
+    return layout.for_dataset(ds, spiking=sp.spiking)
 
 
 def _key(role: str) -> str:

@@ -28,6 +28,7 @@ import torch
 import torch.nn.functional as F
 
 from edgeformer.fsio import write_atomic
+from edgeformer.nas.space import space
 from edgeformer.train import TrainConfig, batches, param_groups, seed_everything
 
 FORMAT = "edgeformer-supernet/1"
@@ -47,7 +48,7 @@ class SupernetConfig(TrainConfig):
 
 def default_config(family: str, epochs: int, seed: int) -> SupernetConfig:
     """ViT: train.py's defaults; LMUFormer: bench/accuracy.py's fsdd recipe (lr 3e-3, smoothing 0.05)."""
-    if family in ("vit", "spiking-vit"):
+    if space(family).arch == "vit":
         return SupernetConfig(epochs=epochs, seed=seed)
     return SupernetConfig(epochs=epochs, seed=seed, lr=3e-3, label_smoothing=0.05)
 

@@ -65,7 +65,7 @@ class ViTLayout:
     def for_dataset(cls, ds, spiking: bool = False) -> "ViTLayout":
         c, size = ds.input_shape[0], ds.input_shape[1]
         return cls(in_channels=c, image_size=size, num_classes=max(2, ds.num_classes), patch_sizes=patch_sizes(size),
-                   spiking=spiking, family="spiking-vit" if spiking else "vit")
+                   spiking=spiking)
 
     def parameters(self) -> dict[str, tuple]:
         """role -> (shape, init): init is normal (std 0.02, as ViTs are initialised), zeros or ones."""
