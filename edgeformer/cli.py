@@ -6,6 +6,7 @@ Library code raises; only this module turns errors into exit codes.
 from __future__ import annotations
 
 import json
+import os
 import sys
 
 import click
@@ -29,6 +30,31 @@ class EdgeformerGroup(click.Group):
         except KeyboardInterrupt:
             err.print("interrupted")
             sys.exit(130)
+        except click.exceptions.Exit:
+            raise
+        except click.ClickException:
+            raise
+        except PermissionError as e:
+            where = f" {e.filename}" if e.filename else ""
+            _fail(f"permission denied:{where} cannot be written or read; choose another path or fix its "
+                  f"permissions", 2)
+        except MemoryError:
+            _fail("out of memory: the input is larger than this machine can hold; use smaller inputs or a smaller "
+                  "model", 2)
+        except OSError as e:
+            where = f" ({e.filename})" if e.filename else ""
+            _fail(f"{e.strerror or type(e).__name__}{where}; check the path and free disk space", 2)
+        except Exception as e:  # a bug of ours: one line, and the traceback on request
+            if os.environ.get("EDGEFORMER_DEBUG"):
+                raise
+            first = str(e).splitlines()[0] if str(e) else ""
+            _fail(f"internal error {type(e).__name__}: {first[:300]} (set EDGEFORMER_DEBUG=1 for the traceback, "
+                  f"and please report it)", 1)
+
+
+def _fail(msg: str, code: int) -> None:
+    err.print(f"[bold red]error:[/] {msg}", highlight=False, soft_wrap=True)
+    sys.exit(code)
 
 
 def print_json(obj) -> None:

@@ -16,11 +16,23 @@ def write_atomic(path: str | os.PathLike, write: Callable[[Any], None], mode: st
     try:
         with os.fdopen(fd, mode) as fh:
             write(fh)
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; a written file gets the usual mode
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def public_dir(path: str | os.PathLike) -> None:
+    """mkdtemp makes 0700; a folder handed to the user gets the usual mode."""
+    os.chmod(path, 0o777 & ~_umask())
 
 
 def write_json(path: str | os.PathLike, obj: Any) -> None:

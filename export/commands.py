@@ -17,15 +17,23 @@ from edgeformer.errors import OutputMismatch
 @click.option("--quantize", type=click.Choice(["int8", "float32"]), default="int8", show_default=True)
 @click.option("--backend", type=click.Choice(["native", "tvm"]), default="native", show_default=True)
 @click.option("--calib-dataset", help="calibration/verification dataset (default: the run's)")
+@click.option("--board", "board_name", help="check the plan against this board's SRAM and flash (exit 3 if it "
+              "does not fit); a name from `edgeformer boards` or a board .toml")
+@click.option("--name", "c_name", help="C prefix for every exported symbol and macro (NAME_run, NAME_ARENA_BYTES)")
+@click.option("--input-shape", "input_shapes", multiple=True, metavar="NAME=1x3x32x32",
+              help="fix a dynamic input dimension of a foreign ONNX (repeatable)")
 @click.option("--out", "art", required=True, type=click.Path(), help="artifact folder")
+@click.option("--force", is_flag=True, help="write into a non-empty folder that is not an artifact "
+              "(its other files are kept)")
 @click.option("--json", "as_json", is_flag=True)
-def export(run_dir, preset_name, onnx_file, quantize, backend, calib_dataset, art, as_json) -> None:
+def export(run_dir, preset_name, onnx_file, quantize, backend, calib_dataset, board_name, c_name, input_shapes,
+           art, force, as_json) -> None:
     """Lower a model to ONNX (+ int8) and C with a static memory plan."""
-    from edgeformer.export.pipeline import export_artifact, resolve_source
+    from edgeformer.export.pipeline import export_artifact, parse_input_shapes, resolve_source
 
-    source = resolve_source(run_dir, preset_name, onnx_file)
+    source = resolve_source(run_dir, preset_name, onnx_file, parse_input_shapes(input_shapes))
     meta = export_artifact(art, source, quantize=quantize, backend=backend, calib_dataset=calib_dataset,
-                           log=lambda m: err.print(f"[dim]{m}[/]"))
+                           log=lambda m: err.print(f"[dim]{m}[/]"), force=force, board=board_name, name=c_name)
     plan = meta["plan"]
     if as_json:
         print_json({"art": str(art), **meta})

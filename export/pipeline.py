@@ -6,7 +6,6 @@ so an interrupted or failed export leaves no half-written ART behind.
 from __future__ import annotations
 
 import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,7 +15,7 @@ import numpy as np
 from edgeformer.errors import UserError
 from edgeformer.fsio import write_json
 
-ART_META = "export.json"
+from edgeformer.export.outdir import ART_META  # noqa: F401  (re-exported: the artifact's signature file)
 
 
 @dataclass
@@ -29,9 +28,19 @@ class Source:
     model: Any = None
     dataset: str | None = None
     onnx_path: Path | None = None
+    input_shapes: dict[str, tuple[int, ...]] | None = None   # --input-shape NAME=1x3x32x32 (foreign ONNX)
+
+    def paths(self) -> list[Path]:
+        """Files and folders of the user's that this export reads (never to be overwritten)."""
+        if self.kind == "run":
+            return [Path(self.label)]
+        if self.kind == "onnx" and self.onnx_path is not None:
+            return [self.onnx_path]
+        return []
 
 
-def resolve_source(run: str | None, preset_name: str | None, onnx_file: str | None) -> Source:
+def resolve_source(run: str | None, preset_name: str | None, onnx_file: str | None,
+                   input_shapes: dict[str, tuple[int, ...]] | None = None) -> Source:
     given = [x for x in (run, preset_name, onnx_file) if x]
     if len(given) != 1:
         raise UserError("give exactly one of RUN, --model PRESET or --onnx FILE")
@@ -48,9 +57,26 @@ def resolve_source(run: str | None, preset_name: str | None, onnx_file: str | No
         torch.manual_seed(0)  # untrained weights, seeded: the memory plan does not depend on them
         return Source("preset", preset_name, spec, build(spec).eval(), DEFAULT_DATASETS.get(preset_name))
     path = Path(onnx_file)
+    if path.is_dir():
+        raise UserError(f"--onnx {path} is a folder; give the .onnx file inside it")
     if not path.is_file():
         raise UserError(f"ONNX file {path} does not exist")
-    return Source("onnx", str(path), onnx_path=path)
+    return Source("onnx", str(path), onnx_path=path, input_shapes=input_shapes)
+
+
+def parse_input_shapes(items) -> dict[str, tuple[int, ...]] | None:
+    """`--input-shape NAME=1x3x32x32` (repeatable) -> {NAME: (1, 3, 32, 32)}."""
+    shapes: dict[str, tuple[int, ...]] = {}
+    for item in items or ():
+        name, sep, dims = item.rpartition("=")
+        try:
+            shape = tuple(int(d) for d in dims.lower().split("x"))
+        except ValueError:
+            shape = ()
+        if not sep or not name or not shape or min(shape) < 1:
+            raise UserError(f"--input-shape {item!r}: write NAME=DIMS with positive sizes, e.g. input=1x3x32x32")
+        shapes[name] = shape
+    return shapes or None
 
 
 def _load_ds(name: str | None):
@@ -61,42 +87,83 @@ def _load_ds(name: str | None):
 
 
 def export_artifact(out: str | Path, source: Source, quantize: str = "int8", backend: str = "native",
-                    calib_dataset: str | None = None, log=print) -> dict[str, Any]:
-    """Write ART: model.onnx, model.int8.onnx (int8), c/, plan.json, plan.png, export.json."""
+                    calib_dataset: str | None = None, log=print, force: bool = False, board: str | None = None,
+                    name: str | None = None) -> dict[str, Any]:
+    """Write ART: model.onnx, model.int8.onnx (int8), c/, plan.json, plan.png, export.json.
+
+    ART is checked first (export/outdir.py): only an earlier artifact, or with `force` a folder
+    of the user's, is written into, and only our own files there are replaced.
+    """
+    from edgeformer.export import outdir
+
     if quantize not in ("int8", "float32"):
         raise UserError(f"--quantize {quantize!r}: choose int8 or float32")
     if backend not in ("native", "tvm"):
         raise UserError(f"--backend {backend!r}: choose native or tvm")
-    out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise UserError(f"{out} is a file; pass a folder for --out")
+    if name is not None and not (name.isidentifier() and name.isascii()):
+        raise UserError(f"--name {name!r} must be a C identifier (letters, digits, _; not starting with a digit)")
+    out = outdir.check_out(out, source.paths(), force)
+    target = _load_board(board)
     ds = _load_ds(calib_dataset or source.dataset)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    tmp = outdir.make_temp(out)
     try:
-        meta = _build(tmp, source, quantize, ds, log, backend)
-        if out.exists():
-            shutil.rmtree(out)
-        tmp.rename(out)
+        meta = _build(tmp, source, quantize, ds, log, backend, name)
+        if target is not None:
+            _check_fits(meta, target)
+        else:
+            _warn_if_no_board_fits(meta, log)
+        outdir.install(tmp, out)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp)
     return meta
 
 
-def _build(art: Path, source: Source, quantize: str, ds, log, backend: str = "native") -> dict[str, Any]:
+def _load_board(board: str | None):
+    if board is None:
+        return None
+    from edgeformer.runtime.boards import load_board
+    return load_board(board)
+
+
+def _check_fits(meta: dict[str, Any], board) -> None:
+    """export --board: the plan's arena and weights against the board's SRAM and flash (exit 3)."""
+    from edgeformer.errors import DoesNotFit
+    plan = meta["plan"]
+    over = []
+    if plan["arena_bytes"] > board.sram_bytes:
+        over.append(f"arena {plan['arena_bytes']:,} B > SRAM {board.sram_bytes:,} B "
+                    f"(over by {plan['arena_bytes'] - board.sram_bytes:,} B)")
+    if plan["weights_bytes"] > board.flash_bytes:
+        over.append(f"weights {plan['weights_bytes']:,} B > flash {board.flash_bytes:,} B "
+                    f"(over by {plan['weights_bytes'] - board.flash_bytes:,} B)")
+    if over:
+        raise DoesNotFit(f"the model does not fit {board.name}: {'; '.join(over)}")
+
+
+def _warn_if_no_board_fits(meta: dict[str, Any], log) -> None:
+    from edgeformer.runtime.boards import list_boards
+    arena, biggest = meta["plan"]["arena_bytes"], max(list_boards(), key=lambda b: b.sram_bytes)
+    if arena > biggest.sram_bytes:
+        log(f"[yellow]warning:[/] the arena needs {arena:,} B, more SRAM than any known board has (largest: "
+            f"{biggest.name}, {biggest.sram_bytes:,} B); pass --board to check a fit")
+
+
+def _build(art: Path, source: Source, quantize: str, ds, log, backend: str = "native",
+           name: str | None = None) -> dict[str, Any]:
     from edgeformer.export.onnx_export import export_onnx, is_streaming
 
     meta: dict[str, Any] = {"source": {"kind": source.kind, "label": source.label}, "quantize": quantize,
                             "backend": backend, "dataset": ds.name if ds is not None else None}
     if source.kind == "onnx":
-        _check_foreign_onnx(source.onnx_path)
-        shutil.copyfile(source.onnx_path, art / "model.onnx")
+        from edgeformer.export.foreign import import_onnx
+        meta["onnx"] = import_onnx(source.onnx_path, art / "model.onnx", source.input_shapes)
         meta["streaming"] = False
     else:
         if ds is not None and tuple(ds.input_shape) != tuple(source.spec.input_shape):
             raise UserError(f"dataset {ds.name} gives inputs {ds.input_shape}, the model expects "
                             f"{tuple(source.spec.input_shape)}; pass --calib-dataset matching the model")
+        _check_finite(source)
         log("exporting ONNX and checking it against torch")
         samples = ds.x_test[:8] if ds is not None else None
         meta["onnx"] = export_onnx(source.model, source.spec, art / "model.onnx", samples=samples)
@@ -105,31 +172,40 @@ def _build(art: Path, source: Source, quantize: str, ds, log, backend: str = "na
     reference = "model.onnx"
     if quantize == "int8":
         log("quantising to int8 (onnxruntime static QDQ, per-channel weights)")
-        meta["int8"] = _quantize(art, source, ds)
+        meta["int8"] = _quantize(art, source, ds, log)
         reference = "model.int8.onnx"
     meta["reference"] = reference
+    for key, file in (("onnx", "model.onnx"), ("int8", "model.int8.onnx")):
+        if isinstance(meta.get(key), dict) and "path" in meta[key]:
+            meta[key]["path"] = file  # relative to ART: the temp folder it was written in is gone
     log("lowering to the IR, planning the arena, emitting C")
-    plan = lower_and_emit(art, art / reference, backend)
+    plan = lower_and_emit(art, art / reference, backend, name=name)
+    meta["name"] = name
     meta["arena_bytes"] = plan["arena_bytes"]
     write_json(art / ART_META, meta)
     return {**meta, "plan": {k: v for k, v in plan.items() if k != "buffers"}}
 
 
-def _check_foreign_onnx(path: Path) -> None:
-    import onnx
-    try:
-        onnx.checker.check_model(str(path))
-    except Exception as e:
-        raise UserError(f"{path} is not a valid ONNX model: {str(e).splitlines()[0] if str(e) else type(e).__name__}")
+def _check_finite(source: Source) -> None:
+    """A diverged run (NaN/inf weights) would quantise to garbage: refuse it by name."""
+    import torch
+    for pname, p in source.model.state_dict().items():
+        if torch.is_floating_point(p) and not bool(torch.isfinite(p).all()):
+            raise UserError(f"{source.label}: weight {pname} holds NaN or inf (training diverged); "
+                            f"train again with a smaller --lr")
 
 
-def _quantize(art: Path, source: Source, ds) -> dict[str, Any]:
+def _quantize(art: Path, source: Source, ds, log=print) -> dict[str, Any]:
     from edgeformer.export.quantize import calibration_inputs, quantize_int8
 
     if source.kind == "onnx" or ds is None:
-        calib = _random_feeds(art / "model.onnx") if ds is None else ds.x_train[:256]
+        from edgeformer.export.foreign import calibration_feeds
+        calib, label = calibration_feeds(art / "model.onnx", ds)
+        if ds is None:
+            log("[yellow]warning:[/] no --calib-dataset: int8 ranges come from seeded random inputs, so int8 "
+                "accuracy is not judged; pass --calib-dataset npz:PATH with real samples (recorded in export.json)")
         info = quantize_int8(art / "model.onnx", art / "model.int8.onnx", calib)
-        info["calibration"] = "random(seed=0)" if ds is None else ds.name
+        info["calibration"] = label
         return info
     calib = calibration_inputs(source.spec, source.model, ds, n=256)
     info = quantize_int8(art / "model.onnx", art / "model.int8.onnx", calib)
@@ -137,16 +213,7 @@ def _quantize(art: Path, source: Source, ds) -> dict[str, Any]:
     return info
 
 
-def _random_feeds(onnx_path: Path, n: int = 64) -> list[dict[str, np.ndarray]]:
-    """Seeded normal inputs, for a model with no dataset: the plan is exact, accuracy is not judged."""
-    from edgeformer.export.onnx_check import session
-    sess = session(str(onnx_path))
-    rng = np.random.default_rng(0)
-    return [{i.name: rng.standard_normal([d if isinstance(d, int) else 1 for d in i.shape]).astype(np.float32)
-             for i in sess.get_inputs()} for _ in range(n)]
-
-
-def lower_and_emit(art: Path, reference: Path, backend: str = "native") -> dict[str, Any]:
+def lower_and_emit(art: Path, reference: Path, backend: str = "native", name: str | None = None) -> dict[str, Any]:
     """Reference ONNX -> IR -> passes -> plan.json + plan.png + c/. Returns the plan dict."""
     from edgeformer.export.emit.writer import emit_c
     from edgeformer.export.plan_only import lower_and_plan
@@ -166,5 +233,5 @@ def lower_and_emit(art: Path, reference: Path, backend: str = "native") -> dict[
     write_json(art / "plan.json", plan)
     plot_plan(bufs, placed, art / "plan.png", title=f"{reference.name}: arena {plan['arena_bytes']:,} B")
     if backend == "native":
-        emit_c(graph, placed.offsets, placed.arena_bytes, art / "c")
+        emit_c(graph, placed.offsets, placed.arena_bytes, art / "c", name=name)
     return plan

@@ -6,7 +6,6 @@ state as the MCU does; the comparison covers every step's logits, top-1 at the l
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any, Callable
 
@@ -22,11 +21,9 @@ Runner = Callable[[list[np.ndarray]], list[np.ndarray]]  # batched inputs -> bat
 
 
 def load_meta(art: str | Path) -> dict[str, Any]:
-    art = Path(art)
-    meta_path = art / "export.json"
-    if not meta_path.is_file():
-        raise UserError(f"{art} is not an export artifact (no export.json); run `edgeformer export --out {art}` first")
-    return json.loads(meta_path.read_text())
+    """export.json of a checked artifact (runtime/artifact.py names any missing or corrupt file)."""
+    from edgeformer.runtime.artifact import open_artifact
+    return open_artifact(art).meta
 
 
 def test_inputs(meta: dict[str, Any], art: Path, n: int) -> tuple[np.ndarray, str]:

@@ -83,7 +83,7 @@ def _check_offsets(graph: Graph, offsets: dict[str, int], arena_bytes: int, used
 
 
 def emit_c(graph: Graph, offsets: dict[str, int], arena_bytes: int, out_dir,
-           model_name: str = "model") -> list[Path]:
+           model_name: str = "model", name: str | None = None) -> list[Path]:
     """Write the C sources for `graph` under `out_dir`; return the paths written."""
     if not model_name.isidentifier():
         raise UserError(f"model name {model_name!r} must be a C identifier")
