@@ -104,7 +104,19 @@ _register()
 
 
 def main() -> None:
-    cli(prog_name="edgeformer")
+    """The entry point: click's own usage errors also become one line (exit 2)."""
+    try:
+        code = cli.main(prog_name="edgeformer", standalone_mode=False)
+    except click.exceptions.Abort:
+        err.print("interrupted")
+        sys.exit(130)
+    except click.exceptions.NoArgsIsHelpError as e:   # bare `edgeformer`: the help, as click prints it
+        click.echo(e.format_message(), err=True)
+        sys.exit(e.exit_code)
+    except click.ClickException as e:
+        cmd = e.ctx.command_path if isinstance(e, click.UsageError) and e.ctx is not None else "edgeformer"
+        _fail(f"{e.format_message()} (see `{cmd} --help`)", e.exit_code)
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":

@@ -27,9 +27,24 @@ def _build(art: str, board_name: str, image: str = "sim"):
     from edgeformer.runtime.cross import build_firmware
     from edgeformer.runtime.verify import load_meta
 
-    load_meta(art)  # a clear error for a folder that is not an artifact
+    from edgeformer.runtime.artifact import open_artifact
+
+    plan = open_artifact(art).plan  # a clear error for a folder that is not an artifact
     board = load_board(board_name)
+    _check_plan_fits(plan, board)
     return board, build_firmware(Path(art), board, image, log=_log)
+
+
+def _check_plan_fits(plan: dict, board) -> None:
+    """Before gcc: an arena or weights past the board's RAM/flash region is exit 3 with the bytes
+    (a multi-GB array otherwise stops gcc itself with "size of array is too large")."""
+    from edgeformer.errors import DoesNotFit
+    if plan["arena_bytes"] > board.ram.size:
+        raise DoesNotFit(f"does not fit {board.name}: the arena alone needs {plan['arena_bytes']:,} B of SRAM, "
+                         f"the RAM region has {board.ram.size:,} B (over by {plan['arena_bytes'] - board.ram.size:,} B)")
+    if plan["weights_bytes"] > board.flash.size:
+        raise DoesNotFit(f"does not fit {board.name}: the weights alone need {plan['weights_bytes']:,} B of flash, "
+                         f"the board has {board.flash.size:,} B (over by {plan['weights_bytes'] - board.flash.size:,} B)")
 
 
 @click.command()
