@@ -17,7 +17,7 @@ from edgeformer.errors import EdgeformerError
 
 # Piped output (CI logs, `| less`) gets wide tables instead of rich's 80-column default.
 out = Console(width=None if sys.stdout.isatty() else 160)  # stdout: tables, or the one JSON object
-err = Console(stderr=True)      # stderr: progress and messages
+err = Console(stderr=True, soft_wrap=True)  # stderr: progress and messages, one line each
 
 
 class EdgeformerGroup(click.Group):

@@ -1,15 +1,11 @@
 """CLI commands: export, verify."""
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
 
 import click
 
 from edgeformer.cli import err, print_comparison, print_json, print_table
-from edgeformer.errors import DoesNotFit, OutputMismatch
-
-HOST_ARENA_LIMIT = 1 << 30   # verify's host build allocates the arena statically
+from edgeformer.errors import OutputMismatch
 
 
 @click.command()
@@ -56,20 +52,9 @@ def export(run_dir, preset_name, onnx_file, quantize, backend, calib_dataset, bo
 @click.option("--json", "as_json", is_flag=True)
 def verify(art, target, n, sanitize, as_json) -> None:
     """Build the C code with the host compiler, run real test inputs, compare with onnxruntime."""
-    from edgeformer.runtime.artifact import open_artifact
-    from edgeformer.runtime.host import build_host, run_host
-    from edgeformer.runtime.verify import compare
+    from edgeformer.runtime.actions import verify_artifact
 
-    art = Path(art)
-    opened = open_artifact(art)
-    meta = opened.meta
-    if opened.plan["arena_bytes"] > HOST_ARENA_LIMIT:
-        raise DoesNotFit(f"{art}: the arena needs {opened.plan['arena_bytes']:,} B, more than the host check "
-                         f"allows ({HOST_ARENA_LIMIT:,} B); no microcontroller holds it either: make the model smaller")
-    with tempfile.TemporaryDirectory(prefix="edgeformer-verify-") as tmp:
-        exe = build_host(art / "c", Path(tmp) / "model", sanitize=sanitize)
-        result = compare(meta, art, lambda xs: run_host(exe, xs), n)
-    result["target"] = target
+    result = verify_artifact(art, n, sanitize, target)
     if as_json:
         print_json(result)
     else:

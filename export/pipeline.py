@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 
 from edgeformer.errors import UserError
 from edgeformer.fsio import write_json

@@ -23,28 +23,8 @@ def _log(msg: str) -> None:
 
 
 def _build(art: str, board_name: str, image: str = "sim"):
-    from edgeformer.runtime.boards import load_board
-    from edgeformer.runtime.cross import build_firmware
-    from edgeformer.runtime.verify import load_meta
-
-    from edgeformer.runtime.artifact import open_artifact
-
-    plan = open_artifact(art).plan  # a clear error for a folder that is not an artifact
-    board = load_board(board_name)
-    _check_plan_fits(plan, board)
-    return board, build_firmware(Path(art), board, image, log=_log)
-
-
-def _check_plan_fits(plan: dict, board) -> None:
-    """Before gcc: an arena or weights past the board's RAM/flash region is exit 3 with the bytes
-    (a multi-GB array otherwise stops gcc itself with "size of array is too large")."""
-    from edgeformer.errors import DoesNotFit
-    if plan["arena_bytes"] > board.ram.size:
-        raise DoesNotFit(f"does not fit {board.name}: the arena alone needs {plan['arena_bytes']:,} B of SRAM, "
-                         f"the RAM region has {board.ram.size:,} B (over by {plan['arena_bytes'] - board.ram.size:,} B)")
-    if plan["weights_bytes"] > board.flash.size:
-        raise DoesNotFit(f"does not fit {board.name}: the weights alone need {plan['weights_bytes']:,} B of flash, "
-                         f"the board has {board.flash.size:,} B (over by {plan['weights_bytes'] - board.flash.size:,} B)")
+    from edgeformer.runtime.actions import build_artifact
+    return build_artifact(art, board_name, image, log=_log)
 
 
 @click.command()
@@ -92,8 +72,9 @@ def build(art, board_name, image, as_json) -> None:
 @_json
 def run(art, board_name, sim, n, io, timeout, as_json) -> None:
     """Run ART on the simulated board with real test inputs; compare with onnxruntime."""
+    from edgeformer.runtime.actions import run_artifact
     from edgeformer.runtime.host import read_signature
-    from edgeformer.runtime.simrun import run_compare, semihosted
+    from edgeformer.runtime.simrun import run_compare
     from edgeformer.runtime.verify import load_meta
 
     if io == "uart":
@@ -101,20 +82,18 @@ def run(art, board_name, sim, n, io, timeout, as_json) -> None:
         load_meta(art)
         board = load_board(board_name)
         execute = _uart_execute(Path(art), board, "sim", lambda elf: _run_uart_sim(elf, board, timeout))
+        _log(f"running {n} inputs on QEMU {board.simulator} (stands in for {board.name}; I/O over {io})")
+        result = run_compare(Path(art), load_meta(art), execute, read_signature(Path(art) / "c"), n)
+        result.update({"board": board.name, "sim": sim, "simulator": board.simulator, "io": io})
     else:
-        board, rec = _build(art, board_name)
-        execute = semihosted(Path(rec["elf"]), board.simulator, timeout)
-    _log(f"running {n} inputs on QEMU {board.simulator} (stands in for {board.name}; I/O over {io})")
-    meta = load_meta(art)
-    result = run_compare(Path(art), meta, execute, read_signature(Path(art) / "c"), n)
-    result.update({"board": board.name, "sim": sim, "simulator": board.simulator, "io": io})
+        result = run_artifact(art, board_name, n, timeout, log=_log)
     if as_json:
         print_json(result)
     else:
-        print_comparison(f"run {art} on {board.name} (QEMU {board.simulator}, {io}) vs onnxruntime "
+        print_comparison(f"run {art} on {result['board']} (QEMU {result['simulator']}, {io}) vs onnxruntime "
                          f"({result['reference']})", result)
     if not result["passed"]:
-        raise OutputMismatch(f"{art}: firmware output on {board.name} disagrees with onnxruntime (see the table)")
+        raise OutputMismatch(f"{art}: firmware output on {result['board']} disagrees with onnxruntime (see the table)")
 
 
 def _uart_execute(art: Path, board, image: str, run_elf):
@@ -165,12 +144,9 @@ def _print_profile(art, prof) -> None:
 @_json
 def profile(art, board_name, sim, timeout, as_json) -> None:
     """Per-layer instruction counts, estimated latency, SRAM, flash -> profile.json, profile.png."""
-    from edgeformer.runtime.profile import profile_qemu, write_profile
+    from edgeformer.runtime.actions import profile_artifact
 
-    board, rec = _build(art, board_name)
-    _log(f"profiling on QEMU {board.simulator} (-icount: exact instruction counts)")
-    prof = profile_qemu(Path(art), board, rec, timeout)
-    write_profile(Path(art), prof)
+    prof = profile_artifact(art, board_name, timeout, log=_log)
     if as_json:
         print_json(prof)
     else:
