@@ -175,19 +175,44 @@ Spec = Union[ViTSpec, LMUFormerSpec]
 FAMILIES: dict[str, type] = {"vit": ViTSpec, "lmuformer": LMUFormerSpec}
 
 
+# Keys a search's best.json carries beside the spec (accuracy, sizes, budget ...): metadata,
+# not architecture. They are ignored; any other unknown key is refused by name, because a
+# misspelt field ("depht") would otherwise train the default silently.
+METADATA_KEYS = frozenset({
+    "accuracy", "trial", "sram_bytes", "flash_bytes", "arena_bytes", "weights_bytes", "est_latency_ms", "macs",
+    "budget", "dataset", "epochs", "study", "supernet_accuracy", "final_epochs", "final_run", "kendall_tau",
+    "objective", "supernet_epochs", "params", "model", "seed",
+})
+
+
+def _nearest(key: str, known) -> str:
+    import difflib
+    close = difflib.get_close_matches(key, sorted(known), n=1, cutoff=0.5)
+    return f"did you mean '{close[0]}'?" if close else f"known fields: {', '.join(sorted(known))}"
+
+
 def spec_from_dict(d: dict[str, Any]) -> Spec:
-    """Build a spec from its JSON form; unknown families and fields are named in the error."""
+    """Build a spec from its JSON form; unknown families and fields are named in the error,
+    with the nearest known field."""
     if not isinstance(d, dict):
         raise UserError(f"spec must be a JSON object, got {type(d).__name__}")
     family = d.get("family")
-    if family not in FAMILIES:
+    if "family" not in d:
+        raise UserError(f"spec has no 'family' field; add \"family\": one of {', '.join(FAMILIES)}")
+    if not isinstance(family, str) or family not in FAMILIES:
         raise UserError(f"spec: field 'family' = {family!r}; allowed {', '.join(FAMILIES)}")
     cls = FAMILIES[family]
     known = {f.name for f in fields(cls)}
-    # Search results (best.json) carry extra keys (accuracy, sram_bytes ...); they are
-    # metadata, not architecture, so they are ignored rather than rejected.
+    unknown = [k for k in d if k not in known and k != "family" and k not in METADATA_KEYS]
+    if unknown:
+        key = unknown[0]
+        raise UserError(f"{family} spec: unknown field {key!r}; {_nearest(str(key), known)} "
+                        f"(remove or rename it)")
     kwargs = {k: v for k, v in d.items() if k in known}
-    return cls(**kwargs)
+    try:
+        return cls(**kwargs)
+    except TypeError as e:  # a field of an unhashable or odd type that the checks did not reach
+        raise UserError(f"{family} spec: {e}") from None
 
 
 def spec_to_json(spec: Spec) -> str:
@@ -195,11 +220,29 @@ def spec_to_json(spec: Spec) -> str:
 
 
 def load_spec(path) -> Spec:
+    """A spec JSON file (e.g. a search's best.json); every failure names the file and the fix."""
+    from pathlib import Path
+
+    p = Path(path)
+    if p.is_dir():
+        found = sorted(q.name for q in p.glob("*.json"))[:3]
+        hint = f" (it holds {', '.join(found)})" if found else ""
+        raise UserError(f"--spec {p} is a folder{hint}; give the spec JSON file itself, e.g. {p / 'best.json'}")
     try:
-        with open(path) as fh:
+        with open(p, encoding="utf-8") as fh:
             d = json.load(fh)
     except FileNotFoundError:
-        raise UserError(f"spec file {path} does not exist")
-    except json.JSONDecodeError as e:
-        raise UserError(f"spec file {path} is not valid JSON: {e}")
-    return spec_from_dict(d)
+        raise UserError(f"spec file {p} does not exist; give a spec JSON file (a search's best.json "
+                        "or a run's spec.json)") from None
+    except PermissionError:
+        raise UserError(f"spec file {p} cannot be read (permission denied); fix its permissions") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        first = str(e).splitlines()[0][:120]
+        raise UserError(f"spec file {p} is not valid JSON ({first}); write a JSON object such as "
+                        '{"family": "vit", ...}') from None
+    except RecursionError:
+        raise UserError(f"spec file {p} is nested too deeply to be a spec; write a flat JSON object") from None
+    try:
+        return spec_from_dict(d)
+    except UserError as e:
+        raise UserError(f"spec file {p}: {e}") from None

@@ -23,15 +23,44 @@ _LOADERS: dict[str, Callable[[], Dataset]] = {
 DATASETS: tuple[str, ...] = tuple(_LOADERS)
 
 
-def load_dataset(name: str) -> Dataset:
-    """Load a dataset by name (one of DATASETS) or from a file given as "npz:PATH"."""
+def input_kind(model) -> str | None:
+    """How a model takes its input: "image" (ViT) or "sequence" (LMUFormer), or None.
+
+    `model` is a spec, a spec dict (spec.json, export.json's "spec"), a family or search
+    family name ("vit", "spiking-lmuformer" ...), or the kind itself.
+    """
+    if model is None:
+        return None
+    family = model.get("family") if isinstance(model, dict) else getattr(model, "family", model)
+    if not isinstance(family, str):
+        return None
+    if family in ("image", "sequence"):
+        return family
+    if "vit" in family:
+        return "image"
+    if "lmu" in family:
+        return "sequence"
+    return None
+
+
+def load_dataset(name: str, model=None) -> Dataset:
+    """Load a dataset by name (one of DATASETS) or from a file given as "npz:PATH".
+
+    `model` (a spec, spec dict or family name; see input_kind) decides how an npz file's 3-D
+    x array is read: N x H x W images for an image model, N x T x F sequences otherwise.
+    """
+    if not isinstance(name, str) or not name:
+        raise UserError(f"dataset {name!r}: give one of {', '.join(DATASETS)} or npz:PATH")
     if name.startswith("npz:"):
-        return npz.load_npz(name[len("npz:"):])
+        if not name[len("npz:"):]:
+            raise UserError("dataset 'npz:' names no file; write npz:PATH, e.g. npz:data.npz")
+        return npz.load_npz(name[len("npz:"):], model_kind=input_kind(model))
     try:
         loader = _LOADERS[name]
     except KeyError:
+        hint = " (an .npz file is given as npz:PATH)" if name.endswith(".npz") else ""
         raise UserError(f"unknown dataset {name!r}; known datasets: "
-                        f"{', '.join(DATASETS)}, npz:PATH") from None
+                        f"{', '.join(DATASETS)}, npz:PATH{hint}") from None
     return loader()
 
 
@@ -47,4 +76,4 @@ def calibration_samples(ds: Dataset, n: int, seed: int = 0) -> np.ndarray:
     return ds.x_train[np.sort(idx)].copy()
 
 
-__all__ = ["DATASETS", "Dataset", "calibration_samples", "load_dataset"]
+__all__ = ["DATASETS", "Dataset", "calibration_samples", "input_kind", "load_dataset"]

@@ -155,8 +155,88 @@ def test_npz_missing_file(tmp_path):
 
 def test_npz_not_an_archive(tmp_path):
     (tmp_path / "d.npz").write_text("not numpy")
-    with pytest.raises(UserError, match="cannot read"):
+    with pytest.raises(UserError, match="not an .npz archive .* but a text file") as e:
         load_dataset(f"npz:{tmp_path / 'd.npz'}")
+    assert "allow_pickle" not in str(e.value) and "numpy.savez" in str(e.value)
     np.save(tmp_path / "one.npy", np.zeros(3))
     with pytest.raises(UserError, match="not an .npz archive"):
         load_dataset(f"npz:{tmp_path / 'one.npy'}")
+
+
+def _npz_with_header(path, shape, descr="<f4", data=b"\0" * 64):
+    """A zip whose x_train.npy header declares `shape` but holds only `data` (a lying header)."""
+    import zipfile
+    header = repr({"descr": descr, "fortran_order": False, "shape": shape}).encode("latin1")
+    header += b" " * (63 - (len(header) + 10) % 64) + b"\n"
+    npy = b"\x93NUMPY\x01\x00" + len(header).to_bytes(2, "little") + header + data
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("x_train.npy", npy)
+        for k, a in _arrays().items():
+            if k != "x_train":
+                with z.open(f"{k}.npy", "w") as fh:
+                    np.lib.format.write_array(fh, a)
+
+
+def test_npz_enormous_declared_shape_is_refused_before_loading(tmp_path):
+    import tracemalloc
+    _npz_with_header(tmp_path / "d.npz", (10**9, 28, 28))
+    tracemalloc.start()
+    with pytest.raises(UserError, match=r"x_train declares shape \(1000000000, 28, 28\).*corrupt or truncated"):
+        load_dataset(f"npz:{tmp_path / 'd.npz'}")
+    assert tracemalloc.get_traced_memory()[1] < 50 << 20   # peak: nothing near the declared size
+    tracemalloc.stop()
+
+
+def test_npz_over_the_memory_limit_names_the_array(tmp_path):
+    from edgeformer.data.npz import load_npz
+    arrays = _arrays(x_shape=(6, 1, 16, 16))
+    np.savez_compressed(tmp_path / "d.npz", **arrays)
+    with pytest.raises(UserError, match="x_train alone: shape \\(6, 1, 16, 16\\).*over the"):
+        load_npz(str(tmp_path / "d.npz"), memory_limit_bytes=4096)
+    assert load_npz(str(tmp_path / "d.npz")).input_shape == (1, 16, 16)
+
+
+def test_npz_object_array_and_corrupt_header(tmp_path):
+    arrays = _arrays()
+    arrays["y_train"] = np.array([0, 1, 2, 0, 1, {"a": 1}], dtype=object)
+    np.savez(tmp_path / "d.npz", **arrays)
+    with pytest.raises(UserError, match="holds Python objects") as e:
+        load_dataset(f"npz:{tmp_path / 'd.npz'}")
+    assert "allow_pickle" not in str(e.value)
+    _npz_with_header(tmp_path / "d.npz", "not a shape")
+    with pytest.raises(UserError, match="corrupt .npy header"):
+        load_dataset(f"npz:{tmp_path / 'd.npz'}")
+
+
+def test_npz_folder_is_named_as_a_folder(tmp_path):
+    np.savez(tmp_path / "mine.npz", **_arrays())
+    with pytest.raises(UserError, match="is a folder \\(it holds mine.npz\\); give the .npz file itself") as e:
+        load_dataset(f"npz:{tmp_path}")
+    assert "not found" not in str(e.value) and "does not exist" not in str(e.value)
+
+
+def test_npz_3d_is_read_the_way_the_model_takes_it(tmp_path):
+    from edgeformer.data import input_kind
+    from edgeformer.zoo import preset
+    rng = np.random.default_rng(0)  # provenance: seeded uint8 pixels
+    arrays = {"x_train": rng.integers(0, 256, (6, 8, 8), dtype=np.uint8), "y_train": np.arange(6) % 3,
+              "x_test": rng.integers(0, 256, (2, 8, 8), dtype=np.uint8), "y_test": np.array([0, 1])}
+    name = _save(tmp_path, **arrays)
+    ds = load_dataset(name, model=preset("vit-fmnist"))
+    assert ds.kind == "image" and ds.input_shape == (1, 8, 8) and "scaled by 1/255" in ds.provenance
+    np.testing.assert_allclose(ds.x_train[:, 0], arrays["x_train"] / 255.0, rtol=1e-6)
+    assert ds.x_train.max() <= 1.0
+    seq = load_dataset(name, model=preset("lmuformer-tiny"))
+    assert seq.kind == "sequence" and seq.input_shape == (8, 8) and seq.x_train.max() > 1.0
+    assert load_dataset(name).kind == "sequence"             # no model: the old default
+    forced = load_dataset(_save(tmp_path, kind=np.array("sequence"), **arrays), model="vit")
+    assert forced.kind == "sequence"                         # kind overrides the model
+    assert (input_kind("spiking-vit"), input_kind({"family": "lmuformer"}), input_kind(None)) == \
+        ("image", "sequence", None)
+
+
+def test_npz_empty_name_and_npz_without_prefix(tmp_path):
+    with pytest.raises(UserError, match="names no file"):
+        load_dataset("npz:")
+    with pytest.raises(UserError, match="npz:PATH"):
+        load_dataset("data.npz")
