@@ -22,8 +22,7 @@ from edgeformer.errors import UserError
 
 ART_META = "export.json"
 TMP_MARKER = ".edgeformer-export-tmp"
-# What an export writes, and what later commands derive from it (stale once it is replaced).
-OWN_ENTRIES = ("model.onnx", "model.onnx.data", "model.int8.onnx", "c", "plan.json", "plan.png", ART_META)
+# What later commands derive from an artifact (stale once it is replaced).
 DERIVED_ENTRIES = ("build", "profile.json", "profile.png")
 
 

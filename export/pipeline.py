@@ -87,7 +87,7 @@ def _load_ds(name: str | None):
 
 def export_artifact(out: str | Path, source: Source, quantize: str = "int8", backend: str = "native",
                     calib_dataset: str | None = None, log=print, force: bool = False, board: str | None = None,
-                    name: str | None = None) -> dict[str, Any]:
+                    name: str | None = None, keep_dataset: bool = False) -> dict[str, Any]:
     """Write ART: model.onnx, model.int8.onnx (int8), c/, plan.json, plan.png, export.json.
 
     ART is checked first (export/outdir.py): only an earlier artifact, or with `force` a folder
@@ -107,6 +107,8 @@ def export_artifact(out: str | Path, source: Source, quantize: str = "int8", bac
     tmp = outdir.make_temp(out)
     try:
         meta = _build(tmp, source, quantize, ds, log, backend, name)
+        if keep_dataset and ds is not None:
+            _keep_dataset(tmp, out, calib_dataset, meta)
         if target is not None:
             _check_fits(meta, target)
         else:
@@ -116,6 +118,15 @@ def export_artifact(out: str | Path, source: Source, quantize: str = "int8", bac
         if tmp.exists():
             shutil.rmtree(tmp)
     return meta
+
+
+def _keep_dataset(art: Path, out: Path, name: str, meta: dict[str, Any]) -> None:
+    """An npz the caller made in a temp folder (the Python API's array): ART keeps a copy, and
+    export.json names that copy, so verify and run find the same samples later."""
+    src = Path(name.removeprefix("npz:"))
+    shutil.copyfile(src, art / "calib.npz")
+    meta["dataset"] = f"npz:{(out / 'calib.npz').resolve()}"
+    write_json(art / ART_META, {k: v for k, v in meta.items() if k != "plan"})
 
 
 def _load_board(board: str | None):
