@@ -1,6 +1,8 @@
 """Conv (1-D and 2-D, NCHW) and MaxPool/AveragePool; 1-D runs as 2-D with height 1."""
 from __future__ import annotations
 
+import numpy as np
+
 from edgeformer.export.emit.ctx import EmitCtx
 from edgeformer.export.emit.ops_elementwise import _require
 from edgeformer.export.emit.registry import register
@@ -38,6 +40,14 @@ def _window(ctx: EmitCtx, node: Node, x: str, y: str, kernel: tuple[int, ...]) -
                 pad_bottom=pads[2], pad_right=pads[3], dil_h=dil[0], dil_w=dil[1])
 
 
+def pack_f32_conv(w: np.ndarray) -> np.ndarray:
+    """(c_out, c_in, kh, kw) -> blocks of 16 output channels, each (c_in, kh, kw, 16) with the
+    channel fastest (the last block c_out % 16 wide): ef_conv2d_f32_fast's layout."""
+    w = np.asarray(w, np.float32)
+    blocks = [w[o:o + 16].transpose(1, 2, 3, 0).reshape(-1) for o in range(0, w.shape[0], 16)]
+    return np.ascontiguousarray(np.concatenate(blocks), np.float32)
+
+
 @register("Conv")
 def emit_conv(ctx: EmitCtx, node: Node) -> list[str]:
     _require(ctx, node.inputs, ("float32",))
@@ -50,6 +60,11 @@ def emit_conv(ctx: EmitCtx, node: Node) -> list[str]:
     n, c_in = ctx.shape(x)[:2]
     params = dict(n=n, c_in=c_in, h=g.pop("h"), w=g.pop("w"), c_out=ws[0], **g,
                   groups=int(node.attrs.get("group", 1)))
+    wd = ctx.const(w)
+    if wd is not None and params["groups"] == 1 and params["dil_w"] == 1 and params["kw"] <= 16:
+        wp = ctx.weight(f"{w}#f32conv", pack_f32_conv(wd.reshape(ws[0], c_in, params["kh"], params["kw"])))
+        return ctx.call("ef_conv2d_f32_fast", [ctx.ptr(x), wp, ctx.ptr(b), ctx.ptr(y, out=True)],
+                        "ef_conv2d_params", params)
     return ctx.call("ef_conv2d_f32", [ctx.ptr(x), ctx.ptr(w), ctx.ptr(b), ctx.ptr(y, out=True)],
                     "ef_conv2d_params", params)
 

@@ -117,6 +117,8 @@ UNARY = {
     "Shrink": "EF_UN_SHRINK", "Gelu": "EF_UN_GELU", "Clip": "EF_UN_CLIP",
 }
 
+FAST_UNARY = ("EF_UN_ERF", "EF_UN_GELU")
+
 
 def _unary_args(ctx: EmitCtx, node: Node) -> tuple[str, float, float]:
     a = node.attrs
@@ -152,7 +154,9 @@ def emit_unary(ctx: EmitCtx, node: Node) -> list[str]:
     op, alpha, beta = _unary_args(ctx, node)
     x, y = node.inputs[0], node.outputs[0]
     params = dict(op=op, n=ctx.t(y).numel, alpha=float(alpha), beta=float(beta))
-    return ctx.call("ef_unary_f32", [ctx.ptr(x), ctx.ptr(y, out=True)], "ef_unary_params", params)
+    # Erf and exact Gelu by the bounded rational approximation of ef_f32_fast.h
+    kernel = "ef_unary_f32_fast" if op in FAST_UNARY else "ef_unary_f32"
+    return ctx.call(kernel, [ctx.ptr(x), ctx.ptr(y, out=True)], "ef_unary_params", params)
 
 
 @register("Where")

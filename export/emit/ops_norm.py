@@ -29,7 +29,8 @@ def emit_softmax(ctx: EmitCtx, node: Node) -> list[str]:
     else:
         axis_len, inner = shape[ax], math.prod(shape[ax + 1:])
     params = dict(outer=outer, axis_len=axis_len, inner=inner, log=int(node.op == "LogSoftmax"))
-    return ctx.call("ef_softmax_f32", [ctx.ptr(x), ctx.ptr(y, out=True)], "ef_softmax_params",
+    # one bounded exp per element (ef_f32_fast.h); ef_softmax_f32 is the reference
+    return ctx.call("ef_softmax_f32_fast", [ctx.ptr(x), ctx.ptr(y, out=True)], "ef_softmax_params",
                     params)
 
 

@@ -52,6 +52,9 @@ typedef struct {
 } ef_unary_params;
 
 int ef_unary_f32(const ef_unary_params *p, const float *x, float *y);
+/* ef_unary_f32 with Erf and Gelu by a rational approximation (|error| <= 1.2e-7 absolute,
+ * ef_f32_fast.h); every other op as ef_unary_f32. */
+int ef_unary_f32_fast(const ef_unary_params *p, const float *x, float *y);
 int ef_not_u8(int32_t n, const uint8_t *x, uint8_t *y);
 
 /* y[i] = cond[i] ? a[i] : b[i], broadcast like ef_binary (c_stride for cond). */
@@ -100,6 +103,20 @@ typedef struct {
 int ef_gemm_f32(const ef_gemm_params *p, const float *a, const float *b, const float *c,
                 float *y);
 
+/* ef_matmul_f32 for FPU cores: 16 outputs at a time in registers, one VFMA per MAC. Equal
+ * bit for bit to "fmaf over k in order from 0" (ef_matmul_f32 rounds each product). */
+int ef_matmul_f32_fast(const ef_matmul_params *p, const float *a, const float *b, float *y);
+
+/* y (m x n) = x (m x k) @ w + bias (bias may be NULL, else n floats added first): w is the
+ * (k x n) weight packed offline by columns in blocks of 16, each block (k x 16) row-major,
+ * the last block (k x n % 16) (export/emit/ops_linear.py: pack_f32_fc). */
+typedef struct {
+    int32_t m, k, n;
+} ef_fc_f32_params;
+
+int ef_fc_f32(const ef_fc_f32_params *p, const float *x, const float *w, const float *bias,
+              float *y);
+
 /* NCHW 2-D convolution (1-D models use h = 1); bias may be NULL. */
 typedef struct {
     int32_t n, c_in, h, w;
@@ -113,6 +130,11 @@ typedef struct {
 
 int ef_conv2d_f32(const ef_conv2d_params *p, const float *x, const float *w, const float *bias,
                   float *y);
+/* The same convolution with groups == 1, dil_w == 1, kw <= 16 and w packed offline in blocks
+ * of 16 output channels, each (c_in, kh, kw, 16) (the last c_out % 16): ops_conv.py's
+ * pack_f32_conv. EF_ERR_PARAM otherwise. */
+int ef_conv2d_f32_fast(const ef_conv2d_params *p, const float *x, const float *w,
+                       const float *bias, float *y);
 
 /* ---- pooling ------------------------------------------------------------------------- */
 typedef struct {
@@ -137,6 +159,8 @@ typedef struct {
 } ef_softmax_params;
 
 int ef_softmax_f32(const ef_softmax_params *p, const float *x, float *y);
+/* One exp per element (relative error <= 2.5e-7, ef_f32_fast.h), then a multiply by 1/sum. */
+int ef_softmax_f32_fast(const ef_softmax_params *p, const float *x, float *y);
 
 /* x viewed as (outer, size); scale/bias (bias may be NULL) broadcast with *_period. */
 typedef struct {
