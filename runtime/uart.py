@@ -49,7 +49,7 @@ def decode(raw: bytes) -> UartResult:
             if len(s) < pos + 5:
                 raise Incomplete("the UART stream stops inside an error record")
             (node,) = struct.unpack_from("<I", s, pos + 1)
-            where = "ef_model_init" if node == 0xFFFFFFFF else f"node {node}"
+            where = "the model's init" if node == 0xFFFFFFFF else f"node {node}"
             raise FirmwareError(f"firmware reported a model error at {where} (sample {i // steps}, step {i % steps})")
         if tag != b"O":
             if not tag:

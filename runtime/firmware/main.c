@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "ef_profile.h"
-#include "fw_config.h"      /* generated: FW_STREAMING, FW_N_IN/OUT, buffers, byte counts */
+#include "fw_config.h"      /* generated: FW_STREAMING, FW_N_IN/OUT, buffers, byte counts, FW_MODEL_INIT/RUN */
 #include "model.h"
 #include "semihost.h"
 
@@ -49,7 +49,7 @@ int main(void)
     uint32_t head[2], s, t;
     int fin, fout, k, st;
     ef_prof_init();
-    if (ef_model_init() != 0) return fail("ef_model_init failed", 1);
+    if (FW_MODEL_INIT() != 0) return fail("model init failed", 1);
     fin = sh_open("in.bin", SH_MODE_RB);
     if (fin < 0) return fail("cannot open in.bin", 2);
     if (sh_read(fin, head, sizeof head) != 0) return fail("in.bin: short header", 2);
@@ -61,10 +61,10 @@ int main(void)
             for (k = 0; k < (FW_STREAMING ? 1 : FW_N_IN); ++k)
                 if (sh_read(fin, fw_in[k], fw_in_bytes[k]) != 0) return fail("in.bin: short read", 2);
             ef_prof_run_begin();
-            st = ef_model_run((const void *const *)fw_in, fw_out);
+            st = FW_MODEL_RUN((const void *const *)fw_in, fw_out);
             ef_prof_run_end();
             if (st != 0) {
-                sh_puts("firmware: ef_model_run failed at node ");
+                sh_puts("firmware: model run failed at node ");
                 sh_putu((uint32_t)(st - 1));
                 return fail("", 1);
             }

@@ -82,7 +82,7 @@ int main(void)
     send_u32(FW_SAMPLES);
     send_u32(FW_STEPS);
     send_u32(out_bytes);
-    if (ef_model_init() != 0) {
+    if (FW_MODEL_INIT() != 0) {
         send("X", 1);
         send_u32(0xFFFFFFFFu);
         return finish(1);
@@ -95,7 +95,7 @@ int main(void)
                 src += fw_in_bytes[k];
             }
             ef_prof_run_begin();
-            st = ef_model_run((const void *const *)fw_in, fw_out);
+            st = FW_MODEL_RUN((const void *const *)fw_in, fw_out);
             ef_prof_run_end();
             if (st != 0) {
                 send("X", 1);
