@@ -1,0 +1,218 @@
+"""Exporter idioms that no clean-up library rewrites, turned into ops the native backend has.
+
+Each rule is a function `(model) -> int` (how many places it rewrote) over an ONNX
+ModelProto, run once in `RULES` order after onnxscript's optimizer and constant folding
+(export/foreign.py). They change no numerics on finite inputs:
+
+- `softmax_nan_guard`: torch's scaled-dot-product decomposition (dynamo) writes
+  Where(IsNaN(p), 0, p) after the Softmax p; a softmax of finite scores is never NaN, and the
+  masks the corpus' exporters write are finite (-3.4e38, not -inf), so the guard is p itself;
+- `einsum_matmul`: Einsum of attention shapes ("bhqd,bhkd->bhqk", "bhqk,bhkd->bhqd", and
+  any equation that is a batched matrix product up to transposes) -> Transpose + MatMul;
+- `cast_chain`: Cast(Cast(x, a), b) where `a` is wider than x and b (lossless) -> Cast(x, b);
+  a Cast to the dtype x already has -> x.
+"""
+from __future__ import annotations
+
+import collections
+
+import numpy as np
+
+
+class _G:
+    """Producer/consumer maps over a ModelProto's main graph, rebuilt per rule."""
+
+    def __init__(self, model):
+        self.m, self.g = model, model.graph
+        self.producer = {o: n for n in self.g.node for o in n.output}
+        self.consumers = collections.defaultdict(list)
+        for n in self.g.node:
+            for i in n.input:
+                self.consumers[i].append(n)
+        self.inits = {i.name: i for i in self.g.initializer}
+        self.outputs = {o.name for o in self.g.output}
+
+    def const(self, name: str):
+        from onnx import numpy_helper
+        t = self.inits.get(name)
+        return None if t is None else numpy_helper.to_array(t)
+
+    def replace_uses(self, old: str, new: str) -> bool:
+        """Every reader of `old` reads `new`; refused (False) when `old` is a graph output."""
+        if old in self.outputs:
+            return False
+        for n in self.consumers.get(old, []):
+            for k, i in enumerate(n.input):
+                if i == old:
+                    n.input[k] = new
+        return True
+
+    def dtype(self, name: str) -> int | None:
+        for vi in list(self.g.value_info) + list(self.g.input) + list(self.g.output):
+            if vi.name == name and vi.type.tensor_type.elem_type:
+                return vi.type.tensor_type.elem_type
+        t = self.inits.get(name)
+        return t.data_type if t is not None else None
+
+
+def _drop_dead(model) -> None:
+    """Remove nodes none of whose outputs is read (iterated), and unread initializers."""
+    g = model.graph
+    while True:
+        used = {i for n in g.node for i in n.input} | {o.name for o in g.output}
+        keep = [n for n in g.node if any(o in used for o in n.output if o)]
+        if len(keep) == len(g.node):
+            break
+        del g.node[:]
+        g.node.extend(keep)
+    used = {i for n in g.node for i in n.input} | {o.name for o in g.output}
+    inits = [t for t in g.initializer if t.name in used]
+    del g.initializer[:]
+    g.initializer.extend(inits)
+
+
+def softmax_nan_guard(model) -> int:
+    G, count = _G(model), 0
+    for w in list(G.g.node):
+        if w.op_type != "Where" or len(w.input) != 3:
+            continue
+        c, a, b = w.input
+        isnan = G.producer.get(c)
+        if isnan is None or isnan.op_type not in ("IsNaN", "IsInf") or isnan.input[0] != b:
+            continue
+        src = G.producer.get(b)
+        if src is None or src.op_type not in ("Softmax", "LogSoftmax"):
+            continue
+        if G.replace_uses(w.output[0], b):
+            count += 1
+    return count
+
+
+def _einsum_plan(eq: str):
+    """'bhqd,bhkd->bhqk' -> (perm_a, perm_b, perm_out) making it A' @ B' (batch dims first), or None."""
+    eq = eq.replace(" ", "")
+    if "->" not in eq or "..." in eq:
+        return None
+    lhs, out = eq.split("->")
+    parts = lhs.split(",")
+    if len(parts) != 2:
+        return None
+    a, b = parts
+    if len(set(a)) != len(a) or len(set(b)) != len(b) or len(set(out)) != len(out):
+        return None
+    batch = [c for c in out if c in a and c in b]
+    m = [c for c in a if c not in b and c in out]
+    n = [c for c in b if c not in a and c in out]
+    k = [c for c in a if c in b and c not in out]
+    if len(m) != 1 or len(n) != 1 or len(k) != 1 or set(a) != set(batch + m + k) or set(b) != set(batch + n + k):
+        return None
+    pa = [a.index(c) for c in batch + m + k]
+    pb = [b.index(c) for c in batch + k + n]
+    prod = batch + m + n
+    po = [prod.index(c) for c in out]
+    return pa, pb, po
+
+
+def einsum_matmul(model) -> int:
+    import onnx
+    G, count = _G(model), 0
+    nodes = []
+    for n in G.g.node:
+        eq = next((onnx.helper.get_attribute_value(a) for a in n.attribute if a.name == "equation"), None)
+        plan = _einsum_plan(eq.decode() if isinstance(eq, bytes) else eq) if n.op_type == "Einsum" and eq else None
+        if plan is None:
+            nodes.append(n)
+            continue
+        pa, pb, po = plan
+        base = n.name or n.output[0]
+        ins = []
+        for x, perm, tag in ((n.input[0], pa, "a"), (n.input[1], pb, "b")):
+            if perm == sorted(perm):
+                ins.append(x)
+            else:
+                t = f"{base}/einsum_{tag}T"
+                nodes.append(onnx.helper.make_node("Transpose", [x], [t], name=f"{base}/Transpose_{tag}", perm=perm))
+                ins.append(t)
+        if po == sorted(po):
+            nodes.append(onnx.helper.make_node("MatMul", ins, [n.output[0]], name=f"{base}/MatMul"))
+        else:
+            t = f"{base}/einsum_mm"
+            nodes.append(onnx.helper.make_node("MatMul", ins, [t], name=f"{base}/MatMul"))
+            nodes.append(onnx.helper.make_node("Transpose", [t], [n.output[0]], name=f"{base}/Transpose_out", perm=po))
+        count += 1
+    if count:
+        del G.g.node[:]
+        G.g.node.extend(nodes)
+    return count
+
+
+_WIDTH = {"float64": 64, "float32": 32, "int64": 64, "int32": 32, "int16": 16, "int8": 8, "uint8": 8, "bool": 1}
+
+
+def _np_name(elem_type: int | None) -> str | None:
+    import onnx
+    if not elem_type:
+        return None
+    try:
+        return str(np.dtype(onnx.helper.tensor_dtype_to_np_dtype(elem_type)))
+    except Exception:
+        return None
+
+
+def _lossless(src: str | None, mid: str | None) -> bool:
+    """Every value of dtype src survives a round trip through mid."""
+    if src is None or mid is None or src not in _WIDTH or mid not in _WIDTH:
+        return False
+    if src == mid:
+        return True
+    if src == "bool":
+        return True
+    fs, fm = src.startswith("float"), mid.startswith("float")
+    if fs and not fm:
+        return False
+    if not fs and fm:   # ints in a float mantissa
+        return _WIDTH[src] <= (24 if mid == "float32" else 53) - (0 if src.startswith("u") else 1) + 1
+    if src.startswith("u") and not mid.startswith("u"):
+        return _WIDTH[mid] > _WIDTH[src]
+    if not src.startswith("u") and mid.startswith("u"):
+        return False
+    return _WIDTH[mid] >= _WIDTH[src]
+
+
+def cast_chain(model) -> int:
+    G, count = _G(model), 0
+    for n in G.g.node:
+        if n.op_type != "Cast":
+            continue
+        to = next((a.i for a in n.attribute if a.name == "to"), None)
+        x = n.input[0]
+        if to is not None and G.dtype(x) == to and G.replace_uses(n.output[0], x):
+            count += 1
+            continue
+        p = G.producer.get(x)
+        if p is None or p.op_type != "Cast":
+            continue
+        src, mid = _np_name(G.dtype(p.input[0])), _np_name(G.dtype(x))
+        if _lossless(src, mid):
+            n.input[0] = p.input[0]
+            count += 1
+    return count
+
+
+RULES = (softmax_nan_guard, einsum_matmul, cast_chain)
+
+
+def rewrite(model):
+    """Apply every rule once; returns (model, {rule: places rewritten}) for export.json."""
+    import onnx
+    try:
+        model = onnx.shape_inference.infer_shapes(model, strict_mode=False)
+    except Exception:
+        pass
+    counts = {}
+    for rule in RULES:
+        k = rule(model)
+        if k:
+            counts[rule.__name__] = k
+    _drop_dead(model)
+    return model, counts
