@@ -45,7 +45,8 @@ def _progress_bar(enabled: bool):
     task = {}
 
     def update(epoch, epochs, step, steps, loss):
-        if "id" not in task:
+        if "id" not in task:  # the bar appears with the first step: an early error prints alone
+            bar.start()
             task["id"] = bar.add_task("train", total=epochs * steps, epoch="1/%d" % epochs, loss=loss)
         bar.update(task["id"], completed=epoch * steps + step, epoch=f"{epoch + 1}/{epochs}", loss=loss)
 
@@ -59,7 +60,7 @@ def _progress_bar(enabled: bool):
 @click.option("--epochs", type=click.IntRange(1, 10000), default=10, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--batch-size", type=click.IntRange(1, 65536), default=64, show_default=True)
-@click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=2e-3, show_default=True)
+@click.option("--lr", default="2e-3", show_default=True, help="peak learning rate, a finite number in (0, 10]")
 @click.option("--out", "run_dir", required=True, type=click.Path(), help="run directory to create")
 @click.option("--force", is_flag=True, help="overwrite a non-empty run directory")
 @click.option("--json", "as_json", is_flag=True)
@@ -67,19 +68,28 @@ def train(model_name, spec_file, dataset, epochs, seed, batch_size, lr, run_dir,
     """Train a preset or spec on a dataset; writes RUN/spec.json, model.pt, metrics.json."""
     from edgeformer.checkpoint import prepare_run_dir, save_run
     from edgeformer.data import load_dataset
-    from edgeformer.train import TrainConfig, check_compatible, train_model
+    from edgeformer.train import TrainConfig, adapt_preset, check_compatible, check_lr, train_model
 
-    spec = resolve_spec(model_name, spec_file)
-    ds = load_dataset(dataset)
-    check_compatible(spec, ds)
+    cfg = TrainConfig(epochs=epochs, seed=seed, batch_size=batch_size, lr=check_lr(lr))
     run = prepare_run_dir(run_dir, force)
-    cfg = TrainConfig(epochs=epochs, seed=seed, batch_size=batch_size, lr=lr)
-    bar, update = _progress_bar(enabled=True)
-    if bar is not None:
-        with bar:
-            model, metrics = train_model(spec, ds, cfg, progress=update)
+    spec = resolve_spec(model_name, spec_file)
+    ds = load_dataset(dataset, model=spec)
+    adapted = {}
+    if model_name:
+        spec, adapted = adapt_preset(model_name, spec, ds)
+        if adapted:
+            err.print(f"adapted preset {model_name} to {ds.name}: "
+                      + ", ".join(f"{k} {old} -> {new}" for k, (old, new) in adapted.items()), highlight=False)
     else:
-        model, metrics = train_model(spec, ds, cfg)
+        check_compatible(spec, ds, f"spec {spec_file}")
+    bar, update = _progress_bar(enabled=True)
+    try:
+        model, metrics = train_model(spec, ds, cfg, progress=update, check_finite=True)
+    finally:
+        if bar is not None and bar.live.is_started:
+            bar.stop()
+    if adapted:
+        metrics["adapted"] = {k: {"preset": old, "used": new} for k, (old, new) in adapted.items()}
     metrics["model"] = model_name or spec_file
     save_run(run, spec, model, metrics, ds.name)
     if as_json:
@@ -103,8 +113,9 @@ def eval_cmd(run_dir, dataset, as_json) -> None:
     name = dataset or metrics.get("dataset")
     if not name:
         raise UserError(f"{run_dir} does not record its dataset; pass --dataset")
-    ds = load_dataset(name)
-    check_compatible(spec, ds)
+    ds = load_dataset(name, model=spec)
+    check_compatible(spec, ds, f"run {run_dir}", fix="evaluate it on a dataset like the one it was trained on "
+                     f"({metrics.get('dataset') or 'see its metrics.json'})")
     acc = evaluate(model, ds.x_test, ds.y_test)
     result = {"run": str(run_dir), "dataset": ds.name, "test_accuracy": acc, "inputs": int(len(ds.x_test))}
     if as_json:

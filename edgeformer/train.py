@@ -11,8 +11,26 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from edgeformer.errors import UserError
+from edgeformer.errors import EdgeformerError, UserError
 from edgeformer.specs import Spec
+
+
+class TrainingDiverged(EdgeformerError):
+    """The loss or the weights became NaN/inf: nothing is saved; exit 1."""
+
+
+MAX_LR = 10.0
+
+
+def check_lr(lr) -> float:
+    """A learning rate must be a finite number in (0, MAX_LR]; `--lr nan` would train NaN weights."""
+    try:
+        value = float(lr)
+    except (TypeError, ValueError):
+        raise UserError(f"--lr {lr!r} is not a number; give a positive learning rate such as 2e-3") from None
+    if not math.isfinite(value) or not 0 < value <= MAX_LR:
+        raise UserError(f"--lr {lr!r} must be a finite number in (0, {MAX_LR:g}]; typical values are 1e-4..1e-2")
+    return value
 
 
 @dataclass(frozen=True)
@@ -26,16 +44,102 @@ class TrainConfig:
     label_smoothing: float = 0.1
     augment: bool = True
 
+    def __post_init__(self) -> None:
+        check_lr(self.lr)
+        if not 0 <= self.seed < 2 ** 32:
+            raise UserError(f"--seed {self.seed} must be in 0..{2 ** 32 - 1}")
 
-def check_compatible(spec: Spec, ds) -> None:
-    """A spec and a dataset must agree on the input shape and the class count."""
-    if tuple(spec.input_shape) != tuple(ds.input_shape):
-        want = "x".join(map(str, spec.input_shape))
-        got = "x".join(map(str, ds.input_shape))
-        raise UserError(f"the model expects inputs {want} but dataset {ds.name} gives {got}; "
-                        f"choose a preset or spec made for {ds.name}")
+
+def _shape(shape) -> str:
+    return "x".join(map(str, shape))
+
+
+def _presets_of(kind: str) -> str:
+    from edgeformer.data import input_kind
+    from edgeformer.zoo import PRESETS
+    return ", ".join(n for n, s in PRESETS.items() if input_kind(s) == kind and not n.startswith(("vit-fmnist-",
+                                                                                                   "lmuformer-fsdd-")))
+
+
+def _check_kind(spec: Spec, ds, label: str) -> None:
+    from edgeformer.data import input_kind
+    want = input_kind(spec)
+    if want != ds.kind:
+        model = "an image model (ViT)" if want == "image" else "a sequence model (LMUFormer)"
+        data = (f"images {_shape(ds.input_shape)}" if ds.kind == "image"
+                else f"sequences {_shape(ds.input_shape)} (T x F)")
+        npz = (" (or add kind='image' to the npz)" if ds.name.startswith("npz:") and ds.kind == "sequence"
+               and len(ds.input_shape) == 2 else "")
+        raise UserError(f"{label} is {model} but dataset {ds.name} gives {data}; use a preset for "
+                        f"{ds.kind}s ({_presets_of(ds.kind)}) or a spec of that family{npz}")
+
+
+def shape_fields(spec: Spec, ds) -> dict[str, Any]:
+    """The spec fields that would make `spec` take `ds`'s inputs and classes."""
+    want: dict[str, Any] = {}
+    if spec.family == "vit":
+        c, h, w = ds.input_shape
+        want.update(in_channels=c, image_size=h)
+    else:
+        t, f = ds.input_shape
+        want.update(seq_len=t, in_features=f)
     if spec.num_classes < ds.num_classes:
-        raise UserError(f"the model has {spec.num_classes} classes but dataset {ds.name} has {ds.num_classes}")
+        want["num_classes"] = ds.num_classes
+    return {k: v for k, v in want.items() if getattr(spec, k) != v}
+
+
+def check_compatible(spec: Spec, ds, label: str = "the model", fix: str | None = None) -> None:
+    """A spec and a dataset must agree on the kind of input, its shape and the class count.
+
+    The error names the spec fields to change (or `fix`, e.g. for a trained run)."""
+    _check_kind(spec, ds, label)
+    if spec.family == "vit" and ds.input_shape[1] != ds.input_shape[2]:
+        raise UserError(f"{label} (ViT) takes square images but dataset {ds.name} gives {_shape(ds.input_shape)}; "
+                        "pad or crop the images to square")
+    fields = shape_fields(spec, ds)
+    if not fields:
+        return
+    change = ", ".join(f"{k}={v}" for k, v in fields.items())
+    if "image_size" in fields:
+        change += " (patch_size must divide image_size)"
+    advice = fix or f"set {change} in the spec, or use a preset (presets adapt to the dataset)"
+    if tuple(spec.input_shape) != tuple(ds.input_shape):
+        raise UserError(f"{label} expects inputs {_shape(spec.input_shape)} but dataset {ds.name} gives "
+                        f"{_shape(ds.input_shape)}; {advice}")
+    raise UserError(f"{label} has {spec.num_classes} classes but dataset {ds.name} has {ds.num_classes}; {advice}")
+
+
+# Presets that are fixed workloads (CONTRACT.md): never reshaped to fit a dataset.
+FIXED_PRESETS = ("vit-tiny-ref",)
+
+
+def adapt_preset(name: str, spec: Spec, ds) -> tuple[Spec, dict[str, tuple[Any, Any]]]:
+    """A preset reshaped to take `ds`: its input shape and class count follow the dataset
+    where the family allows it (a ViT needs square images; a patch size that no longer divides
+    the image becomes the largest divisor below it). Returns the spec and {field: (old, new)};
+    what cannot be adapted is a UserError naming the fields."""
+    import dataclasses
+
+    _check_kind(spec, ds, f"preset {name}")
+    fields = shape_fields(spec, ds)
+    if spec.num_classes != ds.num_classes:
+        fields["num_classes"] = max(2, ds.num_classes)
+    if not fields or name in FIXED_PRESETS:
+        check_compatible(spec, ds, f"preset {name}",
+                         fix=f"{name} is a fixed reference workload; use another preset or a --spec" if fields else None)
+        return spec, {}
+    if spec.family == "vit":
+        c, h, w = ds.input_shape
+        if h != w:
+            raise UserError(f"preset {name} (ViT) takes square images but dataset {ds.name} gives {_shape(ds.input_shape)}; "
+                            "pad or crop the images to square")
+        if h % spec.patch_size:
+            fields["patch_size"] = max(d for d in range(1, spec.patch_size + 1) if h % d == 0)
+    try:
+        adapted = dataclasses.replace(spec, **fields)
+    except UserError as e:
+        raise UserError(f"preset {name} cannot take dataset {ds.name} ({e}); choose a dataset within that range") from None
+    return adapted, {k: (getattr(spec, k), v) for k, v in fields.items() if getattr(spec, k) != v}
 
 
 def seed_everything(seed: int) -> torch.Generator:
@@ -116,8 +220,11 @@ def batches(x: np.ndarray, y: np.ndarray, cfg, gen: torch.Generator, images: boo
 
 
 def fit(model: torch.nn.Module, x: np.ndarray, y: np.ndarray, images: bool, flip: bool, cfg: TrainConfig,
-        gen: torch.Generator, device=None, progress=None) -> float:
-    """Train `model` in place on (x, y) (on `device`, default the CPU); returns the seconds."""
+        gen: torch.Generator, device=None, progress=None, check_finite: bool = False) -> float:
+    """Train `model` in place on (x, y) (on `device`, default the CPU); returns the seconds.
+
+    check_finite: stop with TrainingDiverged as soon as the loss is NaN/inf, and when the
+    weights are not finite at the end (one step with a huge learning rate)."""
     device = device or torch.device("cpu")
     model.to(device).train()
     opt = torch.optim.AdamW(param_groups(model.named_parameters(), cfg.weight_decay), lr=cfg.lr)
@@ -126,6 +233,10 @@ def fit(model: torch.nn.Module, x: np.ndarray, y: np.ndarray, images: bool, flip
         for group in opt.param_groups:
             group["lr"] = lr
         loss = F.cross_entropy(model(xb.to(device)), yb.to(device), label_smoothing=cfg.label_smoothing)
+        if check_finite and not math.isfinite(value := loss.item()):
+            raise TrainingDiverged(f"training diverged: the loss became {value} at epoch {epoch + 1}/{cfg.epochs}, "
+                                   f"step {b + 1}/{steps}; nothing was saved: lower --lr (was {cfg.lr:g}) or check "
+                                   "the dataset for extreme values")
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -133,13 +244,20 @@ def fit(model: torch.nn.Module, x: np.ndarray, y: np.ndarray, images: bool, flip
         if progress is not None:
             progress(epoch, cfg.epochs, b + 1, steps, loss.item())
     model.eval()
+    if check_finite:
+        bad = [n for n, p in model.state_dict().items() if torch.is_floating_point(p) and not bool(torch.isfinite(p).all())]
+        if bad:
+            raise TrainingDiverged(f"training diverged: weight {bad[0]} holds NaN or inf after the last step; nothing "
+                                   f"was saved: lower --lr (was {cfg.lr:g})")
     return time.perf_counter() - t0
 
 
-def train_model(spec: Spec, ds, cfg: TrainConfig, progress=None) -> tuple[torch.nn.Module, dict[str, Any]]:
+def train_model(spec: Spec, ds, cfg: TrainConfig, progress=None,
+                check_finite: bool = False) -> tuple[torch.nn.Module, dict[str, Any]]:
     """Train `spec` on `ds`; returns the model (eval mode) and metrics.json's content.
 
-    `progress` is an optional callable(epoch, epochs, step, steps, loss) for a progress bar.
+    `progress` is an optional callable(epoch, epochs, step, steps, loss) for a progress bar;
+    `check_finite` stops a diverging run (TrainingDiverged, exit 1) instead of returning NaN weights.
     """
     from edgeformer.models import build, count_params, macs
 
@@ -147,7 +265,7 @@ def train_model(spec: Spec, ds, cfg: TrainConfig, progress=None) -> tuple[torch.
     gen = seed_everything(cfg.seed)
     model = build(spec)
     train_seconds = fit(model, ds.x_train, ds.y_train, ds.kind == "image", ds.name == "fashion-mnist", cfg, gen,
-                        progress=progress)
+                        progress=progress, check_finite=check_finite)
     metrics = {
         "test_accuracy": evaluate(model, ds.x_test, ds.y_test),
         "train_seconds": round(train_seconds, 3),

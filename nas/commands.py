@@ -14,14 +14,14 @@ DEFAULT_BOARD = "stm32f746g-disco"
 
 def _budget(board_name, sram, flash):
     from edgeformer.nas.memory import Budget
-    from edgeformer.runtime.boards import load_board, parse_bytes
+    from edgeformer.runtime.boards import FLASH_RANGE, RAM_RANGE, load_board, parse_bytes
 
     if board_name is None and (sram is None or flash is None):
         raise UserError("give --board B, or both --sram BYTES and --flash BYTES (e.g. --sram 64KiB --flash 1MiB)")
     board = load_board(board_name or DEFAULT_BOARD)  # the core/clock for --sram/--flash alone: the default board's
     # The build links the model into the board's `ram` region: that is the SRAM a candidate may use.
-    return Budget(sram_bytes=parse_bytes(sram, "--sram") if sram is not None else board.ram.size,
-                  flash_bytes=parse_bytes(flash, "--flash") if flash is not None else board.flash.size,
+    return Budget(sram_bytes=parse_bytes(sram, "--sram", *RAM_RANGE) if sram is not None else board.ram.size,
+                  flash_bytes=parse_bytes(flash, "--flash", *FLASH_RANGE) if flash is not None else board.flash.size,
                   core=board.core, clock_hz=board.clock_hz, board=board.name if board_name else None)
 
 
@@ -67,10 +67,8 @@ def search(family, dataset, board_name, sram, flash, trials, storage, study_name
     pick_device(device)  # an unusable --device fails now, not after the study
     budget = _budget(board_name, sram, flash)
     sp = space(family)
-    ds = load_dataset(dataset)
-    out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise UserError(f"{out} is a file; pass a folder for --out")
+    ds = load_dataset(dataset, model=family)
+    out = _check_out(out)
     bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                    TextColumn("{task.fields[info]}"), TimeElapsedColumn(), console=err)
     task = bar.add_task("search", total=trials, info="best -")
@@ -125,6 +123,26 @@ def search(family, dataset, board_name, sram, flash, trials, storage, study_name
     mm = result["memory_model"]
     err.print(f"trials: {', '.join(f'{v} {k}' for k, v in t.items())}; memory model: {mm['lowered']} lowered, "
               f"{mm['cache_hits']} cached; {result['wall_seconds']} s")
+
+
+def _check_out(out: str) -> Path:
+    """--out: a folder for the study (a search resumes from it, so an existing one is fine);
+    never empty, `/`, a file or under a file, and writable."""
+    import os
+
+    if str(out).strip() == "":
+        raise UserError("--out is empty (an unset shell variable?); give a folder for the search, e.g. --out search1")
+    path = Path(out).expanduser()
+    if path.resolve() == Path(path.resolve().anchor):
+        raise UserError(f"--out {out} is the filesystem root; give a folder for the search, e.g. --out search1")
+    if path.exists() and not path.is_dir():
+        raise UserError(f"{path} is a file; pass a folder for --out")
+    existing = next((p for p in (path, *path.parents) if p.exists()), Path("."))
+    if not existing.is_dir():
+        raise UserError(f"--out {out}: {existing} is a file, so the folder cannot be created under it; choose another --out")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise UserError(f"--out {out}: {existing} cannot be written (permission denied); choose another --out")
+    return path
 
 
 def _print_kendall(k, out) -> None:

@@ -23,14 +23,39 @@ PROBES = ("openocd", "pyocd", "stlink")
 _UNITS = {"": 1, "b": 1, "kib": 1024, "kb": 1024, "k": 1024, "mib": 1 << 20, "mb": 1 << 20, "m": 1 << 20}
 
 
-def parse_bytes(value: Any, what: str = "bytes") -> int:
-    """320KiB, 1MiB, 327680 (or an int) -> bytes."""
+def parse_bytes(value: Any, what: str = "bytes", lo: int | None = None, hi: int | None = None) -> int:
+    """320KiB, 1MiB, 327680 (or an int) -> bytes; with lo/hi, a value outside lo..hi is refused
+    naming the plausible range."""
+    span = f" in {_human(lo)}..{_human(hi)}" if lo is not None and hi is not None else ""
     if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
-        return value
-    m = re.fullmatch(r"\s*(\d+)\s*([a-zA-Z]*)\s*", str(value))
-    if m is None or m.group(2).lower() not in _UNITS:
-        raise UserError(f"{what}: expected a byte count like 320KiB, 1MiB or 327680, got {value!r}")
-    return int(m.group(1)) * _UNITS[m.group(2).lower()]
+        n = value
+    else:
+        m = re.fullmatch(r"\s*(\d{1,30})\s*([a-zA-Z]*)\s*", str(value))
+        if m is None or m.group(2).lower() not in _UNITS:
+            raise UserError(f"{what}: expected a byte count{span} like 320KiB, 1MiB or 327680, got {value!r}")
+        n = int(m.group(1)) * _UNITS[m.group(2).lower()]
+    if (lo is not None and n < lo) or (hi is not None and n > hi):
+        raise UserError(f"{what} = {value!r} ({n:,} B) is not a plausible microcontroller size; give a byte "
+                        f"count{span or ' in range'}, e.g. 320KiB")
+    return n
+
+
+def _human(n: int | None) -> str:
+    if n is None:
+        return "?"
+    for unit, size in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if n >= size and n % size == 0:
+            return f"{n // size} {unit}"
+    return f"{n} B"
+
+
+# What a microcontroller plausibly has (a board file or a search budget outside this is a
+# typo: 10^12 bytes of RAM, RAM 1 byte long). 32-bit cores address 4 GiB in all.
+RAM_RANGE = (1 << 10, 64 << 20)
+FLASH_RANGE = (1 << 10, 256 << 20)
+CLOCK_RANGE = (1, 2_000_000_000)
+ADDRESS_SPACE = 1 << 32
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,63}")
 
 
 @dataclass(frozen=True)
@@ -151,8 +176,15 @@ def parse_board(text: str, src: str = "<board>") -> Board:
         raise UserError(f"board file {src}: key 'core' = {data['core']!r} is not a known MCU core; use one of {', '.join(mcus)}")
     if data["simulator"] not in SIMULATORS:
         raise UserError(f"board file {src}: key 'simulator' = {data['simulator']!r}; use one of {', '.join(SIMULATORS)}")
-    if data["clock_hz"] <= 0:
-        raise UserError(f"board file {src}: key 'clock_hz' must be positive, got {data['clock_hz']}")
+    if not _NAME.fullmatch(data["name"]) or ".." in data["name"]:
+        raise UserError(f"board file {src}: key 'name' = {data['name']!r} must be a plain name (letters, digits, "
+                        "'.', '_', '+', '-'; no '/', '\\' or '..'), e.g. \"my-board\"")
+    if "part" in data and not data["part"].isprintable():
+        raise UserError(f"board file {src}: key 'part' = {data['part']!r} must be printable text")
+    lo, hi = CLOCK_RANGE
+    if not lo <= data["clock_hz"] <= hi:
+        raise UserError(f"board file {src}: key 'clock_hz' = {data['clock_hz']:,} is not a plausible microcontroller "
+                        f"clock; give Hz in {lo:,}..{hi:,}")
     regions = []
     for rname, r in data["memory"].items():
         if not isinstance(r, dict):
@@ -164,8 +196,13 @@ def parse_board(text: str, src: str = "<board>") -> Board:
         kind = r.get("kind", "flash" if rname == "flash" else "ram")
         if kind not in ("flash", "ram"):
             raise UserError(f"board file {src}: key 'memory.{rname}.kind' must be flash or ram, got {kind!r}")
-        size = parse_bytes(r["size"], f"board file {src}: key 'memory.{rname}.size'")
+        lo, hi = RAM_RANGE if kind == "ram" else FLASH_RANGE
+        size = parse_bytes(r["size"], f"board file {src}: key 'memory.{rname}.size'", lo, hi)
+        if not 0 <= r["origin"] or r["origin"] + size > ADDRESS_SPACE:
+            raise UserError(f"board file {src}: key 'memory.{rname}.origin' = {r['origin']:#x} with size {size:,} B "
+                            "does not fit the 32-bit address space (0x0..0xffffffff)")
         regions.append(Region(rname, kind, r["origin"], size))
+    _check_overlaps(regions, src)
     names = {r.name for r in regions}
     for need in ("flash", "ram"):
         if need not in names:
@@ -175,6 +212,16 @@ def parse_board(text: str, src: str = "<board>") -> Board:
                  tuple(regions), dict(data.get("probe", {})), src, _parse_uart(data.get("uart"), src))
 
 
+def _check_overlaps(regions: list[Region], src: str) -> None:
+    """No two memory regions may share an address (RAM at the flash origin would link .data over code)."""
+    ordered = sorted(regions, key=lambda r: r.origin)
+    for a, b in zip(ordered, ordered[1:]):
+        if b.origin < a.origin + a.size:
+            raise UserError(f"board file {src}: key 'memory.{b.name}.origin' = {b.origin:#x} overlaps memory.{a.name} "
+                            f"({a.origin:#x}..{a.origin + a.size - 1:#x}); move it to {a.origin + a.size:#x} or "
+                            "above, or shrink the regions")
+
+
 def _parse_uart(u: dict | None, src: str) -> Uart | None:
     if u is None:
         return None
@@ -182,15 +229,22 @@ def _parse_uart(u: dict | None, src: str) -> Uart | None:
     for key in ("kind", "base"):
         if key not in u:
             raise UserError(f"board file {src}: missing key 'uart.{key}'")
+    if not 0 <= u["base"] < ADDRESS_SPACE:
+        raise UserError(f"board file {src}: key 'uart.base' = {u['base']:#x} is outside the 32-bit address space")
     if u["kind"] not in UART_KINDS:
         raise UserError(f"board file {src}: key 'uart.kind' = {u['kind']!r}; use one of {', '.join(UART_KINDS)}")
+    clock = u.get("clock_hz", 16_000_000)
+    if not CLOCK_RANGE[0] <= clock <= CLOCK_RANGE[1]:
+        raise UserError(f"board file {src}: key 'uart.clock_hz' = {clock:,} is not a plausible peripheral clock; "
+                        f"give Hz in {CLOCK_RANGE[0]:,}..{CLOCK_RANGE[1]:,}")
     baud = u.get("baud", 115200)
     if baud <= 0 or (u["kind"] == "nrf52" and baud not in NRF52_BAUD):
         raise UserError(f"board file {src}: key 'uart.baud' = {baud} is not a supported rate"
                         + (f" for nrf52 ({', '.join(map(str, NRF52_BAUD))})" if u["kind"] == "nrf52" else ""))
     setup = []
     for i, w in enumerate(u.get("setup", [])):
-        if not (isinstance(w, list) and len(w) == 3 and all(isinstance(v, int) and v >= 0 for v in w)):
+        if not (isinstance(w, list) and len(w) == 3
+                and all(isinstance(v, int) and not isinstance(v, bool) and 0 <= v < ADDRESS_SPACE for v in w)):
             raise UserError(f"board file {src}: key 'uart.setup[{i}]' must be [address, clear_mask, set_bits], got {w!r}")
         setup.append(tuple(w))
     return Uart(u["kind"], u["base"], baud, u.get("clock_hz", 16_000_000), u.get("tx_pin", 0), tuple(setup))
@@ -209,9 +263,15 @@ def load_board(name: str | Path) -> Board:
     """A board by name (boards/NAME.toml) or by path to a .toml file (a user's own board)."""
     if str(name).endswith(".toml"):
         path = Path(name)
+        if path.is_dir():
+            raise UserError(f"board file {path} is a folder; give the .toml file itself")
         if not path.is_file():
-            raise UserError(f"board file {path} does not exist")
-        return parse_board(path.read_text(), str(path))
+            raise UserError(f"board file {path} does not exist; give a board name (edgeformer boards) or a .toml path")
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            raise UserError(f"board file {path} is not UTF-8 text; write it as TOML (see boards/*.toml)") from None
+        return parse_board(text, str(path))
     files = _board_files()
     if name not in files:
         raise UserError(f"unknown board {name!r}; known boards: {', '.join(sorted(files))} "

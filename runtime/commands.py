@@ -87,6 +87,8 @@ def run(art, board_name, sim, n, io, timeout, as_json) -> None:
         result.update({"board": board.name, "sim": sim, "simulator": board.simulator, "io": io})
     else:
         result = run_artifact(art, board_name, n, timeout, log=_log)
+    if result["inputs"] < n:  # the test split is smaller than --inputs: say what actually ran
+        _log(f"ran {result['inputs']} inputs, not {n}: that is all the test split has ({result['input_source']})")
     if as_json:
         print_json(result)
     else:
