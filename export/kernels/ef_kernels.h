@@ -52,7 +52,7 @@ typedef struct {
 } ef_unary_params;
 
 int ef_unary_f32(const ef_unary_params *p, const float *x, float *y);
-/* ef_unary_f32 with Erf and Gelu by a rational approximation (|error| <= 1.2e-7 absolute,
+/* ef_unary_f32 with Erf and Gelu by a rational approximation (|error| <= 3.5e-7 absolute,
  * ef_f32_fast.h); every other op as ef_unary_f32. */
 int ef_unary_f32_fast(const ef_unary_params *p, const float *x, float *y);
 int ef_not_u8(int32_t n, const uint8_t *x, uint8_t *y);
@@ -159,7 +159,7 @@ typedef struct {
 } ef_softmax_params;
 
 int ef_softmax_f32(const ef_softmax_params *p, const float *x, float *y);
-/* One exp per element (relative error <= 2.5e-7, ef_f32_fast.h), then a multiply by 1/sum. */
+/* One exp per element (relative error <= 1.5e-7, ef_f32_fast.h), then a multiply by 1/sum. */
 int ef_softmax_f32_fast(const ef_softmax_params *p, const float *x, float *y);
 
 /* x viewed as (outer, size); scale/bias (bias may be NULL) broadcast with *_period. */
