@@ -33,12 +33,24 @@ def prepare_run_dir(run: str | Path, force: bool) -> Path:
         raise UserError(f"run directory {run} is a file; pass a directory path")
     if run.is_dir() and any(run.iterdir()) and not force:
         raise UserError(f"run directory {run} is not empty; pass --force to overwrite it or choose another --out")
-    existing = next((p for p in (run, *run.parents) if p.exists()), Path("."))
-    if not existing.is_dir():
-        raise UserError(f"--out {run}: {existing} is a file, so the run folder cannot be created under it; choose another --out")
-    if not os.access(existing, os.W_OK | os.X_OK):
-        raise UserError(f"--out {run}: {existing} cannot be written (permission denied); choose another --out")
+    check_creatable(run)
     return run
+
+
+def check_creatable(folder: Path, flag: str = "--out") -> None:
+    """`folder` exists or can be made: its nearest existing ancestor is a folder we can write
+    into (tried with a temp folder, removed at once: access() says yes to root on /proc)."""
+    import tempfile
+
+    existing = next((p for p in (folder, *folder.parents) if p.exists()), Path("."))
+    if not existing.is_dir():
+        raise UserError(f"{flag} {folder}: {existing} is a file, so the folder cannot be created under it; "
+                        f"choose another {flag}")
+    try:
+        os.rmdir(tempfile.mkdtemp(prefix=".edgeformer-probe-", dir=existing))
+    except OSError as e:
+        raise UserError(f"{flag} {folder}: {existing} cannot be written ({e.strerror or 'permission denied'}); "
+                        f"choose another {flag}") from None
 
 
 def save_run(run: Path, spec: Spec, model: torch.nn.Module, metrics: dict[str, Any], dataset: str) -> None:

@@ -128,7 +128,7 @@ def search(family, dataset, board_name, sram, flash, trials, storage, study_name
 def _check_out(out: str) -> Path:
     """--out: a folder for the study (a search resumes from it, so an existing one is fine);
     never empty, `/`, a file or under a file, and writable."""
-    import os
+    from edgeformer.checkpoint import check_creatable
 
     if str(out).strip() == "":
         raise UserError("--out is empty (an unset shell variable?); give a folder for the search, e.g. --out search1")
@@ -137,11 +137,7 @@ def _check_out(out: str) -> Path:
         raise UserError(f"--out {out} is the filesystem root; give a folder for the search, e.g. --out search1")
     if path.exists() and not path.is_dir():
         raise UserError(f"{path} is a file; pass a folder for --out")
-    existing = next((p for p in (path, *path.parents) if p.exists()), Path("."))
-    if not existing.is_dir():
-        raise UserError(f"--out {out}: {existing} is a file, so the folder cannot be created under it; choose another --out")
-    if not os.access(existing, os.W_OK | os.X_OK):
-        raise UserError(f"--out {out}: {existing} cannot be written (permission denied); choose another --out")
+    check_creatable(path)
     return path
 
 

@@ -74,3 +74,50 @@ def test_unknown_board_lists_the_names():
     with pytest.raises(UserError) as e:
         load_board("stm32f999")
     assert "stm32f746g-disco" in str(e.value) and "nucleo-f411re" in str(e.value)
+
+
+@pytest.mark.parametrize("text, needle", [
+    (GOOD.replace('name = "tiny"', 'name = "../../etc/evil"'), "'name'"),             # path escape
+    (GOOD.replace('name = "tiny"', 'name = "a/b"'), "'name'"),                        # separator
+    (GOOD.replace('name = "tiny"', 'name = "a\\\\b"'), "'name'"),                     # Windows separator
+    (GOOD.replace('name = "tiny"', 'name = ".."'), "'name'"),
+    (GOOD.replace("origin = 0x20000000", "origin = 0x0"), "'memory.ram.origin' = 0x0 overlaps memory.flash"),
+    (GOOD.replace("origin = 0x20000000", "origin = 0x8000"), "overlaps"),             # inside flash's 64 KiB
+    (GOOD.replace("size = 8192", "size = 1_000_000_000_000"), "'memory.ram.size'"),    # 10^12 bytes of RAM
+    (GOOD.replace("size = 8192", 'size = "100000MiB"'), "not a plausible microcontroller size"),
+    (GOOD.replace("size = 8192", "size = 0"), "'memory.ram.size'"),
+    (GOOD.replace('size = "64KiB"', 'size = "1024MiB"'), "'memory.flash.size'"),
+    (GOOD.replace("origin = 0x20000000", "origin = 0xFFFFF000"), "32-bit address space"),
+    (GOOD.replace("origin = 0x20000000", "origin = -4096"), "32-bit address space"),
+    (GOOD.replace("clock_hz = 1_000_000", "clock_hz = 10_000_000_000_000"), "'clock_hz'"),
+    (GOOD + '[uart]\nkind = "cmsdk"\nbase = 0x1_0000_0000\n', "'uart.base'"),
+])
+def test_implausible_boards_are_refused_naming_the_key(text, needle):
+    with pytest.raises(UserError) as e:
+        parse_board(text, "bad.toml")
+    assert needle in str(e.value) and "bad.toml" in str(e.value)
+
+
+def test_adjacent_regions_and_shipped_boards_do_not_overlap():
+    b = parse_board(GOOD.replace("origin = 0x20000000", "origin = 0x10000"), "ok.toml")  # right after flash
+    assert b.ram.origin == 0x10000
+    for board in list_boards():
+        spans = sorted((r.origin, r.origin + r.size) for r in board.regions)
+        assert all(a[1] <= b[0] for a, b in zip(spans, spans[1:])), board.name
+
+
+def test_parse_bytes_with_a_plausible_range():
+    from edgeformer.runtime.boards import RAM_RANGE
+    assert parse_bytes("64KiB", "--sram", *RAM_RANGE) == 65536
+    for bad in ("1e26", "100000000000000000000000000", "0", "512", "65MiB"):
+        with pytest.raises(UserError, match="1 KiB..64 MiB"):
+            parse_bytes(bad, "--sram", *RAM_RANGE)
+
+
+def test_board_path_that_is_a_folder_or_binary(tmp_path):
+    (tmp_path / "b.toml").mkdir()
+    with pytest.raises(UserError, match="is a folder"):
+        load_board(str(tmp_path / "b.toml"))
+    (tmp_path / "c.toml").write_bytes(b"\xff\xfe\x00")
+    with pytest.raises(UserError, match="not UTF-8"):
+        load_board(str(tmp_path / "c.toml"))

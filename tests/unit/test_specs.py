@@ -58,3 +58,52 @@ def test_search_metadata_is_ignored_and_files_load(tmp_path):
         load_spec(p)
     with pytest.raises(UserError, match="does not exist"):
         load_spec(tmp_path / "missing.json")
+
+
+@pytest.mark.parametrize("key, nearest", [("depht", "depth"), ("num_class", "num_classes"), ("patchsize", "patch_size"),
+                                          ("dims", "dim")])
+def test_unknown_field_is_refused_with_the_nearest_known(key, nearest):
+    d = {**PRESETS["vit-digits"].to_dict(), key: 4}
+    with pytest.raises(UserError, match=f"unknown field '{key}'; did you mean '{nearest}'"):
+        spec_from_dict(d)
+
+
+def test_unknown_field_far_from_any_lists_the_fields_and_lmuformer_too():
+    with pytest.raises(UserError, match="known fields: .*depth"):
+        spec_from_dict({**PRESETS["vit-digits"].to_dict(), "zzzz": 1})
+    with pytest.raises(UserError, match="did you mean 'memory_order'"):
+        spec_from_dict({**PRESETS["lmuformer-tiny"].to_dict(), "memory_ordr": 16})
+
+
+def test_a_real_best_json_with_all_its_metadata_loads():
+    d = {**PRESETS["vit-digits"].to_dict(), "sram_bytes": 1, "flash_bytes": 2, "accuracy": 0.5, "trial": 3,
+         "arena_bytes": 1, "weights_bytes": 1, "est_latency_ms": 1.0, "macs": 1, "dataset": "digits", "epochs": 2,
+         "study": "s", "budget": {"sram_bytes": 1}, "supernet_accuracy": 0.4, "final_epochs": 3, "final_run": "x",
+         "kendall_tau": 0.5, "objective": "supernet", "supernet_epochs": 10}
+    assert spec_from_dict(d) == PRESETS["vit-digits"]
+
+
+@pytest.mark.parametrize("text, needle", [
+    ('{"dim": 64}', "no 'family' field"),
+    ('[1, 2]', "JSON object"),
+    ('{"family": ["vit"]}', "'family'"),
+    ('{"family": "vit", "mlp_ratio": NaN}', "'mlp_ratio'"),
+    ('{"family": "vit", "patch_channels": 3}', "unknown field 'patch_channels'"),
+    ('{"family": "lmuformer", "patch_channels": {"a": 1}}', "'patch_channels'"),
+    ("[" * 100000, "nested too deeply"),
+])
+def test_spec_files_that_are_not_specs(tmp_path, text, needle):
+    p = tmp_path / "s.json"
+    p.write_text(text)
+    with pytest.raises(UserError, match=needle) as e:
+        load_spec(p)
+    assert str(p) in str(e.value)
+
+
+def test_spec_folder_and_binary_file(tmp_path):
+    (tmp_path / "best.json").write_text("{}")
+    with pytest.raises(UserError, match="is a folder .*give the spec JSON file itself"):
+        load_spec(tmp_path)
+    (tmp_path / "b.json").write_bytes(b"\xff\xfe\x00\x01")
+    with pytest.raises(UserError, match="not valid JSON"):
+        load_spec(tmp_path / "b.json")
