@@ -137,7 +137,7 @@ def dataset_inputs(onnx_path: str | Path, x: np.ndarray, label: str, seed: int =
 def to_feeds(onnx_path: str | Path, batched: list[np.ndarray]) -> list[Feed]:
     names = [s.name for s in input_specs(onnx_path)]
     n = len(batched[0]) if batched else 0
-    return [{k: a[i:i + 1] for k, a in zip(names, batched)} for i in range(n)]
+    return [{k: a[i] for k, a in zip(names, batched)} for i in range(n)]   # a[i] keeps the batch-1 axis
 
 
 def random_feeds(onnx_path: str | Path, n: int = 64, seed: int = 0) -> list[Feed]:

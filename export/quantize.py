@@ -68,6 +68,13 @@ def _input_specs(model: onnx.ModelProto) -> dict[str, tuple[int, ...]]:
             for i in model.graph.input if i.name not in init}
 
 
+def _input_dtypes(model: onnx.ModelProto) -> dict[str, np.dtype]:
+    """Each input's numpy dtype: float32 for our models, int64 for a foreign model's token ids."""
+    init = {t.name for t in model.graph.initializer}
+    return {i.name: np.dtype(onnx.helper.tensor_dtype_to_np_dtype(i.type.tensor_type.elem_type))
+            for i in model.graph.input if i.name not in init}
+
+
 def as_feeds(model_path: str | Path, calib: list[Feed] | np.ndarray, max_feeds: int = 512, seed: int = 0) -> list[Feed]:
     """Normalise calibration inputs to a list of feed dicts and check them.
 
@@ -75,7 +82,8 @@ def as_feeds(model_path: str | Path, calib: list[Feed] | np.ndarray, max_feeds: 
     sequences (N x T x F) for a step model, streamed through the float model to
     gather (input, state) pairs (at most `max_feeds`, seeded subsample).
     """
-    specs = _input_specs(onnx.load(str(model_path), load_external_data=False))
+    header = onnx.load(str(model_path), load_external_data=False)
+    specs, dtypes = _input_specs(header), _input_dtypes(header)
     if isinstance(calib, np.ndarray):
         calib = _array_feeds(model_path, specs, calib, max_feeds, seed)
     if not isinstance(calib, (list, tuple)) or not calib:
@@ -86,11 +94,11 @@ def as_feeds(model_path: str | Path, calib: list[Feed] | np.ndarray, max_feeds: 
             raise UserError(f"calibration input {k}: has {got}, the model's inputs are {sorted(specs)}; "
                             f"build feeds with calibration_inputs()")
         for name, want in specs.items():
-            x = feed[name]
-            if not isinstance(x, np.ndarray) or x.dtype != np.float32 or tuple(x.shape) != want:
+            x, dtype = feed[name], dtypes[name]
+            if not isinstance(x, np.ndarray) or x.dtype != dtype or tuple(x.shape) != want:
                 got = f"{x.dtype} {tuple(x.shape)}" if isinstance(x, np.ndarray) else type(x).__name__
-                raise UserError(f"calibration input {k}, tensor {name!r}: got {got}, want float32 {want}")
-            if not np.all(np.isfinite(x)):
+                raise UserError(f"calibration input {k}, tensor {name!r}: got {got}, want {dtype} {want}")
+            if x.dtype.kind == "f" and not np.all(np.isfinite(x)):
                 raise UserError(f"calibration input {k}, tensor {name!r} contains NaN or inf; clean the dataset")
     return list(calib)
 
@@ -291,15 +299,24 @@ def _quiet():
 
 
 def compare(float_model: str | bytes, int8_model: str | bytes, feeds: list[Feed]) -> dict[str, Any]:
-    """Top-1 agreement and max |logit diff| of the int8 model against the float model."""
+    """Top-1 agreement and max |diff| of the int8 model against the float model, on the graph's
+    own outputs: the first output gives the headline figures (our models: "logits"), and a
+    model with several outputs also gets them per output under "outputs"."""
     fs, qs = session(float_model), session(int8_model)
-    agree, worst = 0, 0.0
+    names = [o.name for o in fs.get_outputs()]
+    agree, worst = np.zeros(len(names)), np.zeros(len(names))
     for feed in feeds:
-        (a,) = fs.run(["logits"], feed)
-        (b,) = qs.run(["logits"], feed)
-        agree += int(np.argmax(a) == np.argmax(b))
-        worst = max(worst, float(np.max(np.abs(a - b))))
-    return {"eval_inputs": len(feeds), "top1_agreement": agree / len(feeds), "max_abs_diff": worst}
+        for k, (a, b) in enumerate(zip(fs.run(names, feed), qs.run(names, feed))):
+            a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+            if a.size:
+                agree[k] += float(np.mean(np.argmax(a, -1) == np.argmax(b, -1))) if a.ndim else float(a == b)
+                worst[k] = max(worst[k], float(np.max(np.abs(a - b))))
+    n = max(len(feeds), 1)
+    out = {"eval_inputs": len(feeds), "top1_agreement": float(agree[0] / n), "max_abs_diff": float(worst[0])}
+    if len(names) > 1:
+        out["outputs"] = [{"name": nm, "top1_agreement": float(a / n), "max_abs_diff": float(w)}
+                          for nm, a, w in zip(names, agree, worst)]
+    return out
 
 
 def compare_sequences(float_model: str | bytes, int8_model: str | bytes, seqs: np.ndarray) -> dict[str, Any]:

@@ -3,6 +3,11 @@
 Numerics have one truth: onnxruntime on ART/model.onnx (float32) or ART/model.int8.onnx
 (int8). Streaming models are stepped over whole sequences, each side carrying its own
 state as the MCU does; the comparison covers every step's logits, top-1 at the last step.
+
+A model from `--onnx` is compared per output: max |diff| and, for int8, quantisation steps
+of that output's grid; top-1 agreement only where an output is class logits (a float output
+named *logit*, or one row of scores 1 x C). Its test inputs are the model's own: token ids in
+the range of the embedding table they index, masks all ones (export/foreign_inputs.py).
 """
 from __future__ import annotations
 
@@ -26,8 +31,31 @@ def load_meta(art: str | Path) -> dict[str, Any]:
     return open_artifact(art).meta
 
 
+def _foreign(meta: dict[str, Any]) -> bool:
+    return meta.get("source", {}).get("kind") == "onnx" and not meta.get("streaming")
+
+
+def test_feeds(meta: dict[str, Any], art: Path, n: int) -> tuple[list[np.ndarray], str]:
+    """N test inputs per model input, each (N, *input shape): what `compare` runs."""
+    if _foreign(meta):
+        from edgeformer.export.foreign_inputs import dataset_inputs, random_inputs
+        model = art / "model.onnx"   # the float model: its embedding tables bound the token ids
+        if meta.get("dataset"):
+            from edgeformer.data import load_dataset
+            ds = load_dataset(meta["dataset"])
+            return (dataset_inputs(model, ds.x_test[:n], ds.name),
+                    f"{ds.name} test split, first {min(n, len(ds.x_test))}")
+        return random_inputs(model, n, seed=0), "random(seed=0)"
+    x, provenance = test_inputs(meta, art, n)
+    return [x[:, None]], provenance
+
+
 def test_inputs(meta: dict[str, Any], art: Path, n: int) -> tuple[np.ndarray, str]:
-    """N real test inputs from the artifact's dataset, or seeded normal ones when it has none."""
+    """N real test inputs of the first input (batch axis dropped), from the artifact's dataset,
+    or seeded ones of the input's kind when it has none."""
+    if _foreign(meta):
+        xs, provenance = test_feeds(meta, art, n)
+        return xs[0][:, 0] if xs[0].ndim > 1 and xs[0].shape[1] == 1 else xs[0], provenance
     from edgeformer.export.onnx_check import session
     sess = session(str(art / meta["reference"]))
     shape = [d if isinstance(d, int) else 1 for d in sess.get_inputs()[0].shape]
@@ -40,17 +68,35 @@ def test_inputs(meta: dict[str, Any], art: Path, n: int) -> tuple[np.ndarray, st
     return rng.standard_normal((n, *steps, *shape[1:])).astype(np.float32), "random(seed=0)"
 
 
-def _output_scale(onnx_path: Path) -> float | None:
-    """Scale of the int8 tensor the logits are dequantised from (what one 'step' means)."""
+def _output_scales(onnx_path: Path) -> dict[str, float]:
+    """Per graph output: the scale of the int8 tensor it is dequantised from (one 'step')."""
     import onnx
     from onnx import numpy_helper
     m = onnx.load(str(onnx_path))
     inits = {i.name: i for i in m.graph.initializer}
-    out = m.graph.output[0].name
-    for node in m.graph.node:
-        if out in node.output and node.op_type == "DequantizeLinear" and node.input[1] in inits:
-            return float(numpy_helper.to_array(inits[node.input[1]]).reshape(-1)[0])
-    return None
+    producer = {o: node for node in m.graph.node for o in node.output}
+    scales = {}
+    for out in m.graph.output:
+        node = producer.get(out.name)
+        while node is not None and node.op_type in ("Identity", "Reshape", "Flatten", "Squeeze", "Unsqueeze"):
+            node = producer.get(node.input[0])   # a view of a dequantised tensor is on its grid
+        if node is not None and node.op_type == "DequantizeLinear" and node.input[1] in inits:
+            scales[out.name] = float(numpy_helper.to_array(inits[node.input[1]]).reshape(-1)[0])
+    return scales
+
+
+def _output_scale(onnx_path: Path) -> float | None:
+    """Scale of the int8 tensor the first output (logits) is dequantised from."""
+    import onnx
+    first = onnx.load(str(onnx_path), load_external_data=False).graph.output[0].name
+    return _output_scales(onnx_path).get(first)
+
+
+def is_class_logits(name: str, shape: tuple[int, ...], dtype) -> bool:
+    """Scores whose argmax is the answer: a float output named *logit*, or one row 1 x C."""
+    if not np.issubdtype(np.dtype(dtype), np.floating) or not shape or shape[-1] < 2:
+        return False
+    return "logit" in name.lower() or (len(shape) == 2 and shape[0] == 1)
 
 
 def _reference(meta: dict[str, Any], art: Path, x: np.ndarray) -> list[np.ndarray]:
@@ -85,7 +131,10 @@ def _candidate(meta: dict[str, Any], run: Runner, x: np.ndarray, state_shapes: l
 
 
 def compare(meta: dict[str, Any], art: Path, run: Runner, n: int) -> dict[str, Any]:
-    """The verify/run JSON: inputs, top1_agreement, max_abs_diff, max_abs_diff_steps, passed."""
+    """The verify/run JSON: inputs, top1_agreement, max_abs_diff, max_abs_diff_steps, passed
+    (and, for a model from --onnx, `outputs`: the same per output)."""
+    if _foreign(meta):
+        return compare_outputs(meta, art, run, n)
     from edgeformer.export.onnx_check import session
     x, provenance = test_inputs(meta, art, n)
     sess = session(str(art / meta["reference"]))
@@ -107,3 +156,56 @@ def compare(meta: dict[str, Any], art: Path, run: Runner, n: int) -> dict[str, A
     else:
         result["passed"] = bool(diff <= FLOAT_TOL)
     return result
+
+
+def _reference_outputs(art: Path, meta: dict[str, Any], xs: list[np.ndarray]) -> tuple[list[str], list[np.ndarray]]:
+    """onnxruntime on each sample (batch 1): per output, (N, *output shape)."""
+    from edgeformer.export.onnx_check import session
+    sess = session(str(art / meta["reference"]))
+    names = [i.name for i in sess.get_inputs()]
+    outs = [sess.run(None, {k: x[i] for k, x in zip(names, xs)}) for i in range(len(xs[0]))]
+    return [o.name for o in sess.get_outputs()], [np.stack([o[k] for o in outs]) for k in range(len(outs[0]))]
+
+
+def _float_tol(want: np.ndarray) -> float:
+    """float32: FLOAT_TOL absolute, relative to the output's magnitude when that is above 1
+    (a hidden state of norm 30 carries float32 rounding of 30 x 1e-7 per op)."""
+    return FLOAT_TOL * max(1.0, float(np.max(np.abs(want))) if want.size else 1.0)
+
+
+def compare_outputs(meta: dict[str, Any], art: Path, run: Runner, n: int) -> dict[str, Any]:
+    """A model from --onnx: every output compared on its own (max |diff|, int8 steps, top-1
+    where it is class logits); passed when every output passes."""
+    xs, provenance = test_feeds(meta, art, n)
+    names, want = _reference_outputs(art, meta, xs)
+    got = run(xs)
+    int8 = meta["quantize"] == "int8"
+    scales = _output_scales(art / meta["reference"]) if int8 else {}
+    per = []
+    for name, w, g in zip(names, want, got):
+        g = np.asarray(g).reshape(w.shape)
+        if w.dtype == np.bool_ or np.issubdtype(w.dtype, np.integer):
+            diff = float(np.max(np.abs(g.astype(np.float64) - w.astype(np.float64)))) if w.size else 0.0
+            per.append({"name": name, "shape": list(w.shape[1:]), "max_abs_diff": diff, "max_abs_diff_steps": None,
+                        "top1_agreement": None, "passed": diff == 0.0})
+            continue
+        diff = float(np.max(np.abs(g.astype(np.float64) - w))) if w.size else 0.0
+        logits = is_class_logits(name, tuple(w.shape[1:]), w.dtype)
+        top1 = float(np.mean(w.argmax(-1) == g.argmax(-1))) if logits and w.size else None
+        scale = scales.get(name)
+        steps = round(diff / scale, 4) if scale else None
+        if int8 and scale:
+            ok = steps <= INT8_MAX_STEPS and (top1 is None or top1 >= INT8_MIN_TOP1)
+        elif int8:   # a float output (e.g. a LayerNorm left float) computed from int8 tensors
+            ok = diff <= 1e-3 * max(1.0, float(np.max(np.abs(w)))) and (top1 is None or top1 >= INT8_MIN_TOP1)
+        else:
+            ok = diff <= _float_tol(w)
+        per.append({"name": name, "shape": list(w.shape[1:]), "max_abs_diff": diff, "max_abs_diff_steps": steps,
+                    "top1_agreement": top1, "passed": bool(ok)})
+    judged = [o["top1_agreement"] for o in per if o["top1_agreement"] is not None]
+    steps_all = [o["max_abs_diff_steps"] for o in per if o["max_abs_diff_steps"] is not None]
+    return {"inputs": int(len(xs[0])), "input_source": provenance, "reference": meta["reference"],
+            "top1_agreement": min(judged) if judged else 1.0, "top1_judged": bool(judged),
+            "max_abs_diff": max((o["max_abs_diff"] for o in per), default=0.0),
+            "max_abs_diff_steps": max(steps_all) if int8 and steps_all else None,
+            "outputs": per, "passed": all(o["passed"] for o in per)}

@@ -118,12 +118,13 @@ def ast(size: str = "small") -> Case:
 def mobilevit(size: str = "small") -> Case:
     from transformers import MobileViTConfig, MobileViTForImageClassification
     full = size == "full"
-    cfg = MobileViTConfig(image_size=32, num_channels=3, hidden_sizes=[16, 24, 32] if not full else [32, 48, 64],
+    cfg = MobileViTConfig(image_size=64, num_channels=3, hidden_sizes=[16, 24, 32] if not full else [32, 48, 64],
                           neck_hidden_sizes=[8, 8, 16, 16, 24, 32, 64] if not full else [16, 16, 24, 24, 48, 64, 80],
                           num_attention_heads=2, mlp_ratio=2.0, patch_size=2, num_labels=10)
     _seed()
     m = MobileViTForImageClassification(cfg).eval()
-    return Case("hf-mobilevit", _Logits(m, ("pixel_values",)), (torch.randn(1, 3, 32, 32),), ("pixel_values",),
+    # 64 px: the smallest feature map (1/32) is 2x2, which the patch size divides (no Resize)
+    return Case("hf-mobilevit", _Logits(m, ("pixel_values",)), (torch.randn(1, 3, 64, 64),), ("pixel_values",),
                 "image")
 
 
