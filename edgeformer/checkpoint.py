@@ -1,6 +1,7 @@
 """Run directories: spec.json, model.pt, metrics.json (each written atomically)."""
 from __future__ import annotations
 
+import errno
 import json
 import os
 from pathlib import Path
@@ -49,8 +50,9 @@ def check_creatable(folder: Path, flag: str = "--out") -> None:
     try:
         os.rmdir(tempfile.mkdtemp(prefix=".edgeformer-probe-", dir=existing))
     except OSError as e:
-        raise UserError(f"{flag} {folder}: {existing} cannot be written ({e.strerror or 'permission denied'}); "
-                        f"choose another {flag}") from None
+        why = e.strerror.lower() if e.errno in (errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.EDQUOT) \
+            else "no folder can be created there"
+        raise UserError(f"{flag} {folder}: {existing} cannot be written ({why}); choose another {flag}") from None
 
 
 def save_run(run: Path, spec: Spec, model: torch.nn.Module, metrics: dict[str, Any], dataset: str) -> None:

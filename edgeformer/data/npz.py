@@ -135,6 +135,9 @@ def _open_zip(file: Path) -> zipfile.ZipFile:
     try:
         return zipfile.ZipFile(file)
     except (zipfile.BadZipFile, OSError, ValueError, EOFError):
+        if head.startswith(b"PK"):
+            raise UserError(f"{file} is a damaged or truncated zip (its table of contents is missing or corrupt); "
+                            f"copy it again or {_SAVE_HINT}") from None
         what = "a text file" if _looks_like_text(file) else f"a binary file starting with {head[:4].hex()}"
         raise UserError(f"{file} is not an .npz archive (a zip of .npy arrays) but {what}: {_SAVE_HINT}") from None
 

@@ -240,3 +240,17 @@ def test_npz_empty_name_and_npz_without_prefix(tmp_path):
         load_dataset("npz:")
     with pytest.raises(UserError, match="npz:PATH"):
         load_dataset("data.npz")
+
+
+def test_npz_damaged_inside_or_truncated(tmp_path):
+    arrays = _arrays(x_shape=(50, 1, 8, 8), labels=[i % 3 for i in range(50)])
+    np.savez(tmp_path / "d.npz", **arrays)
+    blob = bytearray((tmp_path / "d.npz").read_bytes())
+    (tmp_path / "t.npz").write_bytes(bytes(blob[: len(blob) // 2]))
+    for i in range(2000, 2100):                  # inside x_train's data: the CRC no longer matches
+        blob[i] ^= 0xFF
+    (tmp_path / "d.npz").write_bytes(bytes(blob))
+    with pytest.raises(UserError, match="array x_train cannot be read .*CRC.* the file is corrupt"):
+        load_dataset(f"npz:{tmp_path / 'd.npz'}")
+    with pytest.raises(UserError, match="damaged or truncated zip"):
+        load_dataset(f"npz:{tmp_path / 't.npz'}")
