@@ -2,7 +2,7 @@
 # Installs the Debian packages edgeformer relies on, only when one is missing.
 # With no usable apt (not root, or not Debian), prints the one line saying what to install.
 set -euo pipefail
-PKGS="gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm dataset-fashion-mnist"
+PKGS="gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm dataset-fashion-mnist cmake"
 missing=""
 for p in $PKGS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -233,16 +233,15 @@ build:
     cmake = f"""{_hash_comment(api, f"zephyr/CMakeLists.txt: the edgeformer model {n.lib} as a Zephyr library.")}
 if(CONFIG_{kconf})
   get_filename_component(_ef_dir ${{CMAKE_CURRENT_LIST_DIR}}/.. ABSOLUTE)
-  zephyr_library_named({n.lib})
-  zephyr_library_sources(${{_ef_dir}}/model.c ${{_ef_dir}}/weights.c)
-  zephyr_include_directories(${{_ef_dir}})
-  # The kernels: once per firmware, from whichever edgeformer model comes first.
-  get_property(_ef_kernels GLOBAL PROPERTY EDGEFORMER_KERNELS_DIR)
-  if(NOT _ef_kernels)
-    set_property(GLOBAL PROPERTY EDGEFORMER_KERNELS_DIR ${{_ef_dir}})
+  # The kernels: one library per firmware, from whichever edgeformer model comes first.
+  if(NOT TARGET edgeformer_kernels)
+    zephyr_library_named(edgeformer_kernels)
     zephyr_library_sources(
 {kernels})
   endif()
+  zephyr_library_named({n.lib})
+  zephyr_library_sources(${{_ef_dir}}/model.c ${{_ef_dir}}/weights.c)
+  zephyr_include_directories(${{_ef_dir}})
 endif()
 """
     kconfig = f"""{_hash_comment(api, f"zephyr/Kconfig: the edgeformer model {n.lib}.")}

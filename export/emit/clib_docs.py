@@ -170,10 +170,12 @@ def example_c(api: Api) -> str:
                    f"    for (k = 0; k < {numel}; ++k) printf(\" {fmt}\", {cast}output{i}[k]);",
                    '    printf("\\n");']
     header = "\n".join(f" * {line}" for line in provenance_lines(api.prov))
+    in_type = C_TYPES[api.inputs[0][1]] if api.inputs else "uint8_t"
+    scale = " / 8.0f" if in_type == "float" else ""
     if api.streaming:
         body = [f"    {n.sym}_reset(inputs);   /* a new sequence: zero state */",
                 f"    for (t = 0; t < EXAMPLE_STEPS; ++t) {{",
-                "        /* this step's input0 would be filled here (a zero frame in this example) */",
+                "        fill_input0();   /* this step's frame: the same test pattern every step here */",
                 "        cycles_start();",
                 f"        st = {n.sym}_run((const void *const *)inputs, outputs);",
                 "        cycles = cycles_now();",
@@ -181,10 +183,11 @@ def example_c(api: Api) -> str:
                 f"        {n.sym}_carry_state(inputs, outputs);",
                 "    }"]
     else:
-        body = ["    cycles_start();", f"    st = {n.sym}_run((const void *const *)inputs, outputs);", "    cycles = cycles_now();",
+        body = ["    fill_input0();", "    cycles_start();", f"    st = {n.sym}_run((const void *const *)inputs, outputs);", "    cycles = cycles_now();",
                 "    if (st != 0) { printf(\"run failed at node %d\\n\", st - 1); return 1; }"]
     return "\n".join([
-        f"/* example/main.c: run {n.lib} once on a zero input and print its outputs.",
+        f"/* example/main.c: run {n.lib} once on a fixed test pattern and print its outputs.",
+        f" * input0[k] = ((k % 17) - 8) / 8: replace fill_input0() with your camera / ADC data.",
         header,
         " *",
         f" * Host:     cmake -S c -B build && cmake --build build && ./build/{n.lib}_example",
@@ -212,6 +215,11 @@ def example_c(api: Api) -> str:
         "#endif", "",
         "/* Your buffers: the model reads inputs and writes outputs here (zero-initialised). */",
         *bufs, "",
+        "static void fill_input0(void)",
+        "{",
+        "    int k;",
+        f"    for (k = 0; k < {m}_INPUT0_NUMEL; ++k) input0[k] = ({in_type})(((k % 17) - 8){scale});",
+        "}", "",
         "int main(void)",
         "{",
         f"    void *const inputs[] = {{{', '.join(ins) or '0'}}};",
