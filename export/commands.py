@@ -27,8 +27,12 @@ from edgeformer.errors import OutputMismatch
 def export(run_dir, preset_name, onnx_file, quantize, backend, calib_dataset, board_name, c_name, input_shapes,
            art, force, as_json) -> None:
     """Lower a model to ONNX (+ int8) and C with a static memory plan."""
-    from edgeformer.export.pipeline import export_artifact, parse_input_shapes, resolve_source
+    from edgeformer.export.outdir import check_out
+    from edgeformer.export.pipeline import check_name, export_artifact, parse_input_shapes, resolve_source
 
+    # The cheap checks first: a bad --out or --name is answered before torch loads a model.
+    check_name(c_name)
+    check_out(art, [x for x in (run_dir, onnx_file) if x], force)
     source = resolve_source(run_dir, preset_name, onnx_file, parse_input_shapes(input_shapes))
     meta = export_artifact(art, source, quantize=quantize, backend=backend, calib_dataset=calib_dataset,
                            log=lambda m: err.print(f"[dim]{m}[/]"), force=force, board=board_name, name=c_name)

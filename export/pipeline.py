@@ -99,8 +99,7 @@ def export_artifact(out: str | Path, source: Source, quantize: str = "int8", bac
         raise UserError(f"--quantize {quantize!r}: choose int8 or float32")
     if backend not in ("native", "tvm"):
         raise UserError(f"--backend {backend!r}: choose native or tvm")
-    if name is not None and not (name.isidentifier() and name.isascii()):
-        raise UserError(f"--name {name!r} must be a C identifier (letters, digits, _; not starting with a digit)")
+    check_name(name)
     out = outdir.check_out(out, source.paths(), force)
     target = _load_board(board)
     ds = _load_ds(calib_dataset or source.dataset)
@@ -118,6 +117,11 @@ def export_artifact(out: str | Path, source: Source, quantize: str = "int8", bac
         if tmp.exists():
             shutil.rmtree(tmp)
     return meta
+
+
+def check_name(name: str | None) -> None:
+    if name is not None and not (name.isidentifier() and name.isascii()):
+        raise UserError(f"--name {name!r} must be a C identifier (letters, digits, _; not starting with a digit)")
 
 
 def _keep_dataset(art: Path, out: Path, name: str, meta: dict[str, Any]) -> None:
