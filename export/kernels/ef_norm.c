@@ -97,6 +97,17 @@ int ef_reduce_f32(const ef_reduce_params *p, const float *x, float *y)
     int32_t i, j;
     ef_iter out;
     if (p->op < EF_RED_SUM || p->op > EF_RED_LOG_SUM_EXP) return EF_ERR_PARAM;
+    if (p->rank == 1 && (p->op == EF_RED_SUM || p->op == EF_RED_MEAN)) {
+        /* one dim each: the loop below without the odometer, same order of additions */
+        const int32_t so = p->out_stride[0], sr = p->red_stride[0];
+        for (i = 0; i < n_out; ++i) {
+            const float *xb = x + (size_t)i * so;
+            float acc = 0.0f;
+            for (j = 0; j < n_red; ++j, xb += sr) acc += *xb;
+            y[i] = p->op == EF_RED_MEAN ? acc / (float)n_red : acc;
+        }
+        return EF_OK;
+    }
     ef_iter_init(&out, p->rank);
     for (i = 0; i < n_out; ++i) {
         const float *xb = x + out.off[0];

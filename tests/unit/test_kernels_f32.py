@@ -3,7 +3,7 @@ against reference kernels, on the host (portable C) and compiled for Cortex-M7 /
 QEMU (VFMA/VLDM asm path).
 
 Exact cases: the matmuls equal "bias, then fmaf over k in order" bit for bit; the dense
-binary and LayerNorm row paths equal the general loops bit for bit. Bounded cases: softmax,
+binary, LayerNorm row and one-dim reduce paths equal the general loops bit for bit. Bounded cases: softmax,
 erf and GELU against the libm-based reference kernels, and exp/erf themselves against float64
 numpy over dense grids, within the bounds stated in ef_f32_fast.h. Weights go through the
 emitter's own packers (pack_f32_fc, pack_f32_conv). Provenance: numpy default_rng(SEED),
@@ -36,7 +36,7 @@ DRIVER = r"""
 int io_read(void *buf, uint32_t n);
 int io_write(const void *buf, uint32_t n);
 static uint8_t mem[96 * 1024] __attribute__((aligned(8)));
-enum { FC = 1, MATMUL, CONV, BINARY, LAYERNORM, SOFTMAX, UNARY, EXPERF };
+enum { FC = 1, MATMUL, CONV, BINARY, LAYERNORM, SOFTMAX, UNARY, EXPERF, REDUCE };
 /* The definition the fast matmuls keep: bias (or 0), then fmaf over k in order. */
 static void fc_ref(int32_t m, int32_t k, int32_t n, const float *x, const float *w,
                    const float *bias, float *y)
@@ -156,6 +156,15 @@ int kt_run(void)
             for (j = 0; j < n; ++j) { ref[j] = ef_exp_neg(x[j]); fast[j] = ef_erf_fast(x[j]); }
             break;
         }
+        case REDUCE: { /* b0: rank-1 params; b1 x; the reference runs the same as rank 2 */
+            ef_reduce_params p = *(const ef_reduce_params *)(void *)b[0], q = p;
+            q.rank = 2; q.out_shape[1] = 1; q.out_stride[1] = 0;
+            q.red_shape[1] = p.red_shape[0]; q.red_stride[1] = p.red_stride[0];
+            q.red_shape[0] = 1; q.red_stride[0] = 0;
+            st = ef_reduce_f32(&q, (void *)b[1], ref);
+            st |= ef_reduce_f32(&p, (void *)b[1], fast);
+            break;
+        }
         default:
             return 4;
         }
@@ -264,6 +273,12 @@ def _exp_erf_grid():
     return 8, [_i32(x.size), _f(x)], x.size, ("grid", x)
 
 
+def _reduce(rng, op, n_out, n_red, so, sr):
+    x = rng.standard_normal((n_out - 1) * so + (n_red - 1) * sr + 1).astype(F32)
+    p = _i32(op, 1) + _i32(*_tab([n_out])) + _i32(*_tab([so])) + _i32(*_tab([n_red])) + _i32(*_tab([sr]))
+    return 9, [p, _f(x)], n_out, "exact"
+
+
 def _cases() -> list[tuple[str, tuple]]:
     rng = np.random.default_rng(SEED)
     c = []
@@ -292,6 +307,8 @@ def _cases() -> list[tuple[str, tuple]]:
     c.append(("log softmax", _softmax(rng, 3, 11, 2, log=1)))
     c.append(("erf", _unary(rng, 3, 300)))                          # EF_UN_ERF
     c.append(("gelu", _unary(rng, 11, 300)))                        # EF_UN_GELU
+    c.append(("reduce mean over tokens", _reduce(rng, 1, 64, 64, 1, 64)))   # ViT's token mean
+    c.append(("reduce sum rows", _reduce(rng, 0, 5, 13, 13, 1)))
     c.append(("exp/erf grid", _exp_erf_grid()))
     return c
 
