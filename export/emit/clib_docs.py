@@ -29,6 +29,7 @@ def readme(api: Api) -> str:
     header = f"{lib}.h" if n.named and not lib.startswith("ef_") and lib not in ("model", "weights") else "model.h"
     prov = "\n".join(f"> {line}" for line in provenance_lines(api.prov))
     stream = ""
+    state_row = f"| of which streaming state | {state_bytes:,} | RAM, yours |\n" if api.streaming else ""
     if api.streaming:
         pairs = "\n".join(f"| `{s.name}` | input {s.inp} | output {s.out} | {s.nbytes:,} |" for s in api.states)
         stream = f"""
@@ -94,8 +95,7 @@ int {n.sym}_run(const void *const *inputs, void *const *outputs);  /* 0, or 1 + 
 | arena (`{m}_ARENA_BYTES`, every activation) | {api.arena_bytes:,} | RAM, static in `model.c` |
 | weights | {api.weights_bytes:,} | flash (`const`) |
 | your input and output buffers | {io_bytes:,} | RAM, yours |
-| of which streaming state | {state_bytes:,} | RAM, yours |
-
+{state_row}
 Code size and the stack depend on your compiler and flags: `edgeformer build ART --board B`
 reads them from a linked firmware. The arena is 16-byte aligned.
 
