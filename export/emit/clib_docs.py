@@ -174,7 +174,7 @@ def example_c(api: Api) -> str:
     scale = " / 8.0f" if in_type == "float" else ""
     if api.streaming:
         body = [f"    {n.sym}_reset(inputs);   /* a new sequence: zero state */",
-                f"    for (t = 0; t < EXAMPLE_STEPS; ++t) {{",
+                "    for (t = 0; t < EXAMPLE_STEPS; ++t) {",
                 "        fill_input0();   /* this step's frame: the same test pattern every step here */",
                 "        cycles_start();",
                 f"        st = {n.sym}_run((const void *const *)inputs, outputs);",
@@ -187,7 +187,7 @@ def example_c(api: Api) -> str:
                 "    if (st != 0) { printf(\"run failed at node %d\\n\", st - 1); return 1; }"]
     return "\n".join([
         f"/* example/main.c: run {n.lib} once on a fixed test pattern and print its outputs.",
-        f" * input0[k] = ((k % 17) - 8) / 8: replace fill_input0() with your camera / ADC data.",
+        " * input0[k] = ((k % 17) - 8) / 8: replace fill_input0() with your camera / ADC data.",
         header,
         " *",
         f" * Host:     cmake -S c -B build && cmake --build build && ./build/{n.lib}_example",
