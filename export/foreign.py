@@ -169,9 +169,11 @@ def set_input_shapes(model, shapes: dict[str, tuple[int, ...]], src: Path | str 
                             f"pass --input-shape {vi.name}={example} (with the size you deploy)")
     if changed:
         del model.graph.value_info[:]
-        for o in model.graph.output:
-            if o.type.HasField("tensor_type"):
-                o.type.tensor_type.ClearField("shape")
+        for o in model.graph.output:   # symbolic output sizes: left for inference to fill
+            if o.type.HasField("tensor_type") and o.type.tensor_type.HasField("shape"):
+                for d in o.type.tensor_type.shape.dim:
+                    if not d.HasField("dim_value"):
+                        d.Clear()
     return model
 
 

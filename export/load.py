@@ -74,7 +74,8 @@ def _static_inputs(model: onnx.ModelProto) -> list[onnx.ValueInfoProto]:
             if not d.HasField("dim_value") or d.dim_value < 0:
                 sym = d.dim_param or "?"
                 raise UserError(f"input {vi.name} has a dynamic dimension {k} ({sym!r}); export "
-                                "the model with fixed input shapes (no dynamic_axes)")
+                                "the model with fixed input shapes (no dynamic_axes), or pass "
+                                f"--input-shape {vi.name}=DIMS to `edgeformer export --onnx`")
     return ins
 
 
@@ -198,12 +199,7 @@ def load_onnx(src) -> Graph:
     ins = _static_inputs(model)
     shapes = _infer(model)
     nodes, consts = _fold(model, shapes)
-    supported = set(supported_ops())
-    for n in nodes:
-        if n.op_type not in supported or n.domain not in ("", "ai.onnx"):
-            op = n.op_type if n.domain in ("", "ai.onnx") else f"{n.domain}.{n.op_type}"
-            raise UserError(f"unsupported op {op} (node {n.name or n.output[0]}); "
-                            f"supported: {sorted(supported)}")
+    _check_supported(nodes)
     names = [t for n in nodes for t in (*n.input, *n.output) if t]
     names += [o.name for o in model.graph.output]
     missing = sorted({t for t in names if t not in consts and t not in shapes})
@@ -225,6 +221,24 @@ def load_onnx(src) -> Graph:
             "opset": opset, "ir_version": model.ir_version}
     return Graph(gnodes, tensors, tuple(vi.name for vi in ins),
                  tuple(o.name for o in model.graph.output), meta)
+
+
+def _check_supported(nodes) -> None:
+    """Every unsupported op at once, each with its nodes (a user fixes them in one pass)."""
+    supported = set(supported_ops())
+    bad: dict[str, list[str]] = {}
+    for n in nodes:
+        if n.op_type not in supported or n.domain not in ("", "ai.onnx"):
+            op = n.op_type if n.domain in ("", "ai.onnx") else f"{n.domain}.{n.op_type}"
+            bad.setdefault(op, []).append(n.name or n.output[0])
+    if not bad:
+        return
+    parts = []
+    for op, names in bad.items():
+        shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+        parts.append(f"{op} (node{'s' if len(names) > 1 else ''} {shown})")
+    raise UserError(f"unsupported op{'s' if len(bad) > 1 else ''} {'; '.join(parts)}; "
+                    f"supported: {sorted(supported)}")
 
 
 def _annotate_quant(nodes, tensors: dict[str, Tensor]) -> dict[str, Tensor]:
