@@ -18,6 +18,10 @@ import numpy as np
 DTYPE_BYTES = {"float32": 4, "int8": 1, "uint8": 1, "int16": 2, "int32": 4, "int64": 8, "bool": 1}
 
 
+
+# Ops that only re-view their input's bytes (same data, new shape): one definition.
+RESHAPE_LIKE = ("Reshape", "Flatten", "Squeeze", "Unsqueeze", "Identity", "Dropout")
+
 @dataclass(frozen=True)
 class Tensor:
     """A value: activation (data is None) or constant (data holds it).

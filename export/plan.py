@@ -7,9 +7,8 @@ from edgeformer.export.ir import Graph
 from edgeformer.export.lifetimes import buffer_requests
 from edgeformer.export.macs import graph_macs
 from edgeformer.export.plancheck import align_up
-from edgeformer.export.planner import BufferReq, Plan, liveness_bound, plan_buffers, plan_to_dict
+from edgeformer.export.planner import ALIGNMENT, BufferReq, Plan, liveness_bound, plan_buffers, plan_to_dict
 
-ALIGNMENT = 16
 
 
 def _const_ids(graph: Graph) -> dict[int, int]:

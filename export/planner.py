@@ -29,6 +29,10 @@ SEED = 20261126
 TOP_MOVE_P = 0.25  # share of moves that lift a buffer touching the arena top earlier
 
 
+
+# Every activation offset and size in the arena is a multiple of this (the one definition).
+ALIGNMENT = 16
+
 @dataclass(frozen=True)
 class BufferReq:
     name: str
@@ -182,7 +186,7 @@ def _local_search(p: _Problem, order: list[int], offs: list[int], pre: list[int]
     return best_arena, best_offs, improved
 
 
-def plan_buffers(buffers: list[BufferReq], alignment: int = 16,
+def plan_buffers(buffers: list[BufferReq], alignment: int = ALIGNMENT,
                  time_budget_s: float = 0.05) -> Plan:
     """Place every buffer so that no two buffers live at the same op overlap; keep the
     smallest arena over the greedy orders and a local search; check the plan; return it."""

@@ -207,8 +207,9 @@ def calibration_specs(kind: str) -> list[Spec]:
 
 def stand_in(core: str):
     from edgeformer.runtime.boards import Board, Region
+    from edgeformer.targets.cores import target
 
-    sim = "mps2-an500" if core == "cortex-m7" else "mps2-an386"
+    sim = target(core).qemu_machine   # the core's stand-in, as targets/ declares it
     return Board(f"nas-{core}", "stand-in", core, 25_000_000, sim,
                  (Region("flash", "flash", 0, 4 << 20), Region("ram", "ram", 0x20000000, 4 << 20)))
 

@@ -243,14 +243,10 @@ def measure_runtime(core: str, kind: str, log=lambda m: None) -> RuntimeCost:
     from edgeformer.export.pipeline import Source, export_artifact
     from edgeformer.fsio import write_json
     from edgeformer.models import build
-    from edgeformer.runtime.boards import Board, Region
+    from edgeformer.nas.latency import stand_in
     from edgeformer.runtime.cross import build_firmware
-    from edgeformer.targets.cores import target
 
-    sim = "mps2-an500" if core == "cortex-m7" else "mps2-an386"
-    board = Board(f"nas-{core}", "stand-in", core, 25_000_000, sim,
-                  (Region("flash", "flash", 0, 4 << 20), Region("ram", "ram", 0x20000000, 4 << 20)))
-    target(core)  # an unknown core fails here, with the known names
+    board = stand_in(core)  # an unknown core fails here, with the known names
     rows = []
     with tempfile.TemporaryDirectory(prefix="edgeformer-nas-rt-") as tmp:
         for i, spec in enumerate(_reference_specs(kind)):

@@ -14,7 +14,7 @@ import numpy as np
 from edgeformer.errors import UserError
 from edgeformer.export.ir import Graph, Node, Tensor
 
-C_TYPES = {"float32": "float", "int8": "int8_t", "uint8": "uint8_t", "int16": "int16_t",
+C_TYPES = {"float32": "float", "float16": "uint16_t", "int8": "int8_t", "uint8": "uint8_t", "int16": "int16_t",
            "int32": "int32_t", "int64": "int64_t", "bool": "uint8_t"}
 DT_ENUM = {"float32": "EF_DT_F32", "int8": "EF_DT_I8", "uint8": "EF_DT_U8",
            "int16": "EF_DT_I16", "int32": "EF_DT_I32", "int64": "EF_DT_I64",
@@ -48,7 +48,8 @@ def c_value(v) -> str:
 
 
 def c_comment(s: str) -> str:
-    return s.replace("*/", "* /")
+    """Text that is safe inside a C block comment (neither closes nor nests one)."""
+    return s.replace("*/", "* /").replace("/*", "/ *")
 
 
 @dataclass

@@ -11,7 +11,7 @@ from edgeformer.export.emit.ctx import (MAX_DIMS, EmitCtx, broadcast_strides, de
 from edgeformer.export.emit.registry import register
 from edgeformer.export.ir import DTYPE_BYTES, Node
 
-RESHAPE_LIKE = ("Reshape", "Flatten", "Squeeze", "Unsqueeze", "Identity", "Dropout")
+from edgeformer.export.ir import RESHAPE_LIKE  # noqa: E402  (one definition)
 
 
 def _es(ctx: EmitCtx, name: str) -> int:

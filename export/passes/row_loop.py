@@ -30,11 +30,10 @@ from edgeformer.export.ir import Graph, Node, Tensor
 from edgeformer.export.lifetimes import buffer_requests
 from edgeformer.export.macs import graph_macs
 from edgeformer.export.passes.rowaxis import RESHAPE_LIKE, ROW_RULES
-from edgeformer.export.planner import plan_buffers
+from edgeformer.export.planner import ALIGNMENT, plan_buffers
 
 ROW_LOOP = "ef.RowLoop"
 MOVEMENT = set(RESHAPE_LIKE) | {"Transpose", "Slice", "Split", "Concat", "Gather"}
-ALIGNMENT = 16
 MIN_ROW = 4   # elements per row below which a loop is not worth it
 
 

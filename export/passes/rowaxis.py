@@ -21,7 +21,7 @@ Axes = list[int | None]
 RowRule = Callable[[Graph, Node, Axes], tuple[Axes, Axes] | None]
 ROW_RULES: dict[str, RowRule] = {}
 
-RESHAPE_LIKE = ("Reshape", "Flatten", "Squeeze", "Unsqueeze", "Identity", "Dropout")
+from edgeformer.export.ir import RESHAPE_LIKE  # noqa: E402  (one definition)
 ELEMENTWISE = (
     "Add", "Sub", "Mul", "Div", "Pow", "PRelu", "Mod", "Greater", "Less", "Equal",
     "GreaterOrEqual", "LessOrEqual", "And", "Or", "Xor", "Not", "Sum", "Mean", "Max", "Min",

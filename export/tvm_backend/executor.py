@@ -12,12 +12,11 @@ from __future__ import annotations
 import numpy as np
 
 from edgeformer.export.planner import BufferReq, Plan, plan_buffers
+from edgeformer.export.emit.ctx import C_TYPES, c_comment  # noqa: F401  (one definition each)
+from edgeformer.export.planner import ALIGNMENT
 from edgeformer.export.tvm_backend.kernels_c import RT_HEADER, KernelInfo
 from edgeformer.export.tvm_backend.relax_graph import RProgram
 
-ALIGNMENT = 16
-C_TYPES = {"float32": "float", "float16": "uint16_t", "int8": "int8_t", "uint8": "uint8_t",
-           "int16": "int16_t", "int32": "int32_t", "int64": "int64_t", "bool": "uint8_t"}
 DL_TYPES = {"float32": (2, 32), "float16": (2, 16), "int8": (0, 8), "uint8": (1, 8),
             "int16": (0, 16), "int32": (0, 32), "int64": (0, 64), "bool": (6, 8)}
 
@@ -46,10 +45,6 @@ def plan_program(prog: RProgram, info: dict[str, KernelInfo]) -> tuple[list[Buff
         if ws:
             bufs.append(BufferReq(scratch_name(i), ws, i, i))
     return bufs, plan_buffers(bufs, alignment=ALIGNMENT)
-
-
-def c_comment(s: str) -> str:
-    return s.replace("*/", "* /").replace("/*", "/ *")
 
 
 def banner(what: str, source: str) -> str:
