@@ -78,11 +78,12 @@ def parse_input_shapes(items) -> dict[str, tuple[int, ...]] | None:
     return shapes or None
 
 
-def _load_ds(name: str | None):
+def _load_ds(name: str | None, model=None):
+    """The calibration dataset; `model` (a spec) decides how an npz's 3-D array is read."""
     if not name:
         return None
     from edgeformer.data import load_dataset
-    return load_dataset(name)
+    return load_dataset(name, model=model)
 
 
 def export_artifact(out: str | Path, source: Source, quantize: str = "int8", backend: str = "native",
@@ -102,7 +103,7 @@ def export_artifact(out: str | Path, source: Source, quantize: str = "int8", bac
     check_name(name)
     out = outdir.check_out(out, source.paths(), force)
     target = _load_board(board)
-    ds = _load_ds(calib_dataset or source.dataset)
+    ds = _load_ds(calib_dataset or source.dataset, source.spec)
     tmp = outdir.make_temp(out)
     try:
         meta = _build(tmp, source, quantize, ds, log, backend, name)

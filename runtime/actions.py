@@ -61,7 +61,7 @@ def run_artifact(art: str | Path, board_name: str, n: int = 20, timeout: float =
     from edgeformer.runtime.verify import load_meta
 
     board, rec = build_artifact(art, board_name, log=log)
-    log(f"running {n} inputs on QEMU {board.simulator} (stands in for {board.name}; I/O over semihosting)")
+    log(f"running up to {n} inputs on QEMU {board.simulator} (stands in for {board.name}; I/O over semihosting)")
     result = run_compare(Path(art), load_meta(art), semihosted(Path(rec["elf"]), board.simulator, timeout),
                          read_signature(Path(art) / "c"), n)
     result.update({"board": board.name, "sim": "qemu", "simulator": board.simulator, "io": "semihosting"})

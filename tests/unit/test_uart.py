@@ -68,6 +68,6 @@ def test_port_checks():
         check_port(disco, "openocd", "/dev/null")
     with pytest.raises(UserError, match="no \\[uart\\]"):
         check_port(parse_board('name = "x"\ncore = "cortex-m4"\nclock_hz = 1\nsimulator = "mps2-an386"\n'
-                               '[memory.flash]\norigin = 0\nsize = "64KiB"\n[memory.ram]\norigin = 0\nsize = "1KiB"\n'),
+                               '[memory.flash]\norigin = 0\nsize = "64KiB"\n[memory.ram]\norigin = 0x20000000\nsize = "1KiB"\n'),
                    "pyocd", "/dev/null")
     check_port(disco, "stlink", "/dev/null")   # an existing path passes
