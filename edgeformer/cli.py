@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 
 import click
@@ -27,9 +28,9 @@ class EdgeformerGroup(click.Group):
         except EdgeformerError as e:
             err.print(f"[bold red]error:[/] {e}", highlight=False, soft_wrap=True)
             sys.exit(e.exit_code)
-        except KeyboardInterrupt:
-            err.print("interrupted")
-            sys.exit(130)
+        except KeyboardInterrupt as e:
+            err.print("terminated" if isinstance(e, Terminated) else "interrupted")
+            sys.exit(143 if isinstance(e, Terminated) else 130)
         except click.exceptions.Exit:
             raise
         except click.ClickException:
@@ -103,8 +104,18 @@ def _register() -> None:
 _register()
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where the process is, so every `finally` cleans up on the way out."""
+
+
+def _terminated(signum, frame) -> None:
+    raise Terminated()
+
+
 def main() -> None:
     """The entry point: click's own usage errors also become one line (exit 2)."""
+    # SIGTERM (a killed job, a CI timeout) unwinds like Ctrl-C, so temp folders are removed.
+    signal.signal(signal.SIGTERM, _terminated)
     try:
         code = cli.main(prog_name="edgeformer", standalone_mode=False)
     except click.exceptions.Abort:

@@ -338,3 +338,19 @@ def test_no_traceback_from_an_internal_error_unless_asked(tmp_path, art):
     env = dict(os.environ, EDGEFORMER_DEBUG="1")
     q = subprocess.run([str(EDGEFORMER), "build", str(dst)], capture_output=True, text=True, env=env, timeout=120)
     assert q.returncode != 0
+
+
+def test_sigterm_during_export_cleans_up_and_exits_143(tmp_path):
+    import signal
+    import time
+    proc = subprocess.Popen([str(EDGEFORMER), "export", "--model", PRESET, "--out", tmp_path / "art"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 60
+    while time.time() < deadline and not list(tmp_path.glob(".art.*")):
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 143, err
+    assert "Traceback" not in err
+    no_temp_left(tmp_path)
+    assert not (tmp_path / "art").exists()
