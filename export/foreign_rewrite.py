@@ -10,7 +10,18 @@ ModelProto, run once in `RULES` order after onnxscript's optimizer and constant 
 - `einsum_matmul`: Einsum of attention shapes ("bhqd,bhkd->bhqk", "bhqk,bhkd->bhqd", and
   any equation that is a batched matrix product up to transposes) -> Transpose + MatMul;
 - `cast_chain`: Cast(Cast(x, a), b) where `a` is wider than x and b (lossless) -> Cast(x, b);
-  a Cast to the dtype x already has -> x.
+  a Cast to the dtype x already has -> x;
+- `nan_inf_tests`: IsNaN(x) -> Not(Equal(x, x)); IsInf(x) -> Equal(Abs(x), inf) (or x == +inf
+  / x == -inf per its detect_* attributes) on run-time tensors (constants are folded before);
+- `trilu_mask`: Trilu(x, k) on a run-time tensor -> Where(constant band mask, x, 0) (a causal
+  mask of a shape the exporter left computed);
+- `resize_matmul`: Resize of the last one or two axes (any mode: linear, nearest, cubic; every
+  coordinate transformation) -> MatMul by constant interpolation matrices, R_h @ X @ R_w^T. The
+  matrices are Resize itself (onnxruntime, the numerics truth) applied to identity bases, so
+  they are exact for every mode the op is separable in, which is all of ONNX's.
+
+The last three replace an op with ones the native backend already has kernels for, so no new
+kernel is needed (and int8 quantises the MatMuls like any other).
 """
 from __future__ import annotations
 
@@ -199,7 +210,158 @@ def cast_chain(model) -> int:
     return count
 
 
-RULES = (softmax_nan_guard, einsum_matmul, cast_chain)
+def _const_name(G: _G, base: str, value: np.ndarray) -> str:
+    from onnx import numpy_helper
+    name = base
+    while name in G.inits or name in G.producer:
+        name += "_"
+    t = numpy_helper.from_array(np.asarray(value), name)
+    G.g.initializer.append(t)
+    G.inits[name] = t
+    return name
+
+
+def _shape(G: _G, name: str) -> tuple[int, ...] | None:
+    for vi in list(G.g.value_info) + list(G.g.input) + list(G.g.output):
+        if vi.name == name and vi.type.tensor_type.HasField("shape"):
+            dims = vi.type.tensor_type.shape.dim
+            if all(d.HasField("dim_value") for d in dims):
+                return tuple(d.dim_value for d in dims)
+    t = G.inits.get(name)
+    return tuple(t.dims) if t is not None else None
+
+
+def _splice(G: _G, old, new_nodes: list) -> None:
+    """Replace node `old` (found by its outputs: earlier splices copy the node messages) by
+    `new_nodes` at its position."""
+    nodes = list(G.g.node)
+    k = next(i for i, n in enumerate(nodes) if list(n.output) == list(old.output) and n.op_type == old.op_type)
+    del G.g.node[:]
+    G.g.node.extend(nodes[:k] + new_nodes + nodes[k + 1:])
+
+
+def nan_inf_tests(model) -> int:
+    import onnx
+    G, count = _G(model), 0
+    for n in [n for n in G.g.node if n.op_type in ("IsNaN", "IsInf")]:
+        x, y, base = n.input[0], n.output[0], n.name or n.output[0]
+        dt = _np_name(G.dtype(x)) or "float32"
+        if n.op_type == "IsNaN":
+            new = [onnx.helper.make_node("Equal", [x, x], [f"{base}/eq"], name=f"{base}/Equal"),
+                   onnx.helper.make_node("Not", [f"{base}/eq"], [y], name=f"{base}/Not")]
+        else:
+            pos = next((a.i for a in n.attribute if a.name == "detect_positive"), 1)
+            neg = next((a.i for a in n.attribute if a.name == "detect_negative"), 1)
+            inf = _const_name(G, f"{base}/inf", np.array(np.inf, dtype=dt))
+            if pos and neg:
+                new = [onnx.helper.make_node("Abs", [x], [f"{base}/abs"], name=f"{base}/Abs"),
+                       onnx.helper.make_node("Equal", [f"{base}/abs", inf], [y], name=f"{base}/Equal")]
+            elif pos or neg:
+                ref = inf if pos else _const_name(G, f"{base}/ninf", np.array(-np.inf, dtype=dt))
+                new = [onnx.helper.make_node("Equal", [x, ref], [y], name=f"{base}/Equal")]
+            else:
+                new = [onnx.helper.make_node("Equal", [x, x], [f"{base}/eq"], name=f"{base}/Equal"),
+                       onnx.helper.make_node("And", [f"{base}/eq", f"{base}/eq"], [f"{base}/t"], name=f"{base}/And"),
+                       onnx.helper.make_node("Xor", [f"{base}/t", f"{base}/eq"], [y], name=f"{base}/Xor")]
+        _splice(G, n, new)
+        count += 1
+    return count
+
+
+def trilu_mask(model) -> int:
+    import onnx
+    G, count = _G(model), 0
+    for n in [n for n in G.g.node if n.op_type == "Trilu"]:
+        shape = _shape(G, n.input[0])
+        kname = n.input[1] if len(n.input) > 1 and n.input[1] else ""
+        k = G.const(kname) if kname else np.array(0)
+        if shape is None or len(shape) < 2 or k is None:
+            continue
+        upper = next((a.i for a in n.attribute if a.name == "upper"), 1)
+        rows, cols = shape[-2:]
+        band = np.triu(np.ones((rows, cols), bool), int(k)) if upper else np.tril(np.ones((rows, cols), bool), int(k))
+        base = n.name or n.output[0]
+        mask = _const_name(G, f"{base}/mask", band)
+        zero = _const_name(G, f"{base}/zero", np.zeros((), dtype=_np_name(G.dtype(n.input[0])) or "float32"))
+        _splice(G, n, [onnx.helper.make_node("Where", [mask, n.input[0], zero], [n.output[0]], name=f"{base}/Where")])
+        count += 1
+    return count
+
+
+def _resize_matrix(node, rank: int, axis: int, n_in: int, n_out: int, scale: float | None) -> np.ndarray:
+    """(n_out, n_in): Resize (same attributes, onnxruntime) of the n_in identity basis along `axis`."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    from edgeformer.export.onnx_check import session
+    shape_in = [1] * rank
+    shape_in[0], shape_in[axis] = n_in, n_in
+    basis = np.zeros(shape_in, np.float32)
+    for i in range(n_in):
+        basis[(i,) + (0,) * (axis - 1) + (i,) + (0,) * (rank - axis - 1)] = 1.0
+    attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
+    attrs.pop("axes", None)
+    inits = []
+    if scale is not None:
+        sc = np.ones(rank, np.float32)
+        sc[axis] = scale
+        inits.append(helper.make_tensor("scales", TensorProto.FLOAT, [rank], sc))
+        ins = ["x", "", "scales"]
+    else:
+        sz = np.array(shape_in, np.int64)
+        sz[axis] = n_out
+        inits.append(helper.make_tensor("sizes", TensorProto.INT64, [rank], sz))
+        ins = ["x", "", "", "sizes"]
+    g = helper.make_graph([helper.make_node("Resize", ins, ["y"], **attrs)], "r",
+                          [helper.make_tensor_value_info("x", TensorProto.FLOAT, shape_in)],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], inits)
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 19)])
+    (y,) = session(m.SerializeToString()).run(None, {"x": basis})
+    y = np.moveaxis(y.reshape(n_in, *y.shape[1:]), axis, 1).reshape(n_in, n_out)
+    del onnx
+    return y.T.copy()   # row o: weights of the n_in inputs for output o
+
+
+def resize_matmul(model) -> int:
+    import onnx
+    G, count = _G(model), 0
+    for n in [n for n in G.g.node if n.op_type == "Resize"]:
+        mode = next((onnx.helper.get_attribute_value(a) for a in n.attribute
+                     if a.name == "coordinate_transformation_mode"), b"half_pixel")
+        if mode in (b"tf_crop_and_resize", "tf_crop_and_resize") or any(a.name == "axes" for a in n.attribute):
+            continue
+        xin, shp_in, shp_out = n.input[0], _shape(G, n.input[0]), _shape(G, n.output[0])
+        if shp_in is None or shp_out is None or len(shp_in) != len(shp_out) or len(shp_in) < 2:
+            continue
+        rank = len(shp_in)
+        scales = G.const(n.input[2]) if len(n.input) > 2 and n.input[2] else None
+        if scales is not None and scales.size == 0:
+            scales = None
+        moved = [a for a in range(rank) if shp_in[a] != shp_out[a] or (scales is not None and scales[a] != 1)]
+        if not moved or any(a < rank - 2 for a in moved) or (rank - 2 in moved and rank < 3):
+            continue
+        try:
+            mats = {a: _resize_matrix(n, rank, a, shp_in[a], shp_out[a],
+                                      None if scales is None else float(scales[a])) for a in moved}
+        except Exception:
+            continue
+        base, cur, new = n.name or n.output[0], xin, []
+        for a in sorted(moved):
+            last = a == max(moved)
+            out = n.output[0] if last else f"{base}/rows"
+            if a == rank - 2:   # rows: R (H', H) @ X
+                r = _const_name(G, f"{base}/R{a}", mats[a].astype(np.float32))
+                new.append(onnx.helper.make_node("MatMul", [r, cur], [out], name=f"{base}/MatMul_{a}"))
+            else:               # columns: X @ R^T (W, W')
+                r = _const_name(G, f"{base}/R{a}", mats[a].T.astype(np.float32).copy())
+                new.append(onnx.helper.make_node("MatMul", [cur, r], [out], name=f"{base}/MatMul_{a}"))
+            cur = out
+        _splice(G, n, new)
+        count += 1
+    return count
+
+
+RULES = (softmax_nan_guard, einsum_matmul, cast_chain, nan_inf_tests, trilu_mask, resize_matmul)
 
 
 def rewrite(model):

@@ -118,13 +118,15 @@ def ast(size: str = "small") -> Case:
 def mobilevit(size: str = "small") -> Case:
     from transformers import MobileViTConfig, MobileViTForImageClassification
     full = size == "full"
-    cfg = MobileViTConfig(image_size=64, num_channels=3, hidden_sizes=[16, 24, 32] if not full else [32, 48, 64],
+    px = 32 if not full else 64
+    cfg = MobileViTConfig(image_size=px, num_channels=3, hidden_sizes=[16, 24, 32] if not full else [32, 48, 64],
                           neck_hidden_sizes=[8, 8, 16, 16, 24, 32, 64] if not full else [16, 16, 24, 24, 48, 64, 80],
                           num_attention_heads=2, mlp_ratio=2.0, patch_size=2, num_labels=10)
     _seed()
     m = MobileViTForImageClassification(cfg).eval()
-    # 64 px: the smallest feature map (1/32) is 2x2, which the patch size divides (no Resize)
-    return Case("hf-mobilevit", _Logits(m, ("pixel_values",)), (torch.randn(1, 3, 64, 64),), ("pixel_values",),
+    # 32 px: the smallest feature map (1/32) is 1x1, which MobileViT interpolates (Resize) up to
+    # its 2x2 patch and back; at 64 px the patch divides it and there is no Resize
+    return Case("hf-mobilevit", _Logits(m, ("pixel_values",)), (torch.randn(1, 3, px, px),), ("pixel_values",),
                 "image")
 
 
@@ -161,6 +163,55 @@ class TorchMHAClassifier(nn.Module):
         return self.head(h.mean(1))
 
 
+class EinsumCausalLM(nn.Module):
+    """A hand-written decoder block as research code writes it: token embedding, einsum
+    attention with a causal mask built by torch.triu, two heads' outputs (next-token logits and
+    the final hidden state: a model with several outputs)."""
+
+    def __init__(self, vocab: int = 48, ctx: int = 16, dim: int = 32, heads: int = 2):
+        super().__init__()
+        self.heads = heads
+        self.emb = nn.Embedding(vocab, dim)
+        self.pos = nn.Parameter(torch.randn(1, ctx, dim) * 0.02)
+        self.qkv = nn.Linear(dim, 3 * dim)
+        self.out = nn.Linear(dim, dim)
+        self.norm = nn.LayerNorm(dim)
+        self.ff = nn.Sequential(nn.Linear(dim, 2 * dim), nn.SiLU(), nn.Linear(2 * dim, dim))
+        self.head = nn.Linear(dim, vocab)
+        self.register_buffer("causal", torch.triu(torch.ones(ctx, ctx, dtype=torch.bool), diagonal=1))
+
+    def forward(self, ids):
+        b, t = ids.shape
+        h = self.emb(ids) + self.pos[:, :t]
+        q, k, v = self.qkv(h).chunk(3, dim=-1)
+        q, k, v = (z.reshape(b, t, self.heads, -1).transpose(1, 2) for z in (q, k, v))
+        s = torch.einsum("bhqd,bhkd->bhqk", q, k) / (q.shape[-1] ** 0.5)
+        s = s.masked_fill(self.causal[:t, :t], torch.finfo(s.dtype).min)
+        a = torch.einsum("bhqk,bhkd->bhqd", s.softmax(-1), v).transpose(1, 2).reshape(b, t, -1)
+        h = self.norm(h + self.out(a))
+        h = h + self.ff(h)
+        return self.head(h), h
+
+
+def einsum_lm(size: str = "small") -> Case:
+    _seed()
+    m = EinsumCausalLM(dim=32 if size != "full" else 64).eval()
+    return Case("torch-einsum-lm", m, (torch.randint(0, 48, (1, 16)),), ("ids",), "tokens", vocab=48,
+                output_names=("logits", "hidden"))
+
+
+def llama(size: str = "small") -> Case:
+    from transformers import LlamaConfig, LlamaForCausalLM
+    full = size == "full"
+    cfg = LlamaConfig(vocab_size=64, hidden_size=32 if not full else 64, intermediate_size=64 if not full else 128,
+                      num_hidden_layers=1 if not full else 2, num_attention_heads=2 if not full else 4,
+                      num_key_value_heads=1 if not full else 2, max_position_embeddings=16, use_cache=False)
+    _seed()
+    m = LlamaForCausalLM(cfg).eval()
+    return Case("hf-llama", _Logits(m, ("input_ids",)), (torch.randint(0, 64, (1, 16)),), ("input_ids",),
+                "tokens", vocab=64)
+
+
 def torch_encoder(size: str = "small") -> Case:
     _seed()
     m = TorchEncoderClassifier(depth=1 if size != "full" else 2).eval()
@@ -176,6 +227,7 @@ def torch_mha(size: str = "small") -> Case:
 FACTORIES: dict[str, Callable[[str], Case]] = {
     "hf-vit": vit, "hf-deit": deit, "hf-bert": bert, "hf-gpt2": gpt2, "hf-whisper-enc": whisper_encoder,
     "hf-ast": ast, "hf-mobilevit": mobilevit, "torch-encoder": torch_encoder, "torch-mha": torch_mha,
+    "torch-einsum-lm": einsum_lm, "hf-llama": llama,
 }
 
 

@@ -145,3 +145,40 @@ def test_token_ids_are_drawn_in_range_of_their_embedding(tmp_path):
     ids, mask = random_inputs(tmp_path / "m.onnx", 50)
     assert ids.dtype == np.int64 and ids.shape == (50, 1, 5) and 0 <= ids.min() and ids.max() == 6
     assert (mask == 1).all()
+
+
+@pytest.mark.parametrize("mode,ctm,shape_in,shape_out", [
+    ("linear", "half_pixel", (1, 2, 1, 1), (1, 2, 2, 2)),
+    ("linear", "half_pixel", (1, 2, 2, 2), (1, 2, 1, 1)),
+    ("linear", "align_corners", (1, 1, 3, 5), (1, 1, 7, 4)),
+    ("nearest", "asymmetric", (1, 3, 4, 4), (1, 3, 8, 8)),
+    ("cubic", "pytorch_half_pixel", (1, 1, 4, 6), (1, 1, 6, 3)),
+    ("linear", "half_pixel", (1, 4, 5), (1, 4, 9))])
+def test_resize_becomes_matmul_by_interpolation_matrices(mode, ctm, shape_in, shape_out):
+    sizes = numpy_helper.from_array(np.array(shape_out, np.int64), "sizes")
+    m = _model([helper.make_node("Resize", ["x", "", "", "sizes"], ["y"], mode=mode,
+                                 coordinate_transformation_mode=ctm)],
+               [_vi("x", list(shape_in))], [_vi("y", list(shape_out))], [sizes], opset=19)
+    x = np.random.default_rng(2).standard_normal(shape_in).astype(np.float32)
+    ref = _run(m, {"x": x})[0]
+    out, counts = rewrite(m)
+    assert counts == {"resize_matmul": 1} and {n.op_type for n in out.graph.node} == {"MatMul"}
+    np.testing.assert_allclose(_run(out, {"x": x})[0], ref, rtol=1e-5, atol=1e-5)
+
+
+def test_isnan_isinf_and_trilu_on_run_time_tensors():
+    k = numpy_helper.from_array(np.array(1, np.int64), "k")
+    nodes = [helper.make_node("IsNaN", ["x"], ["n"]), helper.make_node("IsInf", ["x"], ["i"]),
+             helper.make_node("IsInf", ["x"], ["ip"], detect_negative=0),
+             helper.make_node("Trilu", ["x", "k"], ["t"], upper=1),
+             helper.make_node("Trilu", ["x"], ["l"], upper=0)]
+    outs = [_vi("n", [1, 3, 3], TensorProto.BOOL), _vi("i", [1, 3, 3], TensorProto.BOOL),
+            _vi("ip", [1, 3, 3], TensorProto.BOOL), _vi("t", [1, 3, 3]), _vi("l", [1, 3, 3])]
+    m = _model(nodes, [_vi("x", [1, 3, 3])], outs, [k])
+    x = np.array([[[1, np.nan, np.inf], [-np.inf, 2, 3], [4, 5, 6]]], np.float32)
+    ref = _run(m, {"x": x})
+    out, counts = rewrite(m)
+    assert counts == {"nan_inf_tests": 3, "trilu_mask": 2}
+    assert not {"IsNaN", "IsInf", "Trilu"} & {n.op_type for n in out.graph.node}
+    for a, b in zip(_run(out, {"x": x}), ref):
+        np.testing.assert_array_equal(a, b)
