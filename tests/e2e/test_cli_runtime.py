@@ -40,7 +40,7 @@ def test_boards_cli():
             "mps2-an386"} <= {r["name"] for r in rows}
     assert all({"name", "core", "sram_bytes", "flash_bytes", "clock_hz", "simulator"} <= set(r) for r in rows)
     p = run_cli("build", "/nonexistent", "--board", "stm32f999", check=2)
-    assert "stm32f999" in p.stderr or "export.json" in p.stderr
+    assert "stm32f999" in p.stderr or "/nonexistent does not exist" in p.stderr
 
 
 def _build_run(art, board):
@@ -103,10 +103,22 @@ def test_crashed_and_hung_firmware_are_reported(digits):
         run_qemu(elf, "mps2-an386", b"\x01\x00\x00\x00\x01\x00\x00\x00" + b"\0" * 256, timeout=0.001)
 
 
+def _output_step(art) -> float:
+    """One int8 step of the logits: the scale of the DequantizeLinear that produces them."""
+    import onnx
+    from onnx import numpy_helper
+    m = onnx.load(str(art / "model.int8.onnx"))
+    inits = {i.name: numpy_helper.to_array(i) for i in m.graph.initializer}
+    dq = next(n for n in m.graph.node if n.output[0] == m.graph.output[0].name)
+    return float(inits[dq.input[1]].reshape(-1)[0])
+
+
 def test_reference_on_cpu(digits):
     res = run_json("reference", digits, "--device", "cpu", "--engine", "onnxruntime", "--inputs", "8")
     assert res["device_used"] == "cpu" and res["inputs"] == 8 and res["throughput_per_s"] > 0
-    assert res["max_abs_diff"] < 0.1 and res["top1_agreement"] >= 0.99
+    # The engine runs onnxruntime with its graph optimisations on (QDQ fused into QLinear ops,
+    # rounded its own way), so it may differ from the C by the int8 steps verify allows.
+    assert res["max_abs_diff"] <= 2 * _output_step(digits) + 1e-6 and res["top1_agreement"] >= 0.99
 
 
 def _cuda_reason():
