@@ -29,6 +29,19 @@ class Source:
     onnx_path: Path | None = None
     input_shapes: dict[str, tuple[int, ...]] | None = None   # --input-shape NAME=1x3x32x32 (foreign ONNX)
 
+    def provenance(self) -> dict[str, str]:
+        """What model.h records as the source: the user's own file (absolute) and its sha256."""
+        import hashlib
+        if self.kind == "preset":
+            return {"source": f"preset {self.label}"}
+        path = Path(self.label) / "model.pt" if self.kind == "run" else self.onnx_path
+        if path is None or not Path(path).is_file():
+            return {"source": self.label}
+        digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()
+        if self.label.startswith("python:"):   # the Python API's module, exported to a temp file
+            return {"source": self.label, "source_sha256": digest}
+        return {"source": str(Path(path).resolve()), "source_sha256": digest}
+
     def paths(self) -> list[Path]:
         """Files and folders of the user's that this export reads (never to be overwritten)."""
         if self.kind == "run":
@@ -194,7 +207,7 @@ def _build(art: Path, source: Source, quantize: str, ds, log, backend: str = "na
         if isinstance(meta.get(key), dict) and "path" in meta[key]:
             meta[key]["path"] = file  # relative to ART: the temp folder it was written in is gone
     log("lowering to the IR, planning the arena, emitting C")
-    plan = lower_and_emit(art, art / reference, backend, name=name)
+    plan = lower_and_emit(art, art / reference, backend, name=name, provenance=source.provenance())
     meta["name"] = name
     meta["arena_bytes"] = plan["arena_bytes"]
     write_json(art / ART_META, meta)
@@ -228,7 +241,8 @@ def _quantize(art: Path, source: Source, ds, log=print) -> dict[str, Any]:
     return info
 
 
-def lower_and_emit(art: Path, reference: Path, backend: str = "native", name: str | None = None) -> dict[str, Any]:
+def lower_and_emit(art: Path, reference: Path, backend: str = "native", name: str | None = None,
+                   provenance: dict[str, str] | None = None) -> dict[str, Any]:
     """Reference ONNX -> IR -> passes -> plan.json + plan.png + c/. Returns the plan dict."""
     from edgeformer.export.emit.writer import emit_c
     from edgeformer.export.plan_only import lower_and_plan
@@ -248,5 +262,5 @@ def lower_and_emit(art: Path, reference: Path, backend: str = "native", name: st
     write_json(art / "plan.json", plan)
     plot_plan(bufs, placed, art / "plan.png", title=f"{reference.name}: arena {plan['arena_bytes']:,} B")
     if backend == "native":
-        emit_c(graph, placed.offsets, placed.arena_bytes, art / "c", name=name)
+        emit_c(graph, placed.offsets, placed.arena_bytes, art / "c", name=name, provenance=provenance)
     return plan
