@@ -1,6 +1,7 @@
-/* Minimal Cortex-M start-up for edgeformer firmware: vector table, .data/.bss set-up, FPU on,
- * main(). Faults print what happened over semihosting and exit with status 4, so a crash in
- * QEMU or on a board ends the run with a message instead of hanging.
+/* Minimal Cortex-M start-up for edgeformer firmware (v6-M, v7-M, v8-M, v8.1-M): vector
+ * table, .data/.bss set-up, FPU (and MVE) on, main(). Faults print what happened over
+ * semihosting and exit with status 4, so a crash in QEMU or on a board ends the run with a
+ * message instead of hanging.
  * EF_NO_SEMIHOST (the UART image of a board run without a debugger, where BKPT would itself
  * fault): no semihosting at all; main() reports over the UART, a fault parks the core. */
 #include <stdint.h>
@@ -20,9 +21,12 @@ void Reset_Handler(void)
     uint32_t *src = &_sidata, *dst = &_sdata;
     while (dst < &_edata) *dst++ = *src++;
     for (dst = &_sbss; dst < &_ebss; ++dst) *dst = 0;
-    /* CPACR: full access to CP10/CP11 (the FPU) before any float code runs. */
+#if defined(__ARM_FP) || defined(__ARM_FEATURE_MVE)
+    /* CPACR: full access to CP10/CP11 (the FPU, and Helium on the M55) before any float or
+     * vector code runs. v6-M (M0/M0+) has no CPACR. */
     *(volatile uint32_t *)0xE000ED88 |= 0xFu << 20;
     __asm volatile("dsb\n\tisb");
+#endif
 #ifdef EF_NO_SEMIHOST
     main();
     for (;;) __asm volatile("wfi");
@@ -36,7 +40,11 @@ void Fault_Handler(void)
 #ifdef EF_NO_SEMIHOST
     for (;;) {}   /* the host's UART reader times out and says no trailer came */
 #else
+#if defined(__ARM_ARCH_6M__)
+    uint32_t cfsr = 0, ipsr;   /* v6-M: HardFault only, no CFSR (reading it faults again) */
+#else
     uint32_t cfsr = *(volatile uint32_t *)0xE000ED28, ipsr;
+#endif
     __asm volatile("mrs %0, ipsr" : "=r"(ipsr));
     sh_puts("firmware fault: exception ");
     sh_putu(ipsr & 0x1FF);

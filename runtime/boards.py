@@ -17,8 +17,9 @@ from typing import Any
 
 from edgeformer.errors import UserError
 from edgeformer.targets.cores import TARGETS, Target, target
+from edgeformer.targets.standins import STAND_INS, StandIn, stand_in
 
-SIMULATORS = ("mps2-an500", "mps2-an386")
+SIMULATORS = tuple(STAND_INS)   # mps2-an500, mps2-an386, mps3-an547, mps2-an505, microbit
 PROBES = ("openocd", "pyocd", "stlink")
 _UNITS = {"": 1, "b": 1, "kib": 1024, "kb": 1024, "k": 1024, "mib": 1 << 20, "mb": 1 << 20, "m": 1 << 20}
 
@@ -110,6 +111,11 @@ class Board:
     @property
     def target(self) -> Target:
         return target(self.core)
+
+    @property
+    def stand_in(self) -> StandIn:
+        """The QEMU machine that runs this board's simulated image, and its memory map."""
+        return stand_in(self.simulator)
 
     def region(self, name: str) -> Region:
         return next(r for r in self.regions if r.name == name)

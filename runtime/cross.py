@@ -1,10 +1,11 @@
 """Cross-build an artifact's C code into Cortex-M firmware and read its true sizes from the ELF.
 
-`image="sim"` links flash at 0x0 and RAM at 0x20000000 (where QEMU's MPS2 machines have
-memory) but keeps the board's flash and RAM sizes, so "fits in simulation" means "fits on
-the board"; `image="device"` links at the board's real addresses. The RAM region holds
-.data, .bss (the arena, the I/O and state buffers, the profile table) and the stack; the
-link fails when it overflows, and that failure is reported as DoesNotFit (exit 3).
+`image="sim"` links flash and RAM at the origins of the board's QEMU stand-in (its memory
+map is a fact of targets/standins.py) but keeps the board's flash and RAM sizes, so "fits
+in simulation" means "fits on the board"; `image="device"` links at the board's real
+addresses. The RAM region holds .data, .bss (the arena, the I/O and state buffers, the
+profile table) and the stack; the link fails when it overflows, and that failure is
+reported as DoesNotFit (exit 3).
 """
 from __future__ import annotations
 
@@ -25,7 +26,6 @@ from edgeformer.runtime.host import read_signature
 
 STACK_BYTES = 4096       # kernels use < 200 B of stack; libm and the harness a little more
 LIBC_RESERVE = 1024      # newlib-nano's .data/.bss (impure data), measured ~0.4 KiB
-SIM_FLASH_ORIGIN, SIM_RAM_ORIGIN = 0x0, 0x20000000
 FIRMWARE_DIR = Path(__file__).with_name("firmware")
 
 
@@ -63,8 +63,8 @@ def fw_config_h(sig: dict, streaming: bool) -> str:
 
 def linker_script(board: Board, image: str) -> str:
     tpl = resources.files("edgeformer.boards").joinpath("cortex_m.ld").read_text()
-    flash_origin = SIM_FLASH_ORIGIN if image == "sim" else board.flash.origin
-    ram_origin = SIM_RAM_ORIGIN if image == "sim" else board.ram.origin
+    flash_origin = board.stand_in.flash_origin if image == "sim" else board.flash.origin
+    ram_origin = board.stand_in.ram_origin if image == "sim" else board.ram.origin
     for key, val in {"FLASH_ORIGIN": hex(flash_origin), "FLASH_SIZE": str(board.flash.size),
                      "RAM_ORIGIN": hex(ram_origin), "RAM_SIZE": str(board.ram.size),
                      "STACK_BYTES": str(STACK_BYTES)}.items():
@@ -200,7 +200,7 @@ def build_firmware(art: Path, board: Board, image: str = "sim", log=lambda m: No
             raise EdgeformerError(f"firmware build for {board.name} failed: " + "; ".join(errs[:5]))
         if need > board.ram.size:  # the estimate is an upper bound; the ELF is the truth
             log(f"plan + reserve estimate {need} B exceeds {board.ram.size} B but the link fits")
-        ram_origin = SIM_RAM_ORIGIN if image == "sim" else board.ram.origin
+        ram_origin = board.stand_in.ram_origin if image == "sim" else board.ram.origin
         sizes = elf_sizes(tmp / "firmware.elf", ram_origin, board.ram.size)
         if sizes["arena_bytes"] != plan["arena_bytes"]:
             raise EdgeformerError(f"ef_arena in the ELF is {sizes['arena_bytes']} bytes, plan.json says "

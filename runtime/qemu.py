@@ -26,14 +26,18 @@ class FirmwareError(EdgeformerError):
     """The firmware crashed, hung or reported an error (exit 1)."""
 
 
-def instructions_per_tick(cpu_hz: int, shift: int = ICOUNT_SHIFT) -> int:
+def instructions_per_tick(cpu_hz: int, shift: int = ICOUNT_SHIFT) -> float:
     """Instructions per SysTick tick under -icount: 1e9 / (2**shift * cpu_hz)."""
     ns_per_insn = 2 ** shift
-    return round(1e9 / cpu_hz / ns_per_insn)
+    return 1e9 / cpu_hz / ns_per_insn   # 40 at 25 MHz; 31.25 on the an547 (32 MHz), not rounded
 
 
 def qemu_command(elf: Path, machine: str) -> list[str]:
-    return [find_tool("qemu-system-arm", "qemu-system-arm"), "-M", machine, "-nographic", "-monitor", "none",
+    """machine: a stand-in name (targets/standins.py), which gives -M and any memory sizing."""
+    from edgeformer.targets.standins import stand_in
+
+    return [find_tool("qemu-system-arm", "qemu-system-arm"), *stand_in(machine).qemu_args(elf), "-nographic",
+            "-monitor", "none",
             "-serial", "none", "-semihosting-config", "enable=on,target=native",
             "-icount", f"shift={ICOUNT_SHIFT}", "-kernel", str(elf)]
 
