@@ -72,12 +72,12 @@ def test_fold_makes_int8_nodes(qdq_model):
 
 
 def test_fused_c_matches_onnxruntime_within_one_step(qdq_model, tmp_path):
-    import onnxruntime as ort
+    from edgeformer.export.onnx_check import session   # the QDQ graph as written (no QLinear fusion)
     graph = load_onnx(qdq_model)
     emit_graph(fold_qdq(graph), tmp_path / "c")
     exe = build_host(tmp_path / "c", tmp_path / "model.exe", extra_cflags=("-O1", "-Werror"))
     x = np.random.default_rng(SEED + 1).standard_normal((40, 1, 3, 8, 8)).astype(np.float32)
-    sess = ort.InferenceSession(str(qdq_model), providers=["CPUExecutionProvider"])
+    sess = session(str(qdq_model))
     want = np.stack([sess.run(None, {"x": xi})[0] for xi in x])
     (got,) = run_host(exe, [x])
     steps = np.abs(got - want) / float(graph.tensors["y_scale"].data)

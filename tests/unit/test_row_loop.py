@@ -96,8 +96,8 @@ def _emit_build(graph: Graph, base: Graph, out, name="m"):
 
 
 def _ort(model_path, x):
-    import onnxruntime as ort
-    sess = ort.InferenceSession(str(model_path), providers=["CPUExecutionProvider"])
+    from edgeformer.export.onnx_check import session   # the graph as written (no QLinear fusion)
+    sess = session(str(model_path))
     name = sess.get_inputs()[0].name
     return np.stack([sess.run(None, {name: xi})[0] for xi in x])
 
