@@ -44,6 +44,7 @@ def _load_all() -> None:
     from edgeformer.export.emit import (ops_conv, ops_elementwise, ops_linear,  # noqa: F401
                                         ops_norm, ops_qint8, ops_qlinear, ops_quant,
                                         ops_reduce, ops_rowloop, ops_shape)
+    from edgeformer.export.emit import ops_spike  # noqa: F401
 
 
 def supported_ops(include_fused: bool = False) -> list[str]:

@@ -18,7 +18,9 @@ from edgeformer.export.passes.int8_lut import int8_lut
 from edgeformer.export.passes.int8_matmul_aa import int8_matmul_aa
 from edgeformer.export.passes.int8_moves import int8_moves
 from edgeformer.export.passes.int8_rowwise import int8_rowwise
+from edgeformer.export.passes.io_dtype import io_dtype
 from edgeformer.export.passes.row_loop import row_loops
+from edgeformer.export.passes.spike_fc import spike_fc
 from edgeformer.export.passes.split_matmul import split_matmul
 
 Pass = Callable[[Graph], Graph]
@@ -26,8 +28,8 @@ Pass = Callable[[Graph], Graph]
 # The int8 passes each turn DQ -> float op(s) -> Q into one int8 node in the Q's place and
 # absorb disjoint Q nodes, so they commute; int8_lut runs before int8_binary so a Mul by a
 # scalar becomes a (bit-exact, cheaper) table rather than per-element float math.
-LOWERING: tuple[Pass, ...] = (fold_qdq, int8_moves, int8_lut, int8_binary, int8_rowwise,
-                              int8_matmul_aa, aa_trans_b)
+LOWERING: tuple[Pass, ...] = (io_dtype, fold_qdq, int8_moves, int8_lut, int8_binary, int8_rowwise,
+                              int8_matmul_aa, aa_trans_b, spike_fc)
 # fuse_bias_add runs after split_matmul, which cuts the bias constant (still a QAdd operand
 # then) with the matmul's columns; it would not cut a fused node's fourth input.
 MEMORY: tuple[Pass, ...] = (split_matmul, fuse_bias_add, dup_tokenwise, row_loops)

@@ -1,0 +1,69 @@
+"""ef.SpikeFC (export/passes/spike_fc.py): the event-driven int8 fully-connected layer of
+ef_spike.c. Everything the kernel reads is one int32 stream (layout in ef_spike.h): the
+params, one record per output (bias with the silent level folded in, then the dense
+path's requantisation: qepilogue's proved all-integer one when every channel passes,
+ef_qfc_s8's chan otherwise) and the weights transposed into tiles of 8 outputs, per input
+k one row of int16 pairs. model.c includes only ef_kernels.h, so the call carries its own
+prototype (the one in ef_spike.h)."""
+from __future__ import annotations
+
+import numpy as np
+
+from edgeformer.export.emit.ctx import EmitCtx
+from edgeformer.export.emit.qepilogue import acc_bounds, requant_consts
+from edgeformer.export.emit.registry import register
+from edgeformer.export.ir import Node
+
+TILE = 8
+HEADER = 8   # int32 words of ef_spike_fc_params
+PROTO = "int ef_spike_fc_s8(const int32_t *ws, const int8_t *x, int8_t *y);"
+
+
+def _wrap32(v: np.ndarray) -> np.ndarray:
+    return (np.asarray(v, np.int64) & 0xFFFFFFFF).astype(np.uint32).view(np.int32)
+
+
+def pack_spike_fc(w: np.ndarray, bias, x_zp: int, y_zp: int, mult, shift, x_lo: int,
+                  x_hi: int, m: int) -> np.ndarray:
+    """w (n, k) int8 and the dense node's quantisation -> ef_spike_fc_s8's stream."""
+    n, k = w.shape
+    nt = -(-n // TILE)
+    w64 = w.astype(np.int64)
+    b = np.zeros(n, np.int64) if bias is None else np.asarray(bias, np.int64).reshape(n)
+    mult = np.broadcast_to(np.asarray(mult, np.int64).reshape(-1), (n,))
+    shift = np.broadcast_to(np.asarray(shift, np.int64).reshape(-1), (n,))
+    folded = b + (int(x_lo) - int(x_zp)) * w64.sum(axis=1)
+    bounds = acc_bounds(w, bias, x_zp)
+    hs = [requant_consts(int(mult[j]), int(shift[j]), y_zp, int(bounds[j])) for j in range(n)]
+    epi = all(h is not None for h in hs)
+    rec = np.zeros((nt * TILE, 4), np.int64)
+    rec[:n, 0], rec[:n, 1] = folded, mult
+    if epi:
+        rec[:n, 2] = [h[0] for h in hs]
+        rec[:n, 3] = [h[1] for h in hs]
+    else:
+        s = -1 - shift
+        rec[:n, 2] = s
+        rec[:n, 3] = np.where(s >= 1, (np.int64(1) << np.clip(s - 1, 0, 62)) - 1, 0)
+    wp = np.zeros((nt * TILE, k), np.int64)
+    wp[:n] = w64
+    tiles = wp.reshape(nt, TILE, k).transpose(0, 2, 1)            # (tile, k, 8 outputs)
+    words = (tiles[..., 0::2] & 0xFFFF) | ((tiles[..., 1::2] & 0xFFFF) << 16)
+    head = np.array([m, k, n, nt, x_lo, x_hi, int(epi), y_zp], np.int64)
+    return _wrap32(np.concatenate([head, rec.ravel(), words.ravel()]))
+
+
+@register("ef.SpikeFC")
+def emit_spike_fc(ctx: EmitCtx, node: Node) -> list[str]:
+    x, w, b = node.inputs[:3]
+    y = node.outputs[0]
+    at = node.attrs
+    n = ctx.shape(w)[0]
+    wd = ctx.need_const(w, "weight").reshape(n, -1)
+    m = ctx.t(x).numel // wd.shape[1]
+    bias = ctx.need_const(b, "bias") if b else None
+    stream = pack_spike_fc(wd, bias, at["x_zp"], at["y_zp"], at["mult"], at["shift"],
+                           at["x_lo"], at["x_hi"], m)
+    ws = ctx.weight(f"{w}#spike_fc", stream)
+    return [f"{{ {PROTO}  /* ef_spike.h */",
+            f"  st = ef_spike_fc_s8({ws}, {ctx.ptr(x)}, {ctx.ptr(y, out=True)}); }}"]

@@ -1,0 +1,119 @@
+/* Event-driven int8 fully-connected layers for spike inputs: the layout and the arithmetic
+ * are in ef_spike.h. Per row: one pass over x lists the events (fired, other); per tile of
+ * 8 outputs, 4 int16x2 accumulators take one weight row per fired input (SADD16: 4
+ * instructions per 8 additions); the epilogue multiplies by x_hi - x_lo, adds bias' and the
+ * rare other inputs, and requantises exactly as the dense kernels do. */
+#include "ef_spike.h"
+#include "ef_kernels.h"
+#include "ef_qfast.h"
+
+/* Lane-wise int16 addition, wrapping like SADD16 (exact here: |sum| <= 256 * 128). */
+static inline int32_t ef_add16(int32_t a, int32_t b)
+{
+#if EF_DSP
+    return __sadd16(a, b);
+#else
+    const uint32_t lo = ((uint32_t)a + (uint32_t)b) & 0xFFFFu;
+    const uint32_t hi = (((uint32_t)a >> 16) + ((uint32_t)b >> 16)) << 16;
+    return (int32_t)(hi | lo);
+#endif
+}
+
+/* Lane j (0 low, 1 high) of an int16 pair. */
+static inline int32_t ef_lane(int32_t v, int32_t j)
+{
+    return j ? v >> 16 : (int32_t)(int16_t)v;
+}
+
+/* Events of one row: fired (x == hi) and other (x != lo, x != hi) input indices, 4 silent
+ * inputs per word compare. */
+static int32_t ef_spike_events(const int8_t *x, int32_t k, int32_t lo, int32_t hi,
+                               uint8_t *fired, uint8_t *other, int32_t *n_other)
+{
+    const uint32_t lo4 = (uint32_t)(uint8_t)lo * 0x01010101u;
+    int32_t i = 0, nf = 0, no = 0, j;
+    for (; i + 4 <= k; i += 4) {
+        if (((uint32_t)ef_ld32(x + i) ^ lo4) == 0u) continue;
+        for (j = i; j < i + 4; ++j) {
+            if (x[j] == hi) fired[nf++] = (uint8_t)j;
+            else if (x[j] != lo) other[no++] = (uint8_t)j;
+        }
+    }
+    for (; i < k; ++i) {
+        if (x[i] == hi) fired[nf++] = (uint8_t)i;
+        else if (x[i] != lo) other[no++] = (uint8_t)i;
+    }
+    *n_other = no;
+    return nf;
+}
+
+/* Sum of the fired rows of one tile (k rows of 4 words) in 4 int16x2 accumulators. */
+static inline void ef_spike_tile(const int32_t *wt, const uint8_t *f, int32_t nf, int32_t *acc)
+{
+    int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+    const uint8_t *end = f + nf;
+    while (f < end) {
+        const int32_t *w = wt + 4 * (int32_t)*f++;
+        a0 = ef_add16(a0, w[0]);
+        a1 = ef_add16(a1, w[1]);
+        a2 = ef_add16(a2, w[2]);
+        a3 = ef_add16(a3, w[3]);
+    }
+    acc[0] = a0, acc[1] = a1, acc[2] = a2, acc[3] = a3;
+}
+
+/* One output from its exact accumulator and record. */
+static inline int8_t ef_spike_out(const ef_spike_fc_params *p, int32_t acc, const int32_t *r)
+{
+    if (p->epi) return (int8_t)ef_sat8(ef_smmla(acc, r[1], r[2]) >> r[3]);
+    return ef_clamp8((r[2] >= 1 ? ef_requant_s(acc, r[1], r[2], r[3])
+                                : ef_requant_ref(acc, r[1], -1 - r[2])) + p->y_zp, -128, 127);
+}
+
+static int ef_spike_check(const ef_spike_fc_params *p)
+{
+    return p->k > 0 && p->k <= EF_SPIKE_KMAX && p->n > 0 && p->nt == (p->n + 7) / 8 && p->m >= 0;
+}
+
+int ef_spike_fc_s8(const int32_t *ws, const int8_t *x, int8_t *y)
+{
+    const ef_spike_fc_params *p = (const ef_spike_fc_params *)(const void *)ws;
+    const int32_t *rec = ws + 8, *w = rec + 32 * p->nt;
+    const int32_t d = p->x_hi - p->x_lo, tw = 4 * p->k;
+    uint8_t fired[EF_SPIKE_KMAX], other[EF_SPIKE_KMAX];
+    int32_t r, t, j, o, no, nf;
+    if (!ef_spike_check(p)) return EF_ERR_PARAM;
+    for (r = 0; r < p->m; ++r, x += p->k, y += p->n) {
+        nf = ef_spike_events(x, p->k, p->x_lo, p->x_hi, fired, other, &no);
+        for (t = 0; t < p->nt; ++t) {
+            const int32_t *wt = w + t * tw, *rt = rec + 32 * t;
+            const int32_t jn = p->n - 8 * t < 8 ? p->n - 8 * t : 8;
+            int32_t acc16[4];
+            ef_spike_tile(wt, fired, nf, acc16);
+            for (j = 0; j < jn; ++j) {
+                int32_t acc = rt[4 * j] + d * ef_lane(acc16[j >> 1], j & 1);
+                for (o = 0; o < no; ++o)
+                    acc += (x[other[o]] - p->x_lo) * ef_lane(wt[4 * other[o] + (j >> 1)], j & 1);
+                y[8 * t + j] = ef_spike_out(p, acc, rt + 4 * j);
+            }
+        }
+    }
+    return EF_OK;
+}
+
+int ef_spike_fc_s8_ref(const int32_t *ws, const int8_t *x, int8_t *y)
+{
+    const ef_spike_fc_params *p = (const ef_spike_fc_params *)(const void *)ws;
+    const int32_t *rec = ws + 8, *w = rec + 32 * p->nt;
+    int32_t r, j, i;
+    if (!ef_spike_check(p)) return EF_ERR_PARAM;
+    for (r = 0; r < p->m; ++r, x += p->k, y += p->n) {
+        for (j = 0; j < p->n; ++j) {
+            const int32_t *wt = w + (j / 8) * 4 * p->k + (j % 8) / 2;
+            int32_t acc = rec[4 * j];
+            for (i = 0; i < p->k; ++i) acc += (x[i] - p->x_lo) * ef_lane(wt[4 * i], j & 1);
+            y[j] = ef_spike_out(p, acc, rec + 4 * j);
+        }
+    }
+    return EF_OK;
+}

@@ -1,0 +1,42 @@
+/* Event-driven int8 fully-connected layers for spike inputs (ef_spike.c), bit-exact to
+ * ef_qmatmul_s8 / ef_qfc_s8 on the same weights, bias and requantisation.
+ *
+ * A spike input holds two int8 levels: x_lo (silent, the input zero point Q(0)) and x_hi
+ * (fired). The dense accumulator bias + sum_k (x[k] - x_zp) * w[j][k] is then
+ *     bias' + (x_hi - x_lo) * sum_{k fired} w[j][k] + sum_{k other} (x[k] - x_lo) * w[j][k]
+ * with bias' = bias + (x_lo - x_zp) * sum_k w[j][k]: the kernel lists the inputs that are
+ * not x_lo, adds the weight rows of the fired ones in int16 lanes (exact: k <= 256), and
+ * multiplies once per output. Any other value (none, for a real spike tensor) takes the
+ * int32 multiply path, so the result is exact for every input.
+ *
+ * ws, one int32 stream written by export/emit/ops_spike.py:
+ *   ef_spike_fc_params (8 words);
+ *   per output (nt * 8 of them) a record: epi != 0: {bias', mult, h, s}, the all-integer
+ *     requantisation of ef_qfc_epi_s8 (y = ssat8((h + (acc * mult) >> 32) >> s), proved
+ *     exact offline by qepilogue.requant_consts); epi == 0: {bias', mult, s, rnd} as
+ *     ef_qfc_s8's chan (y = clamp8(requant(acc) + y_zp));
+ *   per tile of 8 outputs, per k: 4 words of int16 pairs (w[j0+2i][k], w[j0+2i+1][k]),
+ *     low half first (SADD16 lanes); padding outputs have zero weights. */
+#ifndef EF_SPIKE_H
+#define EF_SPIKE_H
+
+#include <stdint.h>
+
+#define EF_SPIKE_KMAX 256
+
+typedef struct {
+    int32_t m, k, n;          /* x (m, k), y (m, n) */
+    int32_t nt;               /* tiles of 8 outputs: (n + 7) / 8 */
+    int32_t x_lo, x_hi;       /* silent and fired input levels */
+    int32_t epi;              /* records are {bias', mult, h, s} (1) or ef_qfc_s8's chan (0) */
+    int32_t y_zp;             /* used when epi == 0 */
+} ef_spike_fc_params;
+
+/* y (m, n) int8 from x (m, k) int8 and the stream ws; EF_ERR_PARAM (1) on a bad header. */
+int ef_spike_fc_s8(const int32_t *ws, const int8_t *x, int8_t *y);
+
+/* The same on the same stream, one input at a time with int32 multiplies: the definition
+ * the event-driven path is tested against. */
+int ef_spike_fc_s8_ref(const int32_t *ws, const int8_t *x, int8_t *y);
+
+#endif /* EF_SPIKE_H */

@@ -1,0 +1,122 @@
+"""spike_fc: an int8 fully-connected layer whose input is a spike tensor becomes ef.SpikeFC,
+the event-driven kernel (ef_spike.c): skip the silent inputs, add the weight rows of the
+ones that fired, multiply once per output at the end.
+
+A spike tensor is the output of a LIF / Heaviside threshold: Greater -> Cast(bool -> float)
+-> QuantizeLinear, so as int8 it holds two levels, Q(0) (the input zero point: silent) and
+Q(1) (fired). `levels` follows those values through the ops that only move or relabel them
+(Reshape-like, Slice, Concat, Q/DQ, ef.LUT) and through the streaming state: `state_in.K`
+carries what `state_out.K` held at the last step (zeros at reset). The rewrite keeps the
+dense node's weights, bias, requantisation and zero points as they are; only the
+accumulation changes. The kernel stays exact for any input, a value that is neither level
+included (it takes a slower path), so a wrong guess here costs time, never a result.
+Pure: Graph -> Graph.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from edgeformer.export.ir import RESHAPE_LIKE, Graph, Node
+from edgeformer.export.macs import node_macs
+from edgeformer.export.passes.qdq_util import qparams
+
+SPIKE_OPS = ("ef.QGemm", "ef.QMatMul")
+KMAX = 256          # EF_SPIKE_KMAX (ef_spike.h): int16 lanes hold any sum of 256 int8 weights
+MAX_LEVELS = 2
+MOVES = RESHAPE_LIKE + ("Slice", "Concat", "Transpose", "Gather")
+
+
+def _quantize(values: frozenset, scale: float, zp: int) -> frozenset:
+    """onnxruntime's QuantizeLinear of each float32 value: saturate(rint(v / scale) + zp)."""
+    v = np.array(sorted(values), np.float32) / np.float32(scale)
+    return frozenset(int(q) for q in np.clip(np.rint(v).astype(np.int64) + zp, -128, 127))
+
+
+def _dequantize(values: frozenset, scale: float, zp: int) -> frozenset:
+    v = (np.array(sorted(values), np.int32) - np.int32(zp)).astype(np.float32) * np.float32(scale)
+    return frozenset(float(x) for x in v)
+
+
+def _node_levels(g: Graph, n: Node, lv: dict) -> frozenset | None:
+    """The set of values n's first output can take, or None when unknown / too many."""
+    ins = [lv.get(t) for t in n.inputs if t]
+    if n.op == "Cast" and g.tensors[n.inputs[0]].dtype == "bool":
+        return frozenset({0.0, 1.0})
+    if n.op in ("QuantizeLinear", "DequantizeLinear"):
+        q = qparams(g, n)
+        if ins[0] is None or q is None or q[0].size != 1 or q[1].size != 1:
+            return None
+        s, z = float(q[0].reshape(-1)[0]), int(q[1].reshape(-1)[0])
+        return (_quantize if n.op == "QuantizeLinear" else _dequantize)(ins[0], s, z)
+    if n.op == "ef.LUT":
+        lut = g.tensors[n.inputs[1]].data
+        if ins[0] is None or lut is None:
+            return None
+        return frozenset(int(lut.reshape(-1)[q + 128]) for q in ins[0])
+    if n.op in MOVES:
+        data = [lv.get(t) for t in (n.inputs if n.op == "Concat" else n.inputs[:1])]
+        if any(d is None for d in data):
+            return None
+        return frozenset().union(*data)
+    return None
+
+
+def _sweep(g: Graph, state: dict[str, frozenset]) -> dict[str, frozenset]:
+    lv = dict(state)
+    for n in g.nodes:
+        v = _node_levels(g, n, lv)
+        if v is not None and len(v) <= MAX_LEVELS:
+            lv[n.outputs[0]] = v
+    return lv
+
+
+def levels(g: Graph) -> dict[str, frozenset]:
+    """Tensor name -> the values it can take, for tensors with at most MAX_LEVELS of them.
+    A state input starts as {0} (reset) and takes in what its state output can hold, until
+    nothing changes (a state whose values outgrow MAX_LEVELS is dropped: unknown)."""
+    pairs = {i: "state_out." + i[len("state_in."):] for i in g.inputs
+             if i.startswith("state_in.") and "state_out." + i[len("state_in."):] in g.outputs}
+    state = {i: frozenset({0.0}) for i in pairs}
+    for _ in range(2 * len(pairs) + 2):
+        lv = _sweep(g, state)
+        new = {}
+        for i, o in pairs.items():
+            v = lv.get(o)
+            if i in state and v is not None and len(v | state[i]) <= MAX_LEVELS:
+                new[i] = v | state[i]
+        if new == state:
+            return lv
+        state = new
+    return _sweep(g, state)
+
+
+def spike_input(g: Graph, n: Node, lv: dict) -> tuple[int, int] | None:
+    """(lo, hi): the silent and the fired level of n's int8 input, when n can run
+    event-driven: a spike input whose silent level is the zero point (Q(0)), constant
+    weights, k <= KMAX, and none of the epilogue extras of later passes."""
+    if n.op not in SPIKE_OPS or "add_y_scale" in n.attrs:
+        return None
+    x, w = n.inputs[0], g.tensors[n.inputs[1]]
+    v = lv.get(x)
+    zp = n.attrs.get("x_zp")
+    if v is None or w.data is None or g.tensors[x].dtype != "int8" or zp not in v:
+        return None
+    if int(n.attrs.get("k", w.shape[-1])) > KMAX or w.data.ndim != 2:
+        return None
+    hi = [q for q in v if q != zp]
+    return int(zp), int(hi[0]) if hi else int(zp)
+
+
+def spike_fc(graph: Graph) -> Graph:
+    lv = levels(graph)
+    nodes, changed = [], False
+    for n in graph.nodes:
+        sp = spike_input(graph, n, lv)
+        if sp is None:
+            nodes.append(n)
+            continue
+        nodes.append(Node("ef.SpikeFC", n.name, n.inputs, n.outputs,
+                          {**n.attrs, "x_lo": sp[0], "x_hi": sp[1], "dense_op": n.op,
+                           "macs": node_macs(graph, n)}))
+        changed = True
+    return graph.replace(nodes=tuple(nodes)) if changed else graph
