@@ -12,6 +12,13 @@ ISSUE_BOARDS = {  # name: (core, clock_hz, sram_bytes, flash_bytes, simulator)
     "stm32f427": ("cortex-m4", 180_000_000, 256 << 10, 2 << 20, "mps2-an386"),
     "mps2-an500": ("cortex-m7", 25_000_000, 4 << 20, 4 << 20, "mps2-an500"),
     "mps2-an386": ("cortex-m4", 25_000_000, 4 << 20, 4 << 20, "mps2-an386"),
+    # issue 17: the cores users ship on today
+    "mps3-an547": ("cortex-m55", 32_000_000, 512 << 10, 512 << 10, "mps3-an547"),
+    "alif-e7-hp": ("cortex-m55", 400_000_000, (1024 + 256) << 10, 5632 << 10, "mps3-an547"),
+    "b-u585i-iot02a": ("cortex-m33", 160_000_000, (768 + 16) << 10, 2 << 20, "mps2-an505"),
+    "nrf5340-dk": ("cortex-m33", 128_000_000, 512 << 10, 1 << 20, "mps2-an505"),
+    "microbit": ("cortex-m0", 16_000_000, 16 << 10, 256 << 10, "microbit"),
+    "rpi-pico": ("cortex-m0plus", 125_000_000, 264 << 10, 2 << 20, "microbit"),
 }
 
 GOOD = """
@@ -33,7 +40,7 @@ def test_issue_boards_load_with_their_numbers(name):
     b = load_board(name)
     s = b.summary()
     assert (s["core"], s["clock_hz"], s["sram_bytes"], s["flash_bytes"], s["simulator"]) == ISSUE_BOARDS[name]
-    assert b.target.qemu_machine == b.simulator  # M7 boards on an500, M4 boards on an386
+    assert b.target.qemu_machine == b.simulator  # M7 on an500, M4 on an386, M55 an547, M33 an505, M0 microbit
 
 
 def test_every_board_file_loads():
