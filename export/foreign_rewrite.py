@@ -20,7 +20,11 @@ ModelProto, run once in `RULES` order after onnxscript's optimizer and constant 
   matrices are Resize itself (onnxruntime, the numerics truth) applied to identity bases, so
   they are exact for every mode the op is separable in, which is all of ONNX's.
 
-The last three replace an op with ones the native backend already has kernels for, so no new
+- `gathernd_const`: GatherND(x, constant indices) (the dynamo exporter's spelling of indexing
+  a mask with a fixed index grid) -> Reshape to (prod of the indexed dims, rest) + Gather of
+  the flat positions.
+
+The last four replace an op with ones the native backend already has kernels for, so no new
 kernel is needed (and int8 quantises the MatMuls like any other).
 """
 from __future__ import annotations
@@ -361,7 +365,32 @@ def resize_matmul(model) -> int:
     return count
 
 
-RULES = (softmax_nan_guard, einsum_matmul, cast_chain, nan_inf_tests, trilu_mask, resize_matmul)
+def gathernd_const(model) -> int:
+    import onnx
+    G, count = _G(model), 0
+    for n in [n for n in G.g.node if n.op_type == "GatherND"]:
+        idx = G.const(n.input[1])
+        shape = _shape(G, n.input[0])
+        batch_dims = next((a.i for a in n.attribute if a.name == "batch_dims"), 0)
+        if idx is None or shape is None or batch_dims or idx.ndim < 1 or idx.shape[-1] > len(shape):
+            continue
+        k = idx.shape[-1]
+        lead = shape[:k]
+        norm = np.where(idx < 0, idx + np.array(lead), idx).astype(np.int64)
+        if (norm < 0).any() or (norm >= np.array(lead)).any():
+            continue
+        flat = np.ravel_multi_index(tuple(np.moveaxis(norm, -1, 0)), lead) if k else np.zeros(idx.shape[:-1], np.int64)
+        base = n.name or n.output[0]
+        view = _const_name(G, f"{base}/view", np.array([int(np.prod(lead)), *shape[k:]], np.int64))
+        ind = _const_name(G, f"{base}/flat", np.asarray(flat, np.int64))
+        _splice(G, n, [onnx.helper.make_node("Reshape", [n.input[0], view], [f"{base}/flat_x"], name=f"{base}/Reshape"),
+                       onnx.helper.make_node("Gather", [f"{base}/flat_x", ind], [n.output[0]], name=f"{base}/Gather",
+                                             axis=0)])
+        count += 1
+    return count
+
+
+RULES = (softmax_nan_guard, einsum_matmul, cast_chain, nan_inf_tests, trilu_mask, resize_matmul, gathernd_const)
 
 
 def rewrite(model):

@@ -80,6 +80,15 @@ def bert(size: str = "small") -> Case:
     return Case("hf-bert", _Logits(m, ("input_ids",)), (ids,), ("input_ids",), "tokens", vocab=100)
 
 
+def bert_masked(size: str = "small") -> Case:
+    """BERT over (input_ids, attention_mask): two integer inputs, the mask turned additive in-graph."""
+    case = bert(size)
+    mask = torch.ones(1, 16, dtype=torch.int64)
+    mask[:, 12:] = 0   # padding at the end, as a tokenizer pads
+    return Case("hf-bert-mask", _Logits(case.module.model, ("input_ids", "attention_mask")), (case.inputs[0], mask),
+                ("input_ids", "attention_mask"), "tokens", vocab=100)
+
+
 def gpt2(size: str = "small") -> Case:
     from transformers import GPT2Config, GPT2LMHeadModel
     full = size == "full"
@@ -227,7 +236,7 @@ def torch_mha(size: str = "small") -> Case:
 FACTORIES: dict[str, Callable[[str], Case]] = {
     "hf-vit": vit, "hf-deit": deit, "hf-bert": bert, "hf-gpt2": gpt2, "hf-whisper-enc": whisper_encoder,
     "hf-ast": ast, "hf-mobilevit": mobilevit, "torch-encoder": torch_encoder, "torch-mha": torch_mha,
-    "torch-einsum-lm": einsum_lm, "hf-llama": llama,
+    "torch-einsum-lm": einsum_lm, "hf-llama": llama, "hf-bert-mask": bert_masked,
 }
 
 

@@ -2,7 +2,7 @@
 torch's own exporters at default settings, then `export --onnx` float32 and int8 (calibrated
 from a generated npz) and `verify --target host`.
 
-Five architectures run here, the two exporters alternating, to keep the file within about
+Six architectures run here, the two exporters alternating, to keep the file within about
 three minutes on 2 cores; bench/corpus.py runs every model with both exporters.
 """
 import json
@@ -15,13 +15,14 @@ from tests.corpus.models import build
 
 pytest.importorskip("transformers")
 
-# (model, exporter): one of each input kind (image, token ids, audio frames, feature sequence),
-# class logits and a hidden-state output, both exporters. GPT-2's legacy export is refused by
-# torch itself (aten::diff in transformers' masking utilities), so it runs dynamo. The other
-# architectures (DeiT, AST, MobileViT, nn.TransformerEncoder) pass the same way in
-# bench/corpus.py; at ~30 s of CPU each they are left out of `make test`.
-CASES = [("hf-vit", "dynamo"), ("hf-bert", "legacy"), ("hf-gpt2", "dynamo"), ("hf-whisper-enc", "legacy"),
-         ("torch-mha", "dynamo")]
+# (model, exporter): one of each input kind (image, token ids with an attention mask, audio
+# frames, feature sequence), class logits, per-token logits, a hidden state and a two-output
+# model, both exporters. GPT-2's legacy export is refused by torch itself (aten::diff in
+# transformers' masking utilities), so it runs dynamo. The other architectures (DeiT, AST,
+# MobileViT, Llama, nn.TransformerEncoder) pass the same way in bench/corpus.py; at ~30 s of
+# CPU each they are left out of `make test`.
+CASES = [("hf-vit", "dynamo"), ("hf-bert-mask", "dynamo"), ("hf-gpt2", "dynamo"), ("hf-whisper-enc", "legacy"),
+         ("torch-mha", "legacy"), ("torch-einsum-lm", "legacy")]
 
 
 @pytest.mark.parametrize("name,exporter", CASES, ids=[f"{m}-{e}" for m, e in CASES])

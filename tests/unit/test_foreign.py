@@ -182,3 +182,13 @@ def test_isnan_isinf_and_trilu_on_run_time_tensors():
     assert not {"IsNaN", "IsInf", "Trilu"} & {n.op_type for n in out.graph.node}
     for a, b in zip(_run(out, {"x": x}), ref):
         np.testing.assert_array_equal(a, b)
+
+
+def test_gathernd_with_constant_indices_becomes_gather():
+    idx = numpy_helper.from_array(np.array([[[0, 3], [0, 1], [0, -1]]], np.int64), "idx")   # (1, 3, 2)
+    m = _model([helper.make_node("GatherND", ["x", "idx"], ["y"])], [_vi("x", [1, 4, 2])], [_vi("y", [1, 3, 2])], [idx])
+    x = np.arange(8, dtype=np.float32).reshape(1, 4, 2)
+    ref = _run(m, {"x": x})[0]
+    out, counts = rewrite(m)
+    assert counts == {"gathernd_const": 1} and [n.op_type for n in out.graph.node] == ["Reshape", "Gather"]
+    np.testing.assert_array_equal(_run(out, {"x": x})[0], ref)
