@@ -31,7 +31,7 @@ import numpy as np
 from edgeformer.errors import UserError
 
 MIN_OPSET, MAX_OPSET = 13, 21
-TARGET_OPSET = 17          # what an opset outside MIN..MAX is converted to (LayerNormalization is native)
+TARGET_OPSET = 17          # what an opset below MIN is converted to (LayerNormalization is native from 17)
 FOLD_LIMIT = 1 << 22       # elements: larger constant results stay computed at run time
 
 
@@ -102,12 +102,13 @@ def _convert_opset(model, opset: int, src: Path):
     if MIN_OPSET <= opset <= MAX_OPSET:
         return model
     import onnx
+    target = TARGET_OPSET if opset < MIN_OPSET else MAX_OPSET
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            out = onnx.version_converter.convert_version(model, TARGET_OPSET)
+            out = onnx.version_converter.convert_version(model, target)
     except Exception as e:
-        raise UserError(f"{src} uses opset {opset}; converting it to {TARGET_OPSET} failed ({_first_line(e)}); "
+        raise UserError(f"{src} uses opset {opset}; converting it to {target} failed ({_first_line(e)}); "
                         f"export it again with opset_version between {MIN_OPSET} and {MAX_OPSET}") from None
     return out
 

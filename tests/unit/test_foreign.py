@@ -192,3 +192,20 @@ def test_gathernd_with_constant_indices_becomes_gather():
     out, counts = rewrite(m)
     assert counts == {"gathernd_const": 1} and [n.op_type for n in out.graph.node] == ["Reshape", "Gather"]
     np.testing.assert_array_equal(_run(out, {"x": x})[0], ref)
+
+
+def test_dataset_ids_are_read_as_the_models_integer_input(tmp_path):
+    from edgeformer.export.foreign_inputs import dataset_inputs
+    table = numpy_helper.from_array(np.zeros((7, 3), np.float32), "emb")
+    m = _model([helper.make_node("Gather", ["emb", "ids"], ["y"])], [_vi("ids", [1, 5], TensorProto.INT64)],
+               [_vi("y", [1, 5, 3])], [table])
+    onnx.save(m, tmp_path / "m.onnx")
+    x = np.arange(10, dtype=np.float32).reshape(2, 5, 1) % 7   # N x T x 1, as the npz loader reads it
+    (ids,) = dataset_inputs(tmp_path / "m.onnx", x, "npz:d")
+    assert ids.dtype == np.int64 and ids.shape == (2, 1, 5) and ids.ravel().tolist() == x.ravel().tolist()
+    with pytest.raises(UserError, match=r"ids span 0\.\.9.*7 rows"):
+        dataset_inputs(tmp_path / "m.onnx", np.arange(10, dtype=np.float32).reshape(2, 5, 1), "npz:d")
+    with pytest.raises(UserError, match="non-integer"):
+        dataset_inputs(tmp_path / "m.onnx", x + 0.5, "npz:d")
+    with pytest.raises(UserError, match="samples of shape"):
+        dataset_inputs(tmp_path / "m.onnx", np.zeros((2, 4, 1), np.float32), "npz:d")
