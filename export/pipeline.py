@@ -101,7 +101,7 @@ def _load_ds(name: str | None, model=None):
 
 def export_artifact(out: str | Path, source: Source, quantize: str = "int8", backend: str = "native",
                     calib_dataset: str | None = None, log=print, force: bool = False, board: str | None = None,
-                    name: str | None = None, keep_dataset: bool = False) -> dict[str, Any]:
+                    name: str | None = None, keep_dataset: bool = False, io_dtype: str = "float32") -> dict[str, Any]:
     """Write ART: model.onnx, model.int8.onnx (int8), c/, plan.json, plan.png, export.json.
 
     ART is checked first (export/outdir.py): only an earlier artifact, or with `force` a folder
@@ -113,13 +113,14 @@ def export_artifact(out: str | Path, source: Source, quantize: str = "int8", bac
         raise UserError(f"--quantize {quantize!r}: choose int8 or float32")
     if backend not in ("native", "tvm"):
         raise UserError(f"--backend {backend!r}: choose native or tvm")
+    check_io_dtype(io_dtype, quantize, backend)
     check_name(name)
     out = outdir.check_out(out, source.paths(), force)
     target = _load_board(board)
     ds = _load_ds(calib_dataset or source.dataset, source.spec)
     tmp = outdir.make_temp(out)
     try:
-        meta = _build(tmp, source, quantize, ds, log, backend, name)
+        meta = _build(tmp, source, quantize, ds, log, backend, name, io_dtype)
         if keep_dataset and ds is not None:
             _keep_dataset(tmp, out, calib_dataset, meta)
         if target is not None:
@@ -131,6 +132,16 @@ def export_artifact(out: str | Path, source: Source, quantize: str = "int8", bac
         if tmp.exists():
             shutil.rmtree(tmp)
     return meta
+
+
+def check_io_dtype(io_dtype: str, quantize: str, backend: str) -> None:
+    """--io-dtype int8/uint8 folds the int8 model's edge Q/DQ into the caller's data."""
+    if io_dtype not in ("float32", "int8", "uint8"):
+        raise UserError(f"--io-dtype {io_dtype!r}: choose float32, int8 or uint8")
+    if io_dtype != "float32" and quantize != "int8":
+        raise UserError(f"--io-dtype {io_dtype} needs --quantize int8 (a float32 model has no int8 edges to fold)")
+    if io_dtype != "float32" and backend != "native":
+        raise UserError(f"--io-dtype {io_dtype} needs --backend native")
 
 
 def check_name(name: str | None) -> None:
@@ -178,7 +189,7 @@ def _warn_if_no_board_fits(meta: dict[str, Any], log) -> None:
 
 
 def _build(art: Path, source: Source, quantize: str, ds, log, backend: str = "native",
-           name: str | None = None) -> dict[str, Any]:
+           name: str | None = None, io_dtype: str = "float32") -> dict[str, Any]:
     from edgeformer.export.onnx_export import export_onnx, is_streaming
 
     meta: dict[str, Any] = {"source": {"kind": source.kind, "label": source.label}, "quantize": quantize,
@@ -207,8 +218,10 @@ def _build(art: Path, source: Source, quantize: str, ds, log, backend: str = "na
         if isinstance(meta.get(key), dict) and "path" in meta[key]:
             meta[key]["path"] = file  # relative to ART: the temp folder it was written in is gone
     log("lowering to the IR, planning the arena, emitting C")
-    plan = lower_and_emit(art, art / reference, backend, name=name, provenance=source.provenance())
+    plan = lower_and_emit(art, art / reference, backend, name=name, provenance=source.provenance(),
+                          io_dtype=io_dtype)
     meta["name"] = name
+    meta["io_dtype"], meta["io_quant"] = io_dtype, plan.get("io_quant")   # the C API's I/O (signature)
     meta["arena_bytes"] = plan["arena_bytes"]
     write_json(art / ART_META, meta)
     return {**meta, "plan": {k: v for k, v in plan.items() if k != "buffers"}}
@@ -242,15 +255,20 @@ def _quantize(art: Path, source: Source, ds, log=print) -> dict[str, Any]:
 
 
 def lower_and_emit(art: Path, reference: Path, backend: str = "native", name: str | None = None,
-                   provenance: dict[str, str] | None = None) -> dict[str, Any]:
-    """Reference ONNX -> IR -> passes -> plan.json + plan.png + c/. Returns the plan dict."""
+                   provenance: dict[str, str] | None = None, io_dtype: str = "float32") -> dict[str, Any]:
+    """Reference ONNX -> IR -> passes -> plan.json + plan.png + c/. Returns the plan dict.
+    io_dtype int8/uint8: the graph's edge Q/DQ fold into the caller's data (passes/io_dtype.py);
+    plan.json records the I/O (`io_quant`, `caller_io_bytes`: what the API makes the caller
+    hold outside the arena)."""
     from edgeformer.export.emit.writer import emit_c
     from edgeformer.export.plan_only import lower_and_plan
     from edgeformer.export.planplot import plot_plan
 
     # The same function gives the search's memory model its figures (nas/memory.py).
-    low = lower_and_plan(reference)
+    low = lower_and_plan(reference, io_dtype)
     plan, bufs, placed, graph = low.plan, low.buffers, low.placed, low.graph
+    from edgeformer.export.emit.clib import io_record
+    plan.update(io_record(graph, io_dtype))
     if backend == "tvm":
         # TVM's kernels run over Relax's own (differently fused) tensors: our planner lays those
         # out, and that is the arena the C really has; our IR's figures (unfused bound,

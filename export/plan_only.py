@@ -42,8 +42,9 @@ class Lowered:
     seconds: dict[str, float]   # {"passes", "plan"}: where the time went
 
 
-def lower_and_plan(reference: Any) -> Lowered:
-    """Reference ONNX (path or ModelProto) -> IR -> LOWERING + MEMORY -> make_plan."""
+def lower_and_plan(reference: Any, io_dtype: str = "float32") -> Lowered:
+    """Reference ONNX (path or ModelProto) -> IR -> LOWERING + MEMORY -> make_plan.
+    `io_dtype` int8/uint8: the edge Q/DQ fold into the caller's data (passes/io_dtype.py)."""
     from edgeformer.export.emit.writer import alias_hints
     from edgeformer.export.load import load_onnx
     from edgeformer.export.passes import LOWERING, MEMORY, run
@@ -51,7 +52,8 @@ def lower_and_plan(reference: Any) -> Lowered:
     from edgeformer.export.plan import make_plan
 
     t0 = time.perf_counter()
-    unfused = run(load_onnx(reference), LOWERING)
+    loaded = load_onnx(reference)
+    unfused = run(loaded.replace(meta={**loaded.meta, "io_dtype": io_dtype}), LOWERING)
     graph = run(unfused, MEMORY)
     t1 = time.perf_counter()
     # In-place rules: zero-copy reshapes, and token overwriting declared by fused nodes.

@@ -53,9 +53,16 @@ def read_signature(c_dir: Path) -> dict:
             shape = json.loads(macros[f"{kind}{i}_SHAPE"].replace("{", "[").replace("}", "]"))
             if int(macros[f"{kind}{i}_RANK"]) == 0:
                 shape = []
-            ios.append({"shape": shape, "dtype": json.loads(macros[f"{kind}{i}_DTYPE"]),
-                        "bytes": int(macros[f"{kind}{i}_BYTES"])})
+            io = {"shape": shape, "dtype": json.loads(macros[f"{kind}{i}_DTYPE"]),
+                  "bytes": int(macros[f"{kind}{i}_BYTES"]),
+                  # in the arena (NAME_input(i)/NAME_output(i)), or in a buffer the caller holds
+                  "in_arena": macros.get(f"{kind}{i}_IN_ARENA", "0").strip() == "1"}
+            if f"{kind}{i}_SCALE" in macros:   # export --io-dtype int8/uint8
+                io["scale"] = float(macros[f"{kind}{i}_SCALE"].rstrip("f"))
+                io["zero_point"] = int(macros[f"{kind}{i}_ZERO_POINT"])
+            ios.append(io)
         sig[kind.lower() + "s"] = ios
+    sig["io_in_arena"] = "IO_IN_ARENA" in macros
     return sig
 
 
@@ -70,8 +77,12 @@ def harness_c(sigs: list[dict]) -> str:
     for s in sigs:
         out.append(f"int {s['symbol']}_init(void);")
         out.append(f"int {s['symbol']}_run(const void *const *inputs, void *const *outputs);")
+        if s.get("io_in_arena"):
+            out += [f"void *{s['symbol']}_input(int i);", f"void *{s['symbol']}_output(int i);"]
     out += ["", "typedef struct {", "    const char *name, *info;", "    int (*init)(void);",
-            "    int (*run)(const void *const *, void *const *);", "    int n_in, n_out;",
+            "    int (*run)(const void *const *, void *const *);",
+            "    void *(*input)(int);", "    void *(*output)(int);   /* zero-copy I/O in the arena, or NULL */",
+            "    int n_in, n_out;",
             "    long in_bytes[16], out_bytes[16];", "} model_t;", "",
             "static const model_t models[] = {"]
     for s in sigs:
@@ -80,7 +91,8 @@ def harness_c(sigs: list[dict]) -> str:
         if len(ib) > 16 or len(ob) > 16:
             raise UserError(f"model {s['name']}: the host harness takes at most 16 inputs/outputs")
         out.append(f"    {{{_c_str(s['name'])}, {_c_str(json.dumps(s))}, {s['symbol']}_init, "
-                   f"{s['symbol']}_run, {len(s['inputs'])}, {len(s['outputs'])}, "
+                   f"{s['symbol']}_run, {s['symbol'] + '_input' if s.get('io_in_arena') else '0'}, "
+                   f"{s['symbol'] + '_output' if s.get('io_in_arena') else '0'}, {len(s['inputs'])}, {len(s['outputs'])}, "
                    f"{{{', '.join(ib)}}}, {{{', '.join(ob)}}}}},")
     out += ["};", "", r'''
 /* usage: exe [--info] [MODEL] [INPUT_FILE|-]; samples on stdin/file, outputs on stdout */
@@ -90,6 +102,7 @@ int main(int argc, char **argv)
     int a = 1, info = 0, i, st;
     long k, n_models = (long)(sizeof models / sizeof models[0]);
     void *in[16], *out[16];
+    int own_in[16], own_out[16];
     FILE *f = stdin;
     if (a < argc && strcmp(argv[a], "--info") == 0) { info = 1; ++a; }
     /* MODEL is optional when the executable holds one model */
@@ -101,8 +114,17 @@ int main(int argc, char **argv)
         f = fopen(argv[a], "rb");
         if (!f) { fprintf(stderr, "cannot open %s\n", argv[a]); return 2; }
     }
-    for (i = 0; i < m->n_in; ++i) in[i] = malloc(m->in_bytes[i] ? m->in_bytes[i] : 1);
-    for (i = 0; i < m->n_out; ++i) out[i] = malloc(m->out_bytes[i] ? m->out_bytes[i] : 1);
+    /* The model's own I/O in its arena where it has them (no copies), else buffers here. */
+    for (i = 0; i < m->n_in; ++i) {
+        in[i] = m->input ? m->input(i) : 0;
+        own_in[i] = in[i] == 0;
+        if (own_in[i]) in[i] = malloc(m->in_bytes[i] ? m->in_bytes[i] : 1);
+    }
+    for (i = 0; i < m->n_out; ++i) {
+        out[i] = m->output ? m->output(i) : 0;
+        own_out[i] = out[i] == 0;
+        if (own_out[i]) out[i] = malloc(m->out_bytes[i] ? m->out_bytes[i] : 1);
+    }
     if (m->init() != 0) { fprintf(stderr, "init failed\n"); return 1; }
     for (;;) {
         for (i = 0; i < m->n_in; ++i)
@@ -113,8 +135,8 @@ int main(int argc, char **argv)
         for (i = 0; i < m->n_out; ++i) fwrite(out[i], 1, (size_t)m->out_bytes[i], stdout);
         if (m->n_in == 0) break;
     }
-    for (i = 0; i < m->n_in; ++i) free(in[i]);
-    for (i = 0; i < m->n_out; ++i) free(out[i]);
+    for (i = 0; i < m->n_in; ++i) if (own_in[i]) free(in[i]);
+    for (i = 0; i < m->n_out; ++i) if (own_out[i]) free(out[i]);
     return 0;
 }
 '''.lstrip("\n")]

@@ -68,6 +68,38 @@ def test_inputs(meta: dict[str, Any], art: Path, n: int) -> tuple[np.ndarray, st
     return rng.standard_normal((n, *steps, *shape[1:])).astype(np.float32), "random(seed=0)"
 
 
+def quantize_io(rec: dict | None, x: np.ndarray) -> np.ndarray:
+    """A float input as the C API takes it under `export --io-dtype` (export.json's io_quant
+    record): onnxruntime's QuantizeLinear (float32 x / scale, round half to even, + zero point,
+    saturate). No record: x unchanged."""
+    if not rec:
+        return x
+    lo, hi = (-128, 127) if rec["dtype"] == "int8" else (0, 255)
+    q = np.rint(np.asarray(x, np.float32) / np.float32(rec["scale"])) + np.float32(rec["zero_point"])
+    return np.clip(q, lo, hi).astype(rec["dtype"])
+
+
+def dequantize_io(rec: dict | None, y: np.ndarray) -> np.ndarray:
+    """An int8/uint8 output back to float32 as onnxruntime's DequantizeLinear computes it."""
+    if not rec:
+        return y
+    return ((np.asarray(y).astype(np.int32) - rec["zero_point"]).astype(np.float32) * np.float32(rec["scale"]))
+
+
+def io_runner(meta: dict[str, Any], run: Runner) -> Runner:
+    """`run` seen through the artifact's I/O dtype: float inputs in, float outputs out, so that it
+    compares with onnxruntime on the (Q)ONNX as it is."""
+    quant = meta.get("io_quant") or {}
+    ins, outs = quant.get("inputs") or [], quant.get("outputs") or []
+    if not any(ins) and not any(outs):
+        return run
+
+    def wrapped(xs: list[np.ndarray]) -> list[np.ndarray]:
+        got = run([quantize_io(ins[k] if k < len(ins) else None, x) for k, x in enumerate(xs)])
+        return [dequantize_io(outs[k] if k < len(outs) else None, y) for k, y in enumerate(got)]
+    return wrapped
+
+
 def _output_scales(onnx_path: Path) -> dict[str, float]:
     """Per graph output: the scale of the int8 tensor it is dequantised from (one 'step')."""
     import onnx
@@ -135,6 +167,7 @@ def compare(meta: dict[str, Any], art: Path, run: Runner, n: int) -> dict[str, A
     (and, for a model from --onnx, `outputs`: the same per output)."""
     if _foreign(meta):
         return compare_outputs(meta, art, run, n)
+    run = io_runner(meta, run)
     from edgeformer.export.onnx_check import session
     x, provenance = test_inputs(meta, art, n)
     sess = session(str(art / meta["reference"]))
@@ -178,7 +211,7 @@ def compare_outputs(meta: dict[str, Any], art: Path, run: Runner, n: int) -> dic
     where it is class logits); passed when every output passes."""
     xs, provenance = test_feeds(meta, art, n)
     names, want = _reference_outputs(art, meta, xs)
-    got = run(xs)
+    got = io_runner(meta, run)(xs)
     int8 = meta["quantize"] == "int8"
     scales = _output_scales(art / meta["reference"]) if int8 else {}
     per = []

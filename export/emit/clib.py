@@ -274,3 +274,32 @@ def library_files(api: Api) -> list[tuple[str, str]]:
     if api.names.named and api.names.lib not in ("model", "weights") and not api.names.lib.startswith("ef_"):
         files.append((f"{api.names.lib}.h", wrapper_header(api)))
     return files
+
+
+# ------------------------------------------------------------------ I/O: where it lives, its dtype
+def caller_held(graph, states: list[StatePair] | None = None) -> tuple[list[bool], list[bool]]:
+    """Per graph input and output: True when the caller must hold its own buffer for it.
+
+    Every other I/O lives in the arena at its planned offset: the caller fills an input through
+    `NAME_input(i)` and reads an output through `NAME_output(i)`, with no copy and no extra RAM.
+    A streaming model's state I/O stays in the caller's buffers (it must outlive the run, while
+    the arena's bytes are reused inside it), and so does an output that is a constant."""
+    if states is None:
+        ins = [(n, graph.tensors[n].dtype, (), graph.tensors[n].nbytes) for n in graph.inputs]
+        outs = [(n, graph.tensors[n].dtype, (), graph.tensors[n].nbytes) for n in graph.outputs]
+        states = state_pairs(ins, outs)
+    s_in, s_out = {s.inp for s in states}, {s.out for s in states}
+    held_in = [i in s_in or graph.tensors[n].is_const for i, n in enumerate(graph.inputs)]
+    held_out = [i in s_out or graph.tensors[n].is_const or n in graph.inputs for i, n in enumerate(graph.outputs)]
+    return held_in, held_out
+
+
+def io_record(graph, io_dtype: str = "float32") -> dict:
+    """What plan.json and export.json record about the I/O: `io_dtype`, `io_quant` (per input and
+    output, its dtype/scale/zero point when quantised, else None) and `caller_io_bytes` (the bytes
+    the API makes the caller hold outside the arena)."""
+    held_in, held_out = caller_held(graph)
+    quant = graph.meta.get("io_quant") or {"inputs": [None] * len(graph.inputs), "outputs": [None] * len(graph.outputs)}
+    held = sum(graph.tensors[n].nbytes for n, h in zip(graph.inputs, held_in) if h)
+    held += sum(graph.tensors[n].nbytes for n, h in zip(graph.outputs, held_out) if h)
+    return {"io_dtype": io_dtype, "io_quant": quant, "caller_io_bytes": held}

@@ -1,8 +1,10 @@
 """emit_c: Graph + static plan -> model.h, model.c, weights.h, weights.c and the kernels.
 
-model.c reads top to bottom like llama2.c's forward(): inputs are copied into the arena at
-their planned offsets, then one kernel call per node at fixed offsets (each commented with
-node name, op and shapes, wrapped in EF_PROFILE_BEGIN/END), then outputs are copied out.
+model.c reads top to bottom like llama2.c's forward(): inputs are read where the caller put
+them (`NAME_input(i)` points at the input's planned offset in the arena; a caller that passes
+its own buffer instead gets it copied there), then one kernel call per node at fixed offsets
+(each commented with node name, op and shapes, wrapped in EF_PROFILE_BEGIN/END); outputs are
+read in the arena through `NAME_output(i)`, or copied into the caller's buffers.
 """
 from __future__ import annotations
 
@@ -12,7 +14,8 @@ from pathlib import Path
 import numpy as np
 
 from edgeformer.errors import EdgeformerError, UserError
-from edgeformer.export.emit.clib import Api, CNames, c_names, library_files, provenance, provenance_lines, state_pairs
+from edgeformer.export.emit.clib import (Api, CNames, c_names, caller_held, library_files, provenance,
+                                         provenance_lines, state_pairs)
 from edgeformer.export.emit.ctx import C_TYPES, EmitCtx, c_comment
 from edgeformer.export.emit.registry import get_emitter
 from edgeformer.export.ir import Graph
@@ -107,7 +110,8 @@ def emit_c(graph: Graph, offsets: dict[str, int], arena_bytes: int, out_dir,
     api = _api(graph, names, arena_bytes, prov, ctx)
     files = [
         (out / "model.h", api_header(_banner(prov, "model.h: the model API."), model_name, arena_bytes,
-                                     api.inputs, api.outputs, names=names, states=api.states)),
+                                     api.inputs, api.outputs, names=names, states=api.states,
+                                     quant=_quant(graph), held=caller_held(graph, api.states))),
         (out / "model.c", _model_c(graph, offsets, names, body, ctx, prov, api.states)),
         (out / "weights.h", _weights_h(prov, ctx)),
         (out / "weights.c", _weights_c(prov, ctx)),
@@ -133,23 +137,37 @@ def _provenance(graph: Graph, given: dict | None) -> dict:
     return provenance(graph.meta, {"backend": "native", **(given or {})})
 
 
-def _io(graph: Graph, names) -> list:
-    return [(n, graph.tensors[n].dtype, tuple(graph.tensors[n].shape), graph.tensors[n].nbytes) for n in names]
+def _quant(graph: Graph) -> dict:
+    """passes/io_dtype.py's record: per input/output, its quantisation in the API (or None)."""
+    q = graph.meta.get("io_quant") or {}
+    return {"inputs": q.get("inputs") or [None] * len(graph.inputs),
+            "outputs": q.get("outputs") or [None] * len(graph.outputs)}
+
+
+def _io(graph: Graph, names, quant: list) -> list:
+    """(name, API dtype, shape, bytes): a uint8 I/O is int8 in the IR, flipped at the edge."""
+    return [(n, (q or {}).get("dtype") or graph.tensors[n].dtype, tuple(graph.tensors[n].shape), graph.tensors[n].nbytes)
+            for n, q in zip(names, quant)]
 
 
 def _api(graph: Graph, names: CNames, arena_bytes: int, prov: dict, ctx: EmitCtx) -> Api:
-    ins, outs = _io(graph, graph.inputs), _io(graph, graph.outputs)
+    q = _quant(graph)
+    ins, outs = _io(graph, graph.inputs, q["inputs"]), _io(graph, graph.outputs, q["outputs"])
     weights = sum(int(d.nbytes) for _, d in ctx.weights.values())
     kernels = [p.name for p in _kernel_files() if p.suffix == ".c"]
     return Api(names, arena_bytes, weights, ins, outs, prov, state_pairs(ins, outs), kernels)
 
 
 def api_header(banner: str, model_name: str, arena_bytes: int, inputs, outputs,
-               names: CNames | None = None, states=()) -> str:
+               names: CNames | None = None, states=(), quant: dict | None = None, held=None) -> str:
     """model.h, the C API both backends share. inputs/outputs: (name, dtype, shape, nbytes);
-    states: clib.StatePair (streaming models get reset/carry functions for them)."""
+    states: clib.StatePair (streaming models get reset/carry functions for them); quant: per
+    input/output its scale and zero point (export --io-dtype int8/uint8); held: clib.caller_held
+    (per input/output, whether it stays in the caller's buffer). Without `held` (the TVM backend)
+    every I/O is copied and there are no NAME_input()/NAME_output() functions."""
     n = names or c_names(model_name)
     m = n.macro
+    quant = quant or {}
     lines = [banner, f"#ifndef {n.guard}", f"#define {n.guard}", "", "#include <stdint.h>", "",
              "/* Bytes of the one static activation arena (from the planner). */",
              f"#define {m}_ARENA_BYTES {arena_bytes}",
@@ -158,7 +176,10 @@ def api_header(banner: str, model_name: str, arena_bytes: int, inputs, outputs,
              "/* Where the arena goes: empty (.bss) unless defined when compiling model.c, e.g.",
              f" * -D'{m}_ARENA_SECTION=__attribute__((section(\".dtcm_bss\")))' for the M7's DTCM. */",
              f"#ifndef {m}_ARENA_SECTION", f"#define {m}_ARENA_SECTION", "#endif", ""]
-    for kind, ios in (("INPUT", inputs), ("OUTPUT", outputs)):
+    if held is not None:
+        lines += [f"/* I/O in the arena: {n.sym}_input(i) / {n.sym}_output(i) point at it (NULL for one that stays",
+                  " * in the caller's buffer, _IN_ARENA 0). */", f"#define {m}_IO_IN_ARENA 1", ""]
+    for kind, ios, hk in (("INPUT", inputs, 0), ("OUTPUT", outputs, 1)):
         for i, (nm, dtype, shape, nbytes) in enumerate(ios):
             numel = int(np.prod(shape, dtype=np.int64))
             lines += [f"/* {kind.lower()} {i}: {c_comment(nm)} {dtype} {list(shape)} */",
@@ -166,13 +187,28 @@ def api_header(banner: str, model_name: str, arena_bytes: int, inputs, outputs,
                       f"#define {m}_{kind}{i}_NUMEL {numel}",
                       f"#define {m}_{kind}{i}_RANK {len(shape)}",
                       f"#define {m}_{kind}{i}_SHAPE {{{', '.join(map(str, shape)) or '1'}}}",
-                      f'#define {m}_{kind}{i}_DTYPE "{dtype}"', ""]
+                      f'#define {m}_{kind}{i}_DTYPE "{dtype}"']
+            q = (quant.get(kind.lower() + "s") or [None] * len(ios))[i]
+            if q:
+                lines += [f"/* real = ({kind.lower()} - ZERO_POINT) * SCALE: the edge Quantize/Dequantize of the",
+                          " * int8 model, folded into the caller's data (export --io-dtype). */",
+                          f"#define {m}_{kind}{i}_SCALE {_f32_literal(q['scale'])}",
+                          f"#define {m}_{kind}{i}_ZERO_POINT {int(q['zero_point'])}"]
+            if held is not None:
+                lines.append(f"#define {m}_{kind}{i}_IN_ARENA {0 if held[hk][i] else 1}")
+            lines.append("")
     lines += ["/* Nothing to set up (weights are const, the arena is static); returns 0. */",
               f"int {n.sym}_init(void);",
               f"/* inputs[i] / outputs[i] point at {m}_INPUTi_BYTES / {m}_OUTPUTi_BYTES bytes, laid out",
               " * densely in row-major order. Returns 0, or 1 + the index of the kernel call that",
               " * failed. Not reentrant: the arena is shared. */",
               f"int {n.sym}_run(const void *const *inputs, void *const *outputs);", ""]
+    if held is not None:
+        lines += [f"/* Zero-copy I/O: write input i where {n.sym}_input(i) points and pass that pointer as",
+                  f" * inputs[i]; pass {n.sym}_output(i) as outputs[i] and read the result there. {n.sym}_run then",
+                  " * copies nothing. The bytes are the arena's: an input is consumed by the run, an output",
+                  " * stays valid until the next input is written. NULL for an I/O with _IN_ARENA 0. */",
+                  f"void *{n.sym}_input(int i);", f"void *{n.sym}_output(int i);", ""]
     if states:
         lines += ["/* Streaming: one time step per run. The state lives in the caller's buffers: state",
                   f" * k is input {m}_STATEk_INPUT, fed back from output {m}_STATEk_OUTPUT after each step.",
@@ -209,20 +245,47 @@ def _model_c(graph: Graph, offsets, names: CNames, body: list[str], ctx: EmitCtx
            f"static uint8_t ef_arena[{m}_ARENA_BYTES > 0 ? {m}_ARENA_BYTES : 1] {m}_ARENA_SECTION EF_ALIGNED;", "",
            f"int {names.sym}_init(void)", "{", "    return 0;", "}", "",
            *_state_fns(names, states),
+           *_io_fns(graph, offsets, names, states),
            f"int {names.sym}_run(const void *const *inputs, void *const *outputs)", "{",
            "    int st = EF_OK;",
-           "    /* Inputs are copied into the arena at their planned offsets. */"]
+           "    /* Inputs: read in place when the caller wrote them where NAME_input(i) points, else",
+           "     * copied to their planned offsets. */"]
+    quant = _quant(graph)
     for i, n in enumerate(graph.inputs):
-        pre.append(f"    memcpy(ef_arena + {offsets[n]}, inputs[{i}], {m}_INPUT{i}_BYTES);"
+        dst = f"ef_arena + {offsets[n]}"
+        pre.append(f"    if ((const void *)({dst}) != inputs[{i}]) memcpy({dst}, inputs[{i}], {m}_INPUT{i}_BYTES);"
                    f"  /* {c_comment(n)} */")
-    post = ["    /* Outputs are copied out of the arena. */"]
+        if (quant["inputs"][i] or {}).get("dtype") == "uint8":
+            pre.append(f"    ef_io_flip({dst}, {m}_INPUT{i}_BYTES);  /* uint8 -> the kernels' int8 */")
+    post = ["    /* Outputs: in the arena (NAME_output(i)), or copied into the caller's buffers. */"]
     for i, n in enumerate(graph.outputs):
         src = (ctx.weight(n, graph.tensors[n].data) if graph.tensors[n].is_const
                else f"ef_arena + {offsets[n]}")
-        post.append(f"    memcpy(outputs[{i}], {src}, {m}_OUTPUT{i}_BYTES);  /* {c_comment(n)} */")
+        if (quant["outputs"][i] or {}).get("dtype") == "uint8":
+            post.append(f"    ef_io_flip({src}, {m}_OUTPUT{i}_BYTES);  /* int8 -> uint8 */")
+        post.append(f"    if ((const void *)({src}) != outputs[{i}]) memcpy(outputs[{i}], {src}, {m}_OUTPUT{i}_BYTES);"
+                    f"  /* {c_comment(n)} */")
     post += ["    (void)st;", "    (void)inputs;", "    (void)outputs;", "    (void)ef_arena;",
              "    return 0;", "}", ""]
     return "\n".join(pre + [""] + body + [""] + post)
+
+
+def _io_fns(graph: Graph, offsets, names: CNames, states) -> list[str]:
+    """NAME_input(i) / NAME_output(i): the arena address of each in-arena I/O (model.h), and
+    ef_io_flip for a uint8 edge (the sign bit: uint8 u = int8 q + 128, zero point + 128)."""
+    held_in, held_out = caller_held(graph, states)
+    lines = []
+    q = _quant(graph)
+    if any((r or {}).get("dtype") == "uint8" for r in q["inputs"] + q["outputs"]):
+        lines += ["/* uint8 <-> int8 in place: flip the sign bit of every byte (the offsets are aligned). */",
+                  "static void ef_io_flip(uint8_t *p, uint32_t n)", "{", "    uint32_t i = 0;",
+                  "    for (; i + 4 <= n; i += 4) *(uint32_t *)(void *)(p + i) ^= 0x80808080u;",
+                  "    for (; i < n; ++i) p[i] ^= 0x80u;", "}", ""]
+    for fn, ios, held in (("input", graph.inputs, held_in), ("output", graph.outputs, held_out)):
+        cases = [f"    case {i}: return ef_arena + {offsets[t]};" for i, t in enumerate(ios) if not held[i]]
+        lines += [f"void *{names.sym}_{fn}(int i)", "{", "    switch (i) {", *cases, "    default: return 0;",
+                  "    }", "}", ""]
+    return lines
 
 
 def _state_fns(names: CNames, states) -> list[str]:
