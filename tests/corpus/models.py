@@ -133,6 +133,13 @@ def mobilevit(size: str = "small") -> Case:
                           num_attention_heads=2, mlp_ratio=2.0, patch_size=2, num_labels=10)
     _seed()
     m = MobileViTForImageClassification(cfg).eval()
+    # transformers draws conv and BatchNorm weights ~N(0, 0.02): activations vanish by the last
+    # stage and every input gives the same (zero) logits. torch's own initialisation instead:
+    for mod in m.modules():
+        if isinstance(mod, nn.Conv2d):
+            nn.init.kaiming_normal_(mod.weight, nonlinearity="linear")
+        elif isinstance(mod, nn.BatchNorm2d):
+            nn.init.ones_(mod.weight)
     # 32 px: the smallest feature map (1/32) is 1x1, which MobileViT interpolates (Resize) up to
     # its 2x2 patch and back; at 64 px the patch divides it and there is no Resize
     return Case("hf-mobilevit", _Logits(m, ("pixel_values",)), (torch.randn(1, 3, px, px),), ("pixel_values",),
