@@ -46,6 +46,8 @@ def build_profile(board: Board, build: dict[str, Any], plan: dict[str, Any], pro
         f"{unit}_total": total, "macs": macs, f"{unit}_per_mac": total / macs if macs else None,
         "layers": layers, "layer_groups": [{"name": k, unit: v} for k, v in groups.items()],
         "ram_bytes": build["ram_bytes"], "flash_bytes": build["flash_bytes"], "arena_bytes": build["arena_bytes"],
+        # the same figure as build's: arena + caller-held I/O + measured stack + static state
+        "ram_parts": build.get("ram_parts"), "stack_bytes": build.get("stack_bytes"),
         "est_latency_ms": total / board.clock_hz * 1e3,
         "est_latency_basis": LATENCY_BASIS if mode == "qemu" else "DWT CYCCNT cycles / clock_hz",
         "runs": runs, "streaming": steps > 1 or state_bytes > 0,
@@ -97,12 +99,13 @@ def profile_qemu(art: Path, board: Board, build: dict[str, Any], timeout: float 
     """One real test input (one sequence for streaming models) through the firmware in QEMU."""
     from edgeformer.runtime.host import read_signature
     from edgeformer.runtime.qemu import instructions_per_tick, pack_inputs, parse_profile, run_qemu
-    from edgeformer.runtime.verify import load_meta, test_inputs
+    from edgeformer.runtime.verify import load_meta, quantize_io, test_inputs
 
     meta = load_meta(art)
     plan = json.loads((art / "plan.json").read_text())
     sig = read_signature(art / "c")
     x, _ = test_inputs(meta, art, 1)
+    x = quantize_io(((meta.get("io_quant") or {}).get("inputs") or [None])[0], x)   # export --io-dtype
     dtype = np.dtype(sig["inputs"][0]["dtype"])
     if meta.get("streaming"):
         steps = x.shape[1]

@@ -93,4 +93,5 @@ def parse_profile(raw: bytes) -> dict:
     counts = struct.unpack_from(f"<{n_ops}Q", raw, 24)
     names = raw[24 + 8 * n_ops:].split(b"\0")[:n_ops]
     ops = [(nm.decode(errors="replace") or f"op{i}", c) for i, (nm, c) in enumerate(zip(names, counts))]
-    return {"ops": ops, "gap": gap, "runs": runs}
+    (stack,) = struct.unpack_from("<I", raw, 12)   # the firmware's stack high-water mark (firmware/stack.c)
+    return {"ops": ops, "gap": gap, "runs": runs, "stack_bytes": stack}

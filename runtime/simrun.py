@@ -66,8 +66,9 @@ class FirmwareRunner:
 class SequenceReplay:
     """Run sequences x (n, T, *step_shape) once; replay step t on compare()'s t-th call."""
 
-    def __init__(self, execute: Execute, sig: dict, x: np.ndarray):
-        x0 = np.asarray(x, _np(sig["inputs"][0]["dtype"]))
+    def __init__(self, execute: Execute, sig: dict, x: np.ndarray, quant: dict | None = None):
+        from edgeformer.runtime.verify import quantize_io
+        x0 = np.asarray(quantize_io(quant, x), _np(sig["inputs"][0]["dtype"]))   # export --io-dtype
         self.x, self.t = x0, 0
         self.outs = unpack_outputs(execute(pack_inputs([x0], x0.shape[1])), sig, x0.shape[0], x0.shape[1])
 
@@ -88,7 +89,7 @@ def run_compare(art: Path, meta: dict[str, Any], execute: Execute, sig: dict, n:
 
     if meta.get("streaming"):
         x, _ = test_inputs(meta, art, n)   # the same inputs compare() will draw
-        runner = SequenceReplay(execute, sig, x)
+        runner = SequenceReplay(execute, sig, x, ((meta.get("io_quant") or {}).get("inputs") or [None])[0])
     else:
         runner = FirmwareRunner(execute, sig)
     return compare(meta, art, runner, n)

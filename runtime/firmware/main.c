@@ -3,7 +3,10 @@
  * in.bin:  u32 samples, u32 steps, then per sample: steps x input 0 (streaming models) or
  *          every input back to back (steps == 1).
  * out.bin: per sample and step, every output back to back.
- * profile.bin: "EFP1", u32 ops, u32 runs, u32 0, u64 gap, u64 counts[ops], names (NUL-ended).
+ * profile.bin: "EFP1", u32 ops, u32 runs, u32 stack bytes (high-water mark), u64 gap,
+ *              u64 counts[ops], names (NUL-ended).
+ * Inputs and outputs live in the model's arena where model.h says so (fw_io_init: the
+ * model's NAME_input(i)/NAME_output(i)), so the harness holds no copy of them.
  * Streaming models keep their state in the static input buffers 1.. (outside the arena):
  * zeroed at each sample's start, outputs 1.. copied back after every step.
  * Exit status: 0 ok, 1 model error, 2 host I/O error, 4 fault (startup). */
@@ -11,6 +14,7 @@
 #include <string.h>
 
 #include "ef_profile.h"
+#include "ef_stack.h"
 #include "fw_config.h"      /* generated: FW_STREAMING, FW_N_IN/OUT, buffers, byte counts, FW_MODEL_INIT/RUN */
 #include "model.h"
 #include "semihost.h"
@@ -30,7 +34,7 @@ static int fail(const char *what, int status)
 
 static int write_profile(void)
 {
-    uint32_t head[4] = {0x31504645u, EF_PROF_MAX_OPS, ef_prof_runs, 0};  /* "EFP1" */
+    uint32_t head[4] = {0x31504645u, EF_PROF_MAX_OPS, ef_prof_runs, ef_stack_used()};  /* "EFP1" */
     int fh = sh_open("profile.bin", SH_MODE_WB), i;
     if (fh < 0) return fail("cannot open profile.bin", 2);
     sh_write(fh, head, sizeof head);
@@ -48,8 +52,10 @@ int main(void)
 {
     uint32_t head[2], s, t;
     int fin, fout, k, st;
+    ef_stack_paint();
     ef_prof_init();
     if (FW_MODEL_INIT() != 0) return fail("model init failed", 1);
+    fw_io_init();
     fin = sh_open("in.bin", SH_MODE_RB);
     if (fin < 0) return fail("cannot open in.bin", 2);
     if (sh_read(fin, head, sizeof head) != 0) return fail("in.bin: short header", 2);

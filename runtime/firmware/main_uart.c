@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "ef_profile.h"
+#include "ef_stack.h"
 #include "fw_config.h"
 #include "fw_samples.h"     /* generated: FW_SAMPLES, FW_STEPS, fw_sample_data[] (in flash) */
 #include "model.h"
@@ -42,7 +43,7 @@ static void send_u32(uint32_t v) { send(&v, 4); }
 
 static void send_profile(void)
 {
-    uint32_t head[4] = {0x31504645u, EF_PROF_MAX_OPS, ef_prof_runs, 0};  /* "EFP1" */
+    uint32_t head[4] = {0x31504645u, EF_PROF_MAX_OPS, ef_prof_runs, ef_stack_used()};  /* "EFP1" */
     uint32_t n = sizeof head + sizeof ef_prof_gap + sizeof ef_prof_ops, i;
     for (i = 0; i < EF_PROF_MAX_OPS; ++i) n += (ef_prof_names[i] ? strlen(ef_prof_names[i]) : 0) + 1;
     send("P", 1);
@@ -75,6 +76,7 @@ int main(void)
     const uint8_t *src = fw_sample_data;
     uint32_t s, t, out_bytes = 0;
     int k, st;
+    ef_stack_paint();
     uart_init();
     ef_prof_init();
     for (k = 0; k < FW_N_OUT; ++k) out_bytes += fw_out_bytes[k];
@@ -87,6 +89,7 @@ int main(void)
         send_u32(0xFFFFFFFFu);
         return finish(1);
     }
+    fw_io_init();
     for (s = 0; s < FW_SAMPLES; ++s) {
         for (k = 1; FW_STREAMING && k < FW_N_IN; ++k) memset(fw_in[k], 0, fw_in_bytes[k]);
         for (t = 0; t < FW_STEPS; ++t) {
