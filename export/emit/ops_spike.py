@@ -24,8 +24,10 @@ def _wrap32(v: np.ndarray) -> np.ndarray:
 
 
 def pack_spike_fc(w: np.ndarray, bias, x_zp: int, y_zp: int, mult, shift, x_lo: int,
-                  x_hi: int, m: int) -> np.ndarray:
-    """w (n, k) int8 and the dense node's quantisation -> ef_spike_fc_s8's stream."""
+                  x_hi: int, m: int, epi: bool | None = None) -> np.ndarray:
+    """w (n, k) int8 and the dense node's quantisation -> ef_spike_fc_s8's stream. epi:
+    None picks the all-integer records where every channel is proved exact; False forces
+    the chan records (tests exercise both)."""
     n, k = w.shape
     nt = -(-n // TILE)
     w64 = w.astype(np.int64)
@@ -35,7 +37,7 @@ def pack_spike_fc(w: np.ndarray, bias, x_zp: int, y_zp: int, mult, shift, x_lo: 
     folded = b + (int(x_lo) - int(x_zp)) * w64.sum(axis=1)
     bounds = acc_bounds(w, bias, x_zp)
     hs = [requant_consts(int(mult[j]), int(shift[j]), y_zp, int(bounds[j])) for j in range(n)]
-    epi = all(h is not None for h in hs)
+    epi = all(h is not None for h in hs) and epi is not False
     rec = np.zeros((nt * TILE, 4), np.int64)
     rec[:n, 0], rec[:n, 1] = folded, mult
     if epi:

@@ -75,26 +75,46 @@ static int ef_spike_check(const ef_spike_fc_params *p)
     return p->k > 0 && p->k <= EF_SPIKE_KMAX && p->n > 0 && p->nt == (p->n + 7) / 8 && p->m >= 0;
 }
 
+/* The inputs that are neither level, into the tile's 8 exact accumulators (int32 MACs). */
+static void ef_spike_other(const int8_t *x, int32_t lo, const int32_t *wt, const uint8_t *other,
+                           int32_t no, int32_t *acc)
+{
+    int32_t o, i;
+    for (o = 0; o < no; ++o) {
+        const int32_t v = x[other[o]] - lo, *w = wt + 4 * other[o];
+        for (i = 0; i < 4; ++i) {
+            acc[2 * i] += v * ef_lane(w[i], 0);
+            acc[2 * i + 1] += v * ef_lane(w[i], 1);
+        }
+    }
+}
+
 int ef_spike_fc_s8(const int32_t *ws, const int8_t *x, int8_t *y)
 {
     const ef_spike_fc_params *p = (const ef_spike_fc_params *)(const void *)ws;
     const int32_t *rec = ws + 8, *w = rec + 32 * p->nt;
     const int32_t d = p->x_hi - p->x_lo, tw = 4 * p->k;
     uint8_t fired[EF_SPIKE_KMAX], other[EF_SPIKE_KMAX];
-    int32_t r, t, j, o, no, nf;
+    int32_t r, t, j, i, no, nf;
     if (!ef_spike_check(p)) return EF_ERR_PARAM;
     for (r = 0; r < p->m; ++r, x += p->k, y += p->n) {
         nf = ef_spike_events(x, p->k, p->x_lo, p->x_hi, fired, other, &no);
         for (t = 0; t < p->nt; ++t) {
             const int32_t *wt = w + t * tw, *rt = rec + 32 * t;
             const int32_t jn = p->n - 8 * t < 8 ? p->n - 8 * t : 8;
-            int32_t acc16[4];
+            int32_t acc16[4], acc[8];
+            int8_t *yt = y + 8 * t;
             ef_spike_tile(wt, fired, nf, acc16);
-            for (j = 0; j < jn; ++j) {
-                int32_t acc = rt[4 * j] + d * ef_lane(acc16[j >> 1], j & 1);
-                for (o = 0; o < no; ++o)
-                    acc += (x[other[o]] - p->x_lo) * ef_lane(wt[4 * other[o] + (j >> 1)], j & 1);
-                y[8 * t + j] = ef_spike_out(p, acc, rt + 4 * j);
+            for (i = 0; i < 4; ++i) {
+                acc[2 * i] = rt[8 * i] + d * ef_lane(acc16[i], 0);
+                acc[2 * i + 1] = rt[8 * i + 4] + d * ef_lane(acc16[i], 1);
+            }
+            if (no) ef_spike_other(x, p->x_lo, wt, other, no, acc);
+            if (p->epi) {
+                for (j = 0; j < jn; ++j, rt += 4)
+                    yt[j] = (int8_t)ef_sat8(ef_smmla(acc[j], rt[1], rt[2]) >> rt[3]);
+            } else {
+                for (j = 0; j < jn; ++j) yt[j] = ef_spike_out(p, acc[j], rt + 4 * j);
             }
         }
     }

@@ -1,0 +1,162 @@
+"""Spiking vs non-spiking twin on the M7 stand-in, from one run: instructions per inference,
+instructions per MAC, the spike rate of every event-driven layer, and (--train-epochs N)
+test accuracy after training both with one recipe.
+
+The firmware profile cannot see data, so spike rates come from onnxruntime on the int8 model
+(model.int8.onnx, the numerics truth) over real test inputs: for each ef.SpikeFC input (the
+layers export/passes/spike_fc.py makes event-driven), the share of inputs that are not the
+silent level, over every step of every sequence. Instructions: QEMU -icount on mps2-an500
+(the stand-in of stm32f746g-disco) over the first test input; streaming models are counted
+per step (profile.py) and per sequence (x steps). Usage:
+.venv/bin/python bench/spiking.py [--pairs spiking-lmuformer-fsdd:lmuformer-fsdd]
+    [--inputs 50] [--train-epochs N --seed S] [--out DIR] [--json]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+BOARD = "stm32f746g-disco"
+PAIRS = ("spiking-lmuformer-fsdd:lmuformer-fsdd",)
+CLI = Path(sys.executable).parent / "edgeformer"
+
+
+def spike_layers(reference: Path) -> list[dict]:
+    """The event-driven layers of an int8 model: name, input tensor, silent level, k, n."""
+    from edgeformer.export.load import load_onnx
+    from edgeformer.export.passes import LOWERING, run
+    g = run(load_onnx(reference), LOWERING)
+    return [{"layer": n.name, "input": n.inputs[0], "silent": int(n.attrs["x_lo"]),
+             "k": int(n.attrs["k"]), "n": int(g.tensors[n.inputs[1]].shape[0])}
+            for n in g.nodes if n.op == "ef.SpikeFC"]
+
+
+def spike_rates(art: Path, n_inputs: int) -> tuple[list[dict], str]:
+    """spike_layers with `rate` (share of non-silent inputs) from onnxruntime on n_inputs
+    real test inputs; and where the inputs came from."""
+    import onnx
+
+    from edgeformer.export.onnx_check import session
+    from edgeformer.runtime.verify import load_meta, test_inputs
+    meta = load_meta(art)
+    ref = art / meta["reference"]
+    layers = spike_layers(ref)
+    if not layers:
+        return [], "no event-driven layer"
+    model = onnx.load(str(ref))
+    have = {o.name for o in model.graph.output}
+    for t in dict.fromkeys(x["input"] for x in layers):
+        if t not in have:
+            model.graph.output.append(onnx.ValueInfoProto(name=t))
+    sess = session(model.SerializeToString())
+    names = [o.name for o in sess.get_outputs()]
+    ins = sess.get_inputs()
+    x, provenance = test_inputs(meta, art, n_inputs)
+    fired = {x_["input"]: 0 for x_ in layers}
+    total = dict.fromkeys(fired, 0)
+    silent = {x_["input"]: x_["silent"] for x_ in layers}
+
+    def count(out: dict) -> None:
+        for t in fired:
+            fired[t] += int(np.count_nonzero(out[t] != silent[t]))
+            total[t] += int(out[t].size)
+
+    for sample in x:
+        if meta.get("streaming"):
+            state = [np.zeros([d if isinstance(d, int) else 1 for d in i.shape], np.float32)
+                     for i in ins[1:]]
+            for x_t in sample:
+                res = dict(zip(names, sess.run(names, dict(zip([i.name for i in ins],
+                                                                [x_t[None].astype(np.float32), *state])))))
+                count(res)
+                state = [res["state_out." + i.name[len("state_in."):]] for i in ins[1:]]
+        else:
+            count(dict(zip(names, sess.run(names, {ins[0].name: sample[None].astype(np.float32)}))))
+    for x_ in layers:
+        x_["rate"] = fired[x_["input"]] / max(total[x_["input"]], 1)
+    return layers, provenance
+
+
+def measure(name: str, work: Path, n_inputs: int, run_dir: Path | None) -> dict:
+    from edgeformer.export.pipeline import export_artifact, resolve_source
+    from edgeformer.runtime.boards import load_board
+    from edgeformer.runtime.cross import build_firmware
+    from edgeformer.runtime.profile import profile_qemu
+    art = work / name
+    src = resolve_source(str(run_dir), None, None) if run_dir else resolve_source(None, name, None)
+    export_artifact(art, src, quantize="int8", log=lambda m: None)
+    board = load_board(BOARD)
+    prof = profile_qemu(art, board, build_firmware(art, board))
+    layers, provenance = spike_rates(art, n_inputs)
+    res = {k: prof.get(k) for k in ("instructions_total", "macs", "instructions_per_mac", "steps",
+                                    "sequence_instructions", "streaming")}
+    res["instructions_per_inference"] = prof.get("sequence_instructions") or prof["instructions_total"]
+    res["layers"] = {x["name"]: x["instructions"] for x in prof["layers"]}
+    res["spike_layers"], res["rates_from"] = layers, provenance
+    if run_dir:
+        metrics = json.loads((run_dir / "metrics.json").read_text())
+        res["accuracy"] = metrics.get("test_accuracy", metrics.get("accuracy"))
+    return res
+
+
+def train(name: str, work: Path, epochs: int, seed: int) -> Path:
+    run = work / f"run-{name}"
+    ds = "fsdd"
+    subprocess.run([str(CLI), "train", "--model", name, "--dataset", ds, "--epochs", str(epochs),
+                    "--seed", str(seed), "--out", str(run), "--force", "--json"], check=True,
+                   stdout=subprocess.DEVNULL)
+    return run
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--pairs", default=",".join(PAIRS), help="spiking:twin presets, comma-separated")
+    ap.add_argument("--inputs", type=int, default=50, help="test inputs for the spike rates")
+    ap.add_argument("--train-epochs", type=int, default=0, help="train both first (same recipe)")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--runs", help="use trained runs here (RUNS/run-PRESET) instead of training")
+    ap.add_argument("--out", help="keep the artifacts here (default: a temp folder)")
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args()
+    pairs = [p.split(":") for p in args.pairs.split(",") if p]
+    with tempfile.TemporaryDirectory(prefix="edgeformer-spiking-") as tmp:
+        work = Path(args.out or tmp)
+        work.mkdir(parents=True, exist_ok=True)
+        results = {}
+        for spk, twin in pairs:
+            for name in (spk, twin):
+                run = None
+                if args.runs:
+                    run = Path(args.runs) / f"run-{name}"
+                elif args.train_epochs:
+                    run = train(name, work, args.train_epochs, args.seed)
+                results[name] = measure(name, work, args.inputs, run)
+    if args.json:
+        print(json.dumps(results, indent=2))
+        return
+    recipe = (f"trained {args.train_epochs} epochs, seed {args.seed}" if args.train_epochs
+              else f"runs in {args.runs}" if args.runs else "untrained presets")
+    print(f"spiking vs twin on {BOARD} (QEMU mps2-an500 -icount); {recipe}")
+    print("model | instr/step | instr/inference | MACs/step | instr/MAC | vs twin | accuracy")
+    for spk, twin in pairs:
+        for name in (spk, twin):
+            r = results[name]
+            ratio = r["instructions_total"] / results[twin]["instructions_total"]
+            acc = f"{r['accuracy']:.4f}" if r.get("accuracy") is not None else "-"
+            print(f"{name} | {r['instructions_total']:,} | {r['instructions_per_inference']:,} | "
+                  f"{r['macs']:,} | {r['instructions_per_mac']:.2f} | {ratio:.2f}x | {acc}")
+        print(f"spike rates of {spk} (onnxruntime, {results[spk]['rates_from']}):")
+        print("  layer | k x n | spike rate | instructions/step")
+        for x in results[spk]["spike_layers"]:
+            ins = results[spk]["layers"].get(x["layer"], "?")
+            print(f"  {x['layer']} | {x['k']} x {x['n']} | {x['rate']:.3f} | {ins}")
+
+
+if __name__ == "__main__":
+    main()
