@@ -24,7 +24,14 @@ ModelProto, run once in `RULES` order after onnxscript's optimizer and constant 
   a mask with a fixed index grid) -> Reshape to (prod of the indexed dims, rest) + Gather of
   the flat positions.
 
-The last four replace an op with ones the native backend already has kernels for, so no new
+- `gather_elements_1d`: GatherElements(data, idx, axis) where data has size 1 on every other axis
+  (a position or token-type buffer indexed by run-time positions) -> Gather of the flattened data;
+- `int_arith_as_float`: integer arithmetic on run-time tensors (Add, Sub, Mul, Neg, Abs, Max,
+  Min, CumSum, comparisons: position ids computed from the token ids, as RoBERTa does) runs in
+  float32 between Casts: exact for values within +-2^24, which ids and positions are;
+- `cumsum_matmul`: CumSum along the last axis (float) -> MatMul by a constant triangular matrix.
+
+The last seven replace an op with ones the native backend already has kernels for, so no new
 kernel is needed (and int8 quantises the MatMuls like any other).
 """
 from __future__ import annotations
@@ -390,7 +397,96 @@ def gathernd_const(model) -> int:
     return count
 
 
-RULES = (softmax_nan_guard, einsum_matmul, cast_chain, nan_inf_tests, trilu_mask, resize_matmul, gathernd_const)
+def gather_elements_1d(model) -> int:
+    import onnx
+    G, count = _G(model), 0
+    for n in [n for n in G.g.node if n.op_type == "GatherElements"]:
+        shape = _shape(G, n.input[0])
+        if shape is None:
+            continue
+        axis = next((a.i for a in n.attribute if a.name == "axis"), 0) % len(shape)
+        if any(d != 1 for k, d in enumerate(shape) if k != axis):
+            continue
+        base = n.name or n.output[0]
+        flat = _const_name(G, f"{base}/len", np.array([shape[axis]], np.int64))
+        _splice(G, n, [onnx.helper.make_node("Reshape", [n.input[0], flat], [f"{base}/flat"], name=f"{base}/Reshape"),
+                       onnx.helper.make_node("Gather", [f"{base}/flat", n.input[1]], [n.output[0]], name=f"{base}/Gather",
+                                             axis=0)])
+        count += 1
+    return count
+
+
+_INT_ARITH = {"Add", "Sub", "Mul", "Neg", "Abs", "Max", "Min", "CumSum", "Equal", "Less", "Greater",
+              "LessOrEqual", "GreaterOrEqual"}
+_COMPARE = {"Equal", "Less", "Greater", "LessOrEqual", "GreaterOrEqual"}
+
+
+def int_arith_as_float(model) -> int:
+    import onnx
+    from onnx import TensorProto
+    G, count = _G(model), 0
+    for n in [n for n in G.g.node if n.op_type in _INT_ARITH]:
+        data_ins = n.input[:1] if n.op_type == "CumSum" else list(n.input)
+        dts = [_np_name(G.dtype(i)) for i in data_ins]
+        if not dts or any(d is None for d in dts) or not all(d.startswith(("int", "uint")) for d in dts):
+            continue
+        if all(i in G.inits for i in data_ins):
+            continue
+        base = n.name or n.output[0]
+        new, ins = [], list(n.input)
+        for k, x in enumerate(data_ins):
+            c = G.const(x)
+            if c is not None:
+                ins[k] = _const_name(G, f"{base}/f{k}", c.astype(np.float32))
+            else:
+                ins[k] = f"{base}/f{k}"
+                new.append(onnx.helper.make_node("Cast", [x], [ins[k]], name=f"{base}/Cast_in{k}", to=TensorProto.FLOAT))
+        out = n.output[0]
+        if n.op_type in _COMPARE:
+            new.append(onnx.helper.make_node(n.op_type, ins, [out], name=f"{base}/f32", domain=n.domain))
+        else:
+            to = G.dtype(out) or G.dtype(data_ins[0])
+            new.append(onnx.helper.make_node(n.op_type, ins, [f"{base}/fy"], name=f"{base}/f32", domain=n.domain))
+            new[-1].attribute.extend(n.attribute)
+            new.append(onnx.helper.make_node("Cast", [f"{base}/fy"], [out], name=f"{base}/Cast_out", to=to))
+        _splice(G, n, new)
+        count += 1
+    return count
+
+
+def cumsum_matmul(model) -> int:
+    import onnx
+    G, count = _G(model), 0
+    for n in [n for n in G.g.node if n.op_type == "CumSum"]:
+        shape, axis = _shape(G, n.input[0]), G.const(n.input[1])
+        if shape is None or axis is None or _np_name(G.dtype(n.input[0])) != "float32":
+            continue
+        if int(axis.reshape(-1)[0]) % len(shape) != len(shape) - 1:
+            continue
+        t = shape[-1]
+        exclusive = next((a.i for a in n.attribute if a.name == "exclusive"), 0)
+        reverse = next((a.i for a in n.attribute if a.name == "reverse"), 0)
+        i, j = np.indices((t, t))          # y[j] = sum_i x[i] * M[i, j]
+        m = (i >= j) if reverse else (i <= j)
+        if exclusive:
+            m &= i != j
+        base = n.name or n.output[0]
+        mat = _const_name(G, f"{base}/tri", m.astype(np.float32))
+        _splice(G, n, [onnx.helper.make_node("MatMul", [n.input[0], mat], [n.output[0]], name=f"{base}/MatMul")])
+        count += 1
+    return count
+
+
+RULES = (softmax_nan_guard, einsum_matmul, cast_chain, nan_inf_tests, trilu_mask, resize_matmul, gathernd_const,
+         gather_elements_1d, int_arith_as_float, cumsum_matmul)
+
+
+def _reinfer(model):
+    import onnx
+    try:
+        return onnx.shape_inference.infer_shapes(model, strict_mode=False)
+    except Exception:
+        return model
 
 
 def rewrite(model):
@@ -405,5 +501,6 @@ def rewrite(model):
         k = rule(model)
         if k:
             counts[rule.__name__] = k
+            model = _reinfer(model)   # the next rule reads the shapes and dtypes of what this one made
     _drop_dead(model)
     return model, counts

@@ -89,6 +89,19 @@ def bert_masked(size: str = "small") -> Case:
                 ("input_ids", "attention_mask"), "tokens", vocab=100)
 
 
+def roberta(size: str = "small") -> Case:
+    """RoBERTa: position ids computed from the token ids in-graph (ne, cumsum, mul, add)."""
+    from transformers import RobertaConfig, RobertaForSequenceClassification
+    full = size == "full"
+    cfg = RobertaConfig(vocab_size=100, hidden_size=32 if not full else 64, num_hidden_layers=1 if not full else 2,
+                        num_attention_heads=2 if not full else 4, intermediate_size=64 if not full else 128,
+                        max_position_embeddings=40, num_labels=3)
+    _seed()
+    m = RobertaForSequenceClassification(cfg).eval()
+    return Case("hf-roberta", _Logits(m, ("input_ids",)), (torch.randint(2, 100, (1, 16)),), ("input_ids",),
+                "tokens", vocab=100)
+
+
 def gpt2(size: str = "small") -> Case:
     from transformers import GPT2Config, GPT2LMHeadModel
     full = size == "full"
@@ -244,6 +257,7 @@ FACTORIES: dict[str, Callable[[str], Case]] = {
     "hf-vit": vit, "hf-deit": deit, "hf-bert": bert, "hf-gpt2": gpt2, "hf-whisper-enc": whisper_encoder,
     "hf-ast": ast, "hf-mobilevit": mobilevit, "torch-encoder": torch_encoder, "torch-mha": torch_mha,
     "torch-einsum-lm": einsum_lm, "hf-llama": llama, "hf-bert-mask": bert_masked,
+    "hf-roberta": roberta,
 }
 
 

@@ -209,3 +209,24 @@ def test_dataset_ids_are_read_as_the_models_integer_input(tmp_path):
         dataset_inputs(tmp_path / "m.onnx", x + 0.5, "npz:d")
     with pytest.raises(UserError, match="samples of shape"):
         dataset_inputs(tmp_path / "m.onnx", np.zeros((2, 4, 1), np.float32), "npz:d")
+
+
+def test_roberta_position_ids_int_arith_cumsum_and_gather_elements():
+    """RoBERTa's position ids: mask = ids != pad; pos = cumsum(mask) * mask + pad; a constant
+    token-type buffer gathered at those positions (GatherElements)."""
+    pad = numpy_helper.from_array(np.array(1, np.int64), "pad")
+    ax = numpy_helper.from_array(np.array(1, np.int64), "ax")
+    buf = numpy_helper.from_array(np.arange(8, dtype=np.int64).reshape(1, 8) * 3, "buf")
+    nodes = [helper.make_node("Equal", ["ids", "pad"], ["eq"]), helper.make_node("Not", ["eq"], ["ne"]),
+             helper.make_node("Cast", ["ne"], ["m"], to=TensorProto.INT32),
+             helper.make_node("CumSum", ["m", "ax"], ["cs"]), helper.make_node("Mul", ["cs", "m"], ["cm"]),
+             helper.make_node("Cast", ["cm"], ["cm64"], to=TensorProto.INT64),
+             helper.make_node("Add", ["cm64", "pad"], ["pos"]),
+             helper.make_node("GatherElements", ["buf", "pos"], ["y"], axis=1)]
+    m = _model(nodes, [_vi("ids", [1, 6], TensorProto.INT64)], [_vi("y", [1, 6], TensorProto.INT64)], [pad, ax, buf])
+    ids = np.array([[5, 7, 9, 2, 1, 1]], np.int64)
+    ref = _run(m, {"ids": ids})[0]
+    out, counts = rewrite(m)
+    assert {"int_arith_as_float", "cumsum_matmul", "gather_elements_1d"} <= set(counts)
+    assert not {"CumSum", "GatherElements"} & {n.op_type for n in out.graph.node}
+    np.testing.assert_array_equal(_run(out, {"ids": ids})[0], ref)
