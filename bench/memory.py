@@ -6,7 +6,14 @@ Relax's own static plan of the same (Q)ONNX (StaticPlanBlockMemory pools + the l
 kernel's workspace); and, with the peers venv (`make peers`: .venv-peers, its own torch),
 TFLite Micro's minimum arena for the same ViT, found by bisecting `arena_size`
 (bench/tflm_peer.py, run there as a subprocess).
-    .venv/bin/python bench/memory.py [--only vit-tiny-ref,...] [--quantize int8,float32] [--json out.json]
+
+What an application needs is more than an arena: each row also builds the firmware for
+--board and gives our `ram_bytes` (arena + the I/O the API makes the caller hold + the stack
+high-water mark measured in QEMU + static state; int8 rows export with --io-dtype int8, the
+input TFLM also takes in place in its arena), beside TFLite Micro's minimum arena + the same
+stack (TFLM's own interpreter stack is not measured here: ours stands in for it).
+    .venv/bin/python bench/memory.py [--only vit-tiny-ref,...] [--quantize int8,float32] [--board B]
+                                     [--io-dtype int8|uint8|float32] [--json out.json]
 Target (issue 3): vit-tiny-ref int8 arena_bytes <= 0.25 x TFLite Micro's minimum arena and
 below unfused_liveness_bound_bytes.
 """
@@ -66,13 +73,27 @@ def tflm_peer(source, quantize: str, ds) -> dict:
             "calibration": r.get("calibration"), "ops": r["ops"]}
 
 
-def measure(name: str, quantize: str, tmp: Path) -> dict:
+def app_ram(art: Path, board: str) -> dict:
+    """Our application RAM on `board` from the firmware build (runtime/cross.py's figure)."""
+    from edgeformer.runtime.boards import load_board
+    from edgeformer.runtime.cross import build_firmware
+    try:
+        rec = build_firmware(art, load_board(board))
+    except Exception as e:  # no arm-none-eabi-gcc / QEMU here: a row note, not a crash
+        return {"note": f"n/a ({str(e).splitlines()[0][:60] if str(e) else type(e).__name__})"}
+    return {"ram_bytes": rec["ram_bytes"], "stack_bytes": rec["stack_bytes"], "stack_measured": rec["stack_measured"],
+            "ram_parts": rec["ram_parts"]}
+
+
+def measure(name: str, quantize: str, tmp: Path, board: str = "stm32f746g-disco", io_dtype: str = "int8") -> dict:
     source = resolve_source(None, name, None)
     art = tmp / f"{name}-{quantize}"
-    meta = export_artifact(art, source, quantize=quantize, log=lambda *a, **k: None)
+    io = io_dtype if quantize == "int8" else "float32"
+    meta = export_artifact(art, source, quantize=quantize, log=lambda *a, **k: None, io_dtype=io)
     plan = json.loads((art / "plan.json").read_text())
-    row = {"preset": name, "quantize": quantize, "reference": meta["reference"],
+    row = {"preset": name, "quantize": quantize, "io_dtype": io, "reference": meta["reference"], "board": board,
            **{k: plan[k] for k in ("no_reuse_bytes", "unfused_liveness_bound_bytes", "arena_bytes")}}
+    row["app"] = app_ram(art, board)
     row["tvm"] = tvm_peer(art / meta["reference"])
     ds = None
     if source.dataset and quantize == "int8":
@@ -86,6 +107,10 @@ def measure(name: str, quantize: str, tmp: Path) -> dict:
     row["ours_over_tvm_with_io"] = row["arena_bytes"] / io if io else None
     tflm = row["tflm"].get("arena_bytes")
     row["ours_over_tflm"] = row["arena_bytes"] / tflm if tflm else None
+    stack = row["app"].get("stack_bytes")
+    row["tflm_app_bytes"] = tflm + stack if tflm and stack is not None else None
+    ram = row["app"].get("ram_bytes")
+    row["ours_app_over_tflm_app"] = ram / row["tflm_app_bytes"] if ram and row["tflm_app_bytes"] else None
     return row
 
 
@@ -93,7 +118,8 @@ def table(rows: list[dict]) -> Table:
     t = Table(title="SRAM (bytes): ours vs TVM Relax static plan vs TFLite Micro, same run",
               title_justify="left")
     for c in ("preset", "q", "no_reuse", "unfused_bound", "ours arena", "TVM plan + scratch",
-              "ours/TVM", "TVM I/O", "ours/(TVM+I/O)", "TFLM min arena", "ours/TFLM"):
+              "ours/TVM", "TVM I/O", "ours/(TVM+I/O)", "TFLM min arena", "ours/TFLM",
+              "ours app RAM (stack)", "TFLM arena + same stack", "ours/TFLM app"):
         t.add_column(c, justify="left" if c in ("preset", "q") else "right")
     for r in rows:
         tv, tf = r["tvm"], r["tflm"]
@@ -105,7 +131,11 @@ def table(rows: list[dict]) -> Table:
                   f"{tv['input_bytes'] + tv['output_bytes']:,}" if "total_bytes" in tv else "-",
                   f"{r['ours_over_tvm_with_io']:.3f}" if r["ours_over_tvm_with_io"] else "-",
                   f"{tf['arena_bytes']:,}" if "arena_bytes" in tf else escape(tf["note"]),
-                  f"{r['ours_over_tflm']:.3f}" if r["ours_over_tflm"] else "-")
+                  f"{r['ours_over_tflm']:.3f}" if r["ours_over_tflm"] else "-",
+                  (f"{r['app']['ram_bytes']:,} ({r['app']['stack_bytes']:,})" if "ram_bytes" in r["app"]
+                   else escape(r["app"]["note"])),
+                  f"{r['tflm_app_bytes']:,}" if r["tflm_app_bytes"] else "-",
+                  f"{r['ours_app_over_tflm_app']:.3f}" if r["ours_app_over_tflm_app"] else "-")
     return t
 
 
@@ -113,6 +143,9 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--only", help="comma-separated presets (default: every zoo preset)")
     ap.add_argument("--quantize", default="int8,float32", help="int8,float32 (default both)")
+    ap.add_argument("--board", default="stm32f746g-disco", help="board whose firmware gives our application RAM")
+    ap.add_argument("--io-dtype", default="int8", choices=["float32", "int8", "uint8"],
+                    help="the int8 rows' C API dtype (float32 rows stay float32)")
     ap.add_argument("--json", help="also write the rows to this JSON file")
     args = ap.parse_args()
     names = args.only.split(",") if args.only else list(PRESETS)
@@ -126,7 +159,7 @@ def main() -> int:
         for name in names:
             for q in args.quantize.split(","):
                 with err.status(f"{name} {q}: export, TVM Relax plan, TFLite Micro"):
-                    rows.append(measure(name, q, Path(tmp)))
+                    rows.append(measure(name, q, Path(tmp), args.board, args.io_dtype))
     Console(width=200).print(table(rows))  # never wrap the numbers, even in a pipe
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=2) + "\n")
