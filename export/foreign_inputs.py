@@ -3,7 +3,7 @@
 What an input is comes from the model itself: its name, shape and dtype, and for an integer
 input the embedding tables it indexes (Gather on an initializer, through Cast/Reshape-like
 ops), which bound the valid ids. Integer inputs stay integers: token ids are drawn in
-[0, rows of the smallest table they index), an attention mask is all ones.
+[0, rows of the smallest table they index), an attention mask is ones with a padded tail.
 
 A dataset (npz) fills the model's first input: each sample is reshaped to the input's
 shape when the element counts match (token ids stored N x T x 1, as the npz loader wants
@@ -83,12 +83,17 @@ def _reaches(name: str, consumers: dict) -> list:
 
 
 def _random(spec: InputSpec, n: int, rng: np.random.Generator) -> np.ndarray:
-    """n samples (N, *shape) of one input: ids in range, masks all ones, floats normal."""
+    """n samples (N, *shape) of one input: ids in range, masks padded at the end, floats normal."""
     shape = (n, *spec.shape)
     if spec.dtype == np.bool_:
         return np.ones(shape, np.bool_)
-    if spec.is_mask:
-        return np.ones(shape, spec.dtype)
+    if spec.is_mask:   # ones, with a padded tail of up to half the last axis (as a tokenizer pads)
+        mask = np.ones(shape, spec.dtype)
+        t = shape[-1]
+        for i, pad in enumerate(rng.integers(0, t // 2 + 1, size=n)):
+            if pad:
+                mask[i, ..., t - pad:] = 0
+        return mask
     if spec.is_int:
         return rng.integers(0, spec.high or 2, size=shape).astype(spec.dtype)
     return rng.standard_normal(shape).astype(spec.dtype)

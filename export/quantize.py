@@ -229,6 +229,42 @@ def gelu_nodes(model: onnx.ModelProto) -> list[str]:
     return names
 
 
+def integer_island_nodes(model: onnx.ModelProto) -> list[str]:
+    """Nodes computing from integer inputs (an attention mask made additive, position ids from
+    token ids): they stay float. Quantised, a 0/-3.4e38 mask calibrated on unpadded samples
+    would clip to 0 and padding would stop being masked; position ids would round.
+
+    An island starts at a Cast from an integer or bool tensor and grows through the nodes
+    whose every run-time input is in it; the first node that mixes it with other activations
+    (the Add of mask and attention scores) is kept float too, and the island stops there.
+    """
+    try:
+        inferred = onnx.shape_inference.infer_shapes(model, strict_mode=False)
+    except Exception:
+        inferred = model
+    g = inferred.graph
+    elem = {vi.name: vi.type.tensor_type.elem_type for vi in list(g.input) + list(g.value_info) + list(g.output)}
+    elem.update({t.name: t.data_type for t in g.initializer})
+    inits = {t.name for t in g.initializer}
+    ints = {onnx.TensorProto.INT8, onnx.TensorProto.UINT8, onnx.TensorProto.INT16, onnx.TensorProto.INT32,
+            onnx.TensorProto.INT64, onnx.TensorProto.BOOL}
+    island: set[str] = set()
+    names: list[str] = []
+    for n in g.node:   # graph order is topological: one pass suffices
+        if n.op_type == "Cast" and elem.get(n.input[0]) in ints and n.input[0] not in inits:
+            island.update(n.output)
+            names.append(n.name)
+            continue
+        acts = [i for i in n.input if i and i not in inits]
+        hit = [i for i in acts if i in island]
+        if not hit:
+            continue
+        names.append(n.name)
+        if len(hit) == len(acts):
+            island.update(o for o in n.output if o)
+    return [x for x in names if x]
+
+
 def quantize_int8(float_onnx: str | Path, out_path: str | Path, calib_inputs: list[Feed] | np.ndarray,
                   per_channel: bool = True, *, eval_inputs: list[Feed] | np.ndarray | None = None,
                   method: str = "minmax", op_types: Iterable[str] = DEFAULT_OP_TYPES) -> dict[str, Any]:
@@ -255,7 +291,7 @@ def quantize_int8(float_onnx: str | Path, out_path: str | Path, calib_inputs: li
         raise UserError(f"{float_onnx} is not a readable ONNX model ({type(e).__name__}); export it again") from None
     feeds = as_feeds(float_onnx, calib_inputs)
     exclude, float_state = recurrent_nodes(float_model)
-    exclude = sorted(set(exclude) | set(gelu_nodes(float_model)))
+    exclude = sorted(set(exclude) | set(gelu_nodes(float_model)) | set(integer_island_nodes(float_model)))
     extra = {"ActivationSymmetric": False, "WeightSymmetric": True}
     if method == "percentile":
         extra["CalibPercentile"] = 99.999

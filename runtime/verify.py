@@ -7,7 +7,7 @@ state as the MCU does; the comparison covers every step's logits, top-1 at the l
 A model from `--onnx` is compared per output: max |diff| and, for int8, quantisation steps
 of that output's grid; top-1 agreement only where an output is class logits (a float output
 named *logit*, or one row of scores 1 x C). Its test inputs are the model's own: token ids in
-the range of the embedding table they index, masks all ones (export/foreign_inputs.py).
+the range of the embedding table they index, masks with a padded tail (export/foreign_inputs.py).
 """
 from __future__ import annotations
 

@@ -144,7 +144,7 @@ def test_token_ids_are_drawn_in_range_of_their_embedding(tmp_path):
     assert [(s.name, s.high, s.is_mask) for s in specs] == [("ids", 7, False), ("attention_mask", None, True)]
     ids, mask = random_inputs(tmp_path / "m.onnx", 50)
     assert ids.dtype == np.int64 and ids.shape == (50, 1, 5) and 0 <= ids.min() and ids.max() == 6
-    assert (mask == 1).all()
+    assert set(np.unique(mask)) <= {0, 1} and (mask[:, :, 0] == 1).all() and (mask == 0).any()
 
 
 @pytest.mark.parametrize("mode,ctm,shape_in,shape_out", [
@@ -230,3 +230,20 @@ def test_roberta_position_ids_int_arith_cumsum_and_gather_elements():
     assert {"int_arith_as_float", "cumsum_matmul", "gather_elements_1d"} <= set(counts)
     assert not {"CumSum", "GatherElements"} & {n.op_type for n in out.graph.node}
     np.testing.assert_array_equal(_run(out, {"ids": ids})[0], ref)
+
+
+def test_int8_keeps_the_attention_mask_path_float():
+    """mask (int64) -> Cast -> Sub -> Mul -> Add(scores, .): the island and the Add that mixes it
+    with the scores stay float; the scores' MatMul and the Softmax after the Add do not."""
+    from edgeformer.export.quantize import integer_island_nodes
+    one = numpy_helper.from_array(np.array(1.0, np.float32), "one")
+    big = numpy_helper.from_array(np.array(-3.4e38, np.float32), "big")
+    w = numpy_helper.from_array(np.eye(4, dtype=np.float32), "w")
+    nodes = [helper.make_node("Cast", ["mask"], ["mf"], to=TensorProto.FLOAT, name="cast"),
+             helper.make_node("Sub", ["one", "mf"], ["inv"], name="sub"),
+             helper.make_node("Mul", ["inv", "big"], ["add_mask"], name="mul"),
+             helper.make_node("MatMul", ["x", "w"], ["s"], name="scores"),
+             helper.make_node("Add", ["s", "add_mask"], ["sm"], name="add"),
+             helper.make_node("Softmax", ["sm"], ["y"], name="softmax")]
+    m = _model(nodes, [_vi("x", [1, 4]), _vi("mask", [1, 4], TensorProto.INT64)], [_vi("y", [1, 4])], [one, big, w])
+    assert integer_island_nodes(m) == ["cast", "sub", "mul", "add"]
