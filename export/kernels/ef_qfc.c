@@ -7,6 +7,7 @@
  * 4 outputs per pass share each input load. The input zero point is folded into the bias
  * (bias - x_zp * sum_k w), so padding taps read x_zp and add nothing, as in the reference. */
 #include "ef_kernels.h"
+#include "ef_mve.h"
 #include "ef_qfast.h"
 
 /* x[0..k) -> kp/2 words of int16 pairs in SXTB16 order: (x0, x2), (x1, x3) per 4 values;
@@ -73,6 +74,9 @@ static inline int8_t ef_fc_add(int32_t q, float c, const ef_qfc_add_params *e)
  * loop costs 2 instructions per 64 MACs); ef_fc_row and ef_fc_row_epi share it. */
 static inline void ef_fc_block(const int32_t *xp, const int32_t *wp, int32_t kc, int32_t *acc)
 {
+#if EF_MVE /* Helium: gathers of each output's 8 weights, VMLADAVA (ef_mve.c) */
+    ef_mve_fc_block(xp, wp, kc, acc);
+#else
     int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3], i;
 #if EF_DSP
     register int32_t w0 __asm__("r8"), w1 __asm__("r9"), w2 __asm__("r10"),
@@ -107,6 +111,7 @@ static inline void ef_fc_block(const int32_t *xp, const int32_t *wp, int32_t kc,
     }
 #endif
     acc[0] = a0, acc[1] = a1, acc[2] = a2, acc[3] = a3;
+#endif /* EF_MVE */
 }
 
 /* y[j * ystride] for j < n from one widened row: blocks of 4 outputs, kp/4 chunks each;
@@ -153,7 +158,7 @@ static inline int8_t ef_epi(int32_t acc, const int32_t *e)
     return (int8_t)ef_sat8((q * e[2] + e[3]) >> 16);
 }
 
-#if EF_DSP
+#if EF_DSP && !EF_MVE
 /* The epilogue of one output in 7 instructions: LDM of its record {mult, h, A, B} (fixed
  * registers, in order), SMMLA, ASR by B's low byte (ASR reads only that), SSAT, MLA, SSAT
  * with the >> 16, STRB. */
@@ -205,7 +210,7 @@ static void ef_fc_row_epi(const ef_qfc_params *p, const int32_t *xb, const int32
 {
     const int32_t kc = p->kp / 4, nb = p->n / 4, bw = 4 + 8 * kc + 16;
     int32_t b = 0, j;
-#if EF_DSP
+#if EF_DSP && !EF_MVE
     if (!(kc & 3) && nb > 0) {
         ef_fc_row_asm(xb, ws, kc / 4, nb, y);
         b = nb, ws += nb * bw, y += 4 * nb;

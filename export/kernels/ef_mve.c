@@ -1,0 +1,81 @@
+/* Helium (MVE) inner loops for the Cortex-M55 (declared in ef_mve.h): the fully-connected
+ * block over weights packed offline (ef_qfc.c) and the act x act dot product of attention
+ * (ef_qaa.c). Integer sums only: the callers keep their requantisation, so the kernels stay
+ * bit-exact to ef_qmatmul_s8 / ef_qmatmul_aa_s8_ref (tests/unit/test_kernels_cores.py runs
+ * them on QEMU's mps3-an547).
+ *
+ * Instruction counts are not cycles: an M55 executes a 128-bit MVE instruction in two or
+ * four beats, and a gather load fetches one element per beat. */
+#include "ef_mve.h"
+
+#if EF_MVE
+#include <arm_acle.h>
+#include <arm_mve.h>
+
+/* Output j's 4 words of a pair of 4-k chunks lie at byte offsets 8j, 8j+4, 32+8j and 36+8j
+ * of the pair's 64 bytes (ef_kernels.h's packing); the widened row's 4 words of the same
+ * 8 k are contiguous in the same (x0, x2), (x1, x3) order. So one gather (VLDRW with a
+ * vector of addresses, advanced 64 bytes per step by its writeback) fetches output j's
+ * 8 int16 weights and one VMLADAVA.S16 adds their 8 products: per 32 MACs, 1 contiguous
+ * load, 4 gathers, 4 VMLADAVA. An odd last chunk takes SMLAD. */
+void ef_mve_fc_block(const int32_t *xp, const int32_t *wp, int32_t kc, int32_t *acc)
+{
+    int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3], i;
+    const uint32_t base = (uint32_t)(uintptr_t)wp - 64u;
+    const uint32x4_t off = {0u, 4u, 32u, 36u};
+    uint32x4_t p0 = vaddq_n_u32(off, base), p1 = vaddq_n_u32(off, base + 8u);
+    uint32x4_t p2 = vaddq_n_u32(off, base + 16u), p3 = vaddq_n_u32(off, base + 24u);
+    /* GCC 12 spills the four address vectors of the intrinsic form; by hand they stay in
+     * q0..q3 and the loop is 9 instructions per 32 MACs plus LE. VMLADAVA wants even
+     * accumulator registers. */
+    i = kc >> 1;
+    if (i > 0) {
+        register int32_t r0 __asm__("r0") = a0, r2 __asm__("r2") = a1, r4 __asm__("r4") = a2,
+                         r6 __asm__("r6") = a3;
+        register uint32x4_t q0 __asm__("q0") = p0, q1 __asm__("q1") = p1, q2 __asm__("q2") = p2,
+                            q3 __asm__("q3") = p3;
+        __asm__ volatile(
+            "dls lr, %[i]\n"
+            "1:\n\t"
+            "vldrw.u32 q4, [%[xp]], #16\n\t"
+            "vldrw.u32 q5, [q0, #64]!\n\t"
+            "vmladava.s16 %[a0], q4, q5\n\t"
+            "vldrw.u32 q6, [q1, #64]!\n\t"
+            "vmladava.s16 %[a1], q4, q6\n\t"
+            "vldrw.u32 q5, [q2, #64]!\n\t"
+            "vmladava.s16 %[a2], q4, q5\n\t"
+            "vldrw.u32 q6, [q3, #64]!\n\t"
+            "vmladava.s16 %[a3], q4, q6\n\t"
+            "le lr, 1b"
+            : [a0] "+r"(r0), [a1] "+r"(r2), [a2] "+r"(r4), [a3] "+r"(r6), [xp] "+r"(xp),
+              "+w"(q0), "+w"(q1), "+w"(q2), "+w"(q3)
+            : [i] "r"(i)
+            : "q4", "q5", "q6", "lr", "memory");
+        a0 = r0, a1 = r2, a2 = r4, a3 = r6;
+    }
+    if (kc & 1) {
+        const int32_t *w = wp + 8 * (kc - 1), xe = xp[0], xo = xp[1];
+        a0 = __smlad(xe, w[0], __smlad(xo, w[1], a0));
+        a1 = __smlad(xe, w[2], __smlad(xo, w[3], a1));
+        a2 = __smlad(xe, w[4], __smlad(xo, w[5], a2));
+        a3 = __smlad(xe, w[6], __smlad(xo, w[7], a3));
+    }
+    acc[0] = a0, acc[1] = a1, acc[2] = a2, acc[3] = a3;
+}
+
+/* 8 k per step: VLDRH of a's int16, VLDRB.S16 of b sign-extended, VMLADAVA.S16; the tail
+ * under a VCTP predicate, which also keeps the loads inside both rows. */
+int32_t ef_mve_dot_s16_s8(const int16_t *a16, const int8_t *b, int32_t k, int32_t acc)
+{
+    int32_t q = 0;
+    for (; q + 8 <= k; q += 8)
+        acc = vmladavaq_s16(acc, vldrhq_s16(a16 + q), vldrbq_s16(b + q));
+    if (q < k) {
+        const mve_pred16_t t = vctp16q((uint32_t)(k - q));
+        acc = vmladavaq_p_s16(acc, vldrhq_z_s16(a16 + q, t), vldrbq_z_s16(b + q, t), t);
+    }
+    return acc;
+}
+#else
+typedef int ef_mve_unused; /* ISO C: a translation unit is never empty */
+#endif
