@@ -24,7 +24,8 @@ def _io_rows(api: Api) -> list[str]:
 
 def readme(api: Api) -> str:
     n, m, lib = api.names, api.names.macro, api.names.lib
-    io_bytes = sum(x[3] for x in api.inputs + api.outputs)
+    # Only a streaming model's state stays in the caller's buffers; every other I/O is in the arena.
+    io_bytes = sum(2 * s.nbytes for s in api.states)
     state_bytes = sum(s.nbytes for s in api.states)
     header = f"{lib}.h" if n.named and not lib.startswith("ef_") and lib not in ("model", "weights") else "model.h"
     prov = "\n".join(f"> {line}" for line in provenance_lines(api.prov))
@@ -86,6 +87,15 @@ int {n.sym}_run(const void *const *inputs, void *const *outputs);  /* 0, or 1 + 
 `{m}_OUTPUTi_BYTES` bytes; each buffer's shape and dtype are in `model.h`
 (`{m}_INPUTi_SHAPE`, `{m}_INPUTi_DTYPE`). `{n.sym}_run` is not reentrant: one arena per model.
 
+**No copies:** the inputs and outputs live in the arena. Write input *i* where
+`{n.sym}_input(i)` points (a camera or ADC DMA can target it) and pass that pointer as
+`inputs[i]`; pass `{n.sym}_output(i)` as `outputs[i]` and read the result there. `{n.sym}_run`
+then copies nothing, and the application holds no second copy of the image. (Passing your own
+buffers works too; they are then copied.) An input is consumed by the run; an output stays
+valid until you write the next input. Exported with `--io-dtype int8` (or `uint8`), the model
+takes and gives the int8 data its edge Quantize/Dequantize would have made:
+real = (q - `{m}_INPUTi_ZERO_POINT`) x `{m}_INPUTi_SCALE`, likewise for outputs.
+
 {chr(10).join(_io_rows(api))}
 
 ## Memory
@@ -94,10 +104,11 @@ int {n.sym}_run(const void *const *inputs, void *const *outputs);  /* 0, or 1 + 
 |---|---|---|
 | arena (`{m}_ARENA_BYTES`, every activation) | {api.arena_bytes:,} | RAM, static in `model.c` |
 | weights | {api.weights_bytes:,} | flash (`const`) |
-| your input and output buffers | {io_bytes:,} | RAM, yours |
+| your buffers (streaming state; the other I/O is in the arena) | {io_bytes:,} | RAM, yours |
 {state_row}
 Code size and the stack depend on your compiler and flags: `edgeformer build ART --board B`
-reads them from a linked firmware. The arena is 16-byte aligned.
+reads them from a linked firmware, and its `ram_bytes` is the whole figure: arena + your
+buffers + the stack high-water mark measured in QEMU + static state. The arena is 16-byte aligned.
 
 ## Where to put the arena
 
