@@ -1,10 +1,17 @@
-"""Instructions per MAC for every preset on the M7 and M4 stand-ins (QEMU -icount, exact counts).
+"""Instructions per MAC for every preset on every core's stand-in (QEMU -icount, exact counts).
 
 Native backend vs the tvm backend side by side, int8 and float32, from one run: each preset is
-exported once per (dtype, backend) and profiled on mps2-an500 (Cortex-M7) and mps2-an386
-(Cortex-M4). The float32 columns put our FPU kernels (export/kernels/ef_f32_fast.c) beside TVM's
-generated float kernels. A backend that cannot export yet shows "n/a". Usage:
-.venv/bin/python bench/latency.py [--presets a,b] [--dtypes int8,float32] [--out DIR] [--json]
+exported once per (dtype, backend) and profiled on each core's stand-in board: mps2-an500
+(Cortex-M7), mps2-an386 (M4), mps3-an547 (M55 with Helium), mps2-an505 (M33) and rpi-pico
+(M0+: the RP2040's 264 KiB on the micro:bit's nRF51 stand-in, an M0). The float32 columns put
+our FPU kernels (export/kernels/ef_f32_fast.c) beside TVM's generated float kernels. A backend
+that cannot export, or a model that does not fit a board, shows "n/a".
+
+Instruction counts are not cycles: the M7 dual-issues, the M55 executes a Helium instruction
+in beats (two or four per 128-bit vector, a gather one element per beat), the M0 has no
+DSP instructions and a 32-cycle multiply on some parts. Compare cores by cycles on silicon.
+Usage: .venv/bin/python bench/latency.py [--presets a,b] [--dtypes int8,float32]
+[--backends native,tvm] [--cores m7,m4,m55,m33,m0+] [--out DIR] [--json]
 """
 from __future__ import annotations
 
@@ -20,20 +27,23 @@ from edgeformer.runtime.cross import build_firmware
 from edgeformer.runtime.profile import profile_qemu
 from edgeformer.zoo import PRESETS
 
-STAND_INS = ("mps2-an500", "mps2-an386")   # Cortex-M7, Cortex-M4
+# core (column label) -> the board profiled for it (its simulator is the core's stand-in)
+CORES = {"m7": "mps2-an500", "m4": "mps2-an386", "m55": "mps3-an547", "m33": "mps2-an505", "m0+": "rpi-pico"}
+STAND_INS = tuple(CORES.values())
 BACKENDS = ("native", "tvm")
 DTYPES = ("int8", "float32")
 
 
-def measure(preset: str, backend: str, work: Path, quantize: str = "int8") -> dict[str, dict | str]:
+def measure(preset: str, backend: str, work: Path, quantize: str = "int8",
+            boards: tuple[str, ...] = STAND_INS) -> dict[str, dict | str]:
     art = work / f"{preset}-{backend}-{quantize}"
     try:
         export_artifact(art, resolve_source(None, preset, None), quantize=quantize, backend=backend,
                         log=lambda m: None)
     except EdgeformerError as e:
-        return {b: f"n/a ({str(e).splitlines()[0][:60]})" for b in STAND_INS}
+        return {b: f"n/a ({str(e).splitlines()[0][:60]})" for b in boards}
     res: dict[str, dict | str] = {}
-    for name in STAND_INS:
+    for name in boards:
         board = load_board(name)
         try:
             prof = profile_qemu(art, board, build_firmware(art, board))
@@ -53,33 +63,43 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--presets", default=",".join(PRESETS))
     ap.add_argument("--dtypes", default=",".join(DTYPES), help="int8, float32 or both (default)")
+    ap.add_argument("--backends", default=",".join(BACKENDS), help="native, tvm or both (default)")
+    ap.add_argument("--cores", default=",".join(CORES), help=f"any of {', '.join(CORES)} (default: all)")
     ap.add_argument("--out", help="keep the artifacts here (default: a temp folder)")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
     dtypes = [d for d in args.dtypes.split(",") if d]
+    backends = [b for b in args.backends.split(",") if b]
+    unknown = [c for c in args.cores.split(",") if c not in CORES]
+    if unknown:
+        ap.error(f"unknown core {unknown[0]!r}; known: {', '.join(CORES)}")
+    cores = [c for c in args.cores.split(",") if c]
+    boards = tuple(CORES[c] for c in cores)
     with tempfile.TemporaryDirectory(prefix="edgeformer-bench-") as tmp:
         work = Path(args.out or tmp)
-        # results[preset][dtype][backend][stand-in]
-        results = {p: {d: {b: measure(p, b, work, d) for b in BACKENDS} for d in dtypes}
+        # results[preset][dtype][backend][board]
+        results = {p: {d: {b: measure(p, b, work, d, boards) for b in backends} for d in dtypes}
                    for p in args.presets.split(",")}
     if args.json:
-        print(json.dumps(results, indent=2))
+        print(json.dumps({"cores": {c: CORES[c] for c in cores}, "results": results}, indent=2))
         return
     cell = lambda r: f"{r['instructions_per_mac']:.2f}" if isinstance(r, dict) else "n/a"  # noqa: E731
-    cols = [(d, s, b) for s in STAND_INS for d in dtypes for b in BACKENDS]
-    head = (["preset", "MACs"] + [f"{d} {b} {s.split('-')[1]}" for d, s, b in cols]
-            + [f"native/tvm {d} M7" for d in dtypes])
-    print("instructions per MAC (QEMU -icount; an500 = Cortex-M7, an386 = Cortex-M4; "
-          "int8 and float32, native and tvm kernels)")
+    cols = [(d, c, b) for c in cores for d in dtypes for b in backends]
+    ref = boards[0]
+    both = "native" in backends and "tvm" in backends
+    head = (["preset", "MACs"] + [f"{d} {b} {c.upper()}" for d, c, b in cols]
+            + ([f"native/tvm {d} {cores[0].upper()}" for d in dtypes] if both else []))
+    print("instructions per MAC, all cores side by side (QEMU -icount: " +
+          ", ".join(f"{c.upper()} = {CORES[c]}" for c in cores) + "); instruction counts are not cycles")
     print(" | ".join(head))
     na = {}
     for p, r in results.items():
-        first = r[dtypes[0]]["native"][STAND_INS[0]]
+        first = r[dtypes[0]][backends[0]][ref]
         macs = first["macs"] if isinstance(first, dict) else "?"
-        ratios = [_ratio(r[d]["native"][STAND_INS[0]], r[d]["tvm"][STAND_INS[0]]) for d in dtypes]
-        print(" | ".join([p, str(macs)] + [cell(r[d][b][s]) for d, s, b in cols] + ratios))
-        na.update({f"tvm {d}": r[d]["tvm"][STAND_INS[0]] for d in dtypes
-                   if not isinstance(r[d]["tvm"][STAND_INS[0]], dict)})
+        ratios = [_ratio(r[d]["native"][ref], r[d]["tvm"][ref]) for d in dtypes] if both else []
+        print(" | ".join([p, str(macs)] + [cell(r[d][b][CORES[c]]) for d, c, b in cols] + ratios))
+        na.update({f"{p} {d} {b} {c}": r[d][b][CORES[c]] for d, c, b in cols
+                   if not isinstance(r[d][b][CORES[c]], dict)})
     for what, why in na.items():
         print(f"{what}: {why}")
 

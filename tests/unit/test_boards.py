@@ -14,6 +14,7 @@ ISSUE_BOARDS = {  # name: (core, clock_hz, sram_bytes, flash_bytes, simulator)
     "mps2-an386": ("cortex-m4", 25_000_000, 4 << 20, 4 << 20, "mps2-an386"),
     # issue 17: the cores users ship on today
     "mps3-an547": ("cortex-m55", 32_000_000, 512 << 10, 512 << 10, "mps3-an547"),
+    "mps2-an505": ("cortex-m33", 20_000_000, 4 << 20, 4 << 20, "mps2-an505"),
     "alif-e7-hp": ("cortex-m55", 400_000_000, (1024 + 256) << 10, 5632 << 10, "mps3-an547"),
     "b-u585i-iot02a": ("cortex-m33", 160_000_000, (768 + 16) << 10, 2 << 20, "mps2-an505"),
     "nrf5340-dk": ("cortex-m33", 128_000_000, 512 << 10, 1 << 20, "mps2-an505"),
