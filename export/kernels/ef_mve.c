@@ -63,18 +63,72 @@ void ef_mve_fc_block(const int32_t *xp, const int32_t *wp, int32_t kc, int32_t *
     acc[0] = a0, acc[1] = a1, acc[2] = a2, acc[3] = a3;
 }
 
-/* 8 k per step: VLDRH of a's int16, VLDRB.S16 of b sign-extended, VMLADAVA.S16; the tail
- * under a VCTP predicate, which also keeps the loads inside both rows. */
-int32_t ef_mve_dot_s16_s8(const int16_t *a16, const int8_t *b, int32_t k, int32_t acc)
+int32_t ef_mve_widen_zp(const int8_t *a, int32_t k, int32_t zp, int16_t *a16)
+{
+    int32_t q, sum = 0;
+    for (q = 0; q < k; q += 8) {
+        const mve_pred16_t t = vctp16q((uint32_t)(k - q));
+        const int16x8_t v = vsubq_x_n_s16(vldrbq_z_s16(a + q, t), (int16_t)zp, t);
+        vstrhq_p_s16(a16 + q, v, t);
+        sum = vaddvaq_p_s16(sum, v, t);
+    }
+    return sum;
+}
+
+/* 8 k per step: VLDRH of a's int16, b's 8 bytes sign-extended (VLDRB.S16, or a gather of
+ * offsets 0, sq, .., 7 sq), VMLADAVA.S16; the tail under a VCTP predicate, which also keeps
+ * the loads inside both operands. */
+int32_t ef_mve_dot_s16_s8(const int16_t *a16, const int8_t *b, int32_t sq, int32_t k, int32_t acc)
 {
     int32_t q = 0;
-    for (; q + 8 <= k; q += 8)
-        acc = vmladavaq_s16(acc, vldrhq_s16(a16 + q), vldrbq_s16(b + q));
-    if (q < k) {
-        const mve_pred16_t t = vctp16q((uint32_t)(k - q));
-        acc = vmladavaq_p_s16(acc, vldrhq_z_s16(a16 + q, t), vldrbq_z_s16(b + q, t), t);
+    if (sq == 1) {
+        for (; q + 8 <= k; q += 8)
+            acc = vmladavaq_s16(acc, vldrhq_s16(a16 + q), vldrbq_s16(b + q));
+        if (q < k) {
+            const mve_pred16_t t = vctp16q((uint32_t)(k - q));
+            acc = vmladavaq_p_s16(acc, vldrhq_z_s16(a16 + q, t), vldrbq_z_s16(b + q, t), t);
+        }
+        return acc;
+    }
+    {
+        const uint16x8_t off = vmulq_n_u16(vidupq_n_u16(0, 1), (uint16_t)sq);
+        for (; q + 8 <= k; q += 8, b += 8 * sq)
+            acc = vmladavaq_s16(acc, vldrhq_s16(a16 + q), vldrbq_gather_offset_s16(b, off));
+        if (q < k) {
+            const mve_pred16_t t = vctp16q((uint32_t)(k - q));
+            acc = vmladavaq_p_s16(acc, vldrhq_z_s16(a16 + q, t), vldrbq_gather_offset_z_s16(b, off, t), t);
+        }
     }
     return acc;
+}
+/* 4 outputs per pass: each 8 k of a loaded once for 4 rows of bᵀ (9 instructions per 32
+ * MACs), then the 4 accumulators requantised as one vector: VMULH (the SMMUL), + h, VSHL
+ * right by s, clamp, VSTRB of 4 bytes. */
+void ef_mve_aa_row_t(const int16_t *a16, const int8_t *bt, int32_t k, int32_t n, int32_t corr,
+                     int32_t mult, int32_t h, int32_t s, int8_t *y)
+{
+    const int32x4_t lo = vdupq_n_s32(-128), hi = vdupq_n_s32(127);
+    int32_t j = 0, q;
+    for (; j + 4 <= n; j += 4, bt += 4 * k, y += 4) {
+        const int8_t *b0 = bt, *b1 = bt + k, *b2 = bt + 2 * k, *b3 = bt + 3 * k;
+        int32_t c0 = corr, c1 = corr, c2 = corr, c3 = corr;
+        int32x4_t v;
+        for (q = 0; q < k; q += 8) {
+            const int16x8_t av = vldrhq_s16(a16 + q);
+            c0 = vmladavaq_s16(c0, av, vldrbq_s16(b0 + q));
+            c1 = vmladavaq_s16(c1, av, vldrbq_s16(b1 + q));
+            c2 = vmladavaq_s16(c2, av, vldrbq_s16(b2 + q));
+            c3 = vmladavaq_s16(c3, av, vldrbq_s16(b3 + q));
+        }
+        v = vsetq_lane_s32(c3, vsetq_lane_s32(c2, vsetq_lane_s32(c1, vdupq_n_s32(c0), 1), 2), 3);
+        v = vshlq_r_s32(vaddq_n_s32(vmulhq_s32(v, vdupq_n_s32(mult)), h), -s);
+        vstrbq_s32(y, vminq_s32(vmaxq_s32(v, lo), hi));
+    }
+    for (; j < n; ++j, bt += k) {
+        const int64_t prod = (int64_t)ef_mve_dot_s16_s8(a16, bt, 1, k, corr) * mult;
+        const int32_t t = (h + (int32_t)(prod >> 32)) >> s;
+        *y++ = (int8_t)(t < -128 ? -128 : t > 127 ? 127 : t);
+    }
 }
 #else
 typedef int ef_mve_unused; /* ISO C: a translation unit is never empty */

@@ -14,8 +14,17 @@
  * block of 4 outputs) with the widened row xp (ef_qfc.c: 2 words per 4 k), over kc chunks. */
 void ef_mve_fc_block(const int32_t *xp, const int32_t *wp, int32_t kc, int32_t *acc);
 
-/* sum_q a16[q] * b[q] for q < k: a16 int16 (a - a_zp), b int8 (a row of bᵀ), any k. */
-int32_t ef_mve_dot_s16_s8(const int16_t *a16, const int8_t *b, int32_t k, int32_t acc);
+/* a16[q] = a[q] - zp for q < k (int16); returns their sum. */
+int32_t ef_mve_widen_zp(const int8_t *a, int32_t k, int32_t zp, int16_t *a16);
+
+/* acc + sum_q a16[q] * b[q * sq] for q < k: a16 int16 (a - a_zp), b int8 with stride sq
+ * (1: a row of bᵀ, read contiguously; n: a column of a row-major b, read by gathers). */
+int32_t ef_mve_dot_s16_s8(const int16_t *a16, const int8_t *b, int32_t sq, int32_t k, int32_t acc);
+
+/* One row of a @ bᵀ with the proved requantisation (ef_qmatmul_aa_params.h != 0): for j < n,
+ * y[j] = ssat8((h + (acc_j * mult) >> 32) >> s), acc_j = corr + dot(a16, bt[j]); k % 8 == 0. */
+void ef_mve_aa_row_t(const int16_t *a16, const int8_t *bt, int32_t k, int32_t n, int32_t corr,
+                     int32_t mult, int32_t h, int32_t s, int8_t *y);
 #else
 #define EF_MVE 0
 #endif

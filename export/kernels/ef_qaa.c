@@ -4,6 +4,7 @@
  * row-major k x n (b's columns strided: repacked per row, PKHBT/PKHTB), and bᵀ (n x k,
  * passes/aa_trans_b.py): each output's column is a contiguous run, LDRD + SXTB16 + SMLAD. */
 #include "ef_iter.h"
+#include "ef_mve.h"
 #include "ef_qfast.h"
 
 /* Activation x activation (QK^T, attention x V): b is k x n row-major and changes every
@@ -310,12 +311,44 @@ static void ef_aa_trans(const ef_qmatmul_aa_params *p, const int8_t *pa, const i
     }
 }
 
+#if EF_MVE
+/* Helium, both layouts of b: a's row less its zero point widened once (int16), then each
+ * output one VMLADAVA run over b's column, contiguous in bᵀ, gathered (stride n) in a
+ * row-major b (ef_mve.c). */
+static int ef_aa_mve(const ef_qmatmul_aa_params *p, const int8_t *a, const int8_t *b, int8_t *y)
+{
+    const int32_t m = p->m, k = p->k, n = p->n, s = -1 - p->shift;
+    const int32_t sq = p->trans_b ? 1 : n, sj = p->trans_b ? k : 1;
+    int16_t a16[EF_QFC_KMAX];
+    int32_t bi, i, j, nb = ef_numel(p->batch_rank, p->batch_shape);
+    ef_iter it;
+    ef_iter_init(&it, p->batch_rank);
+    for (bi = 0; bi < nb; ++bi) {
+        const int8_t *pa = a + it.off[0], *pb = b + it.off[1];
+        int8_t *py = y + (size_t)bi * m * n;
+        for (i = 0; i < m; ++i, pa += k, py += n) {
+            const int32_t corr = -p->b_zp * ef_mve_widen_zp(pa, k, p->a_zp, a16);
+            if (p->trans_b && p->h && !(k & 7)) {
+                ef_mve_aa_row_t(a16, pb, k, n, corr, p->mult, p->h, s, py);
+                continue;
+            }
+            for (j = 0; j < n; ++j) py[j] = ef_aa_q(ef_mve_dot_s16_s8(a16, pb + (size_t)j * sj, sq, k, corr), p, s);
+        }
+        ef_iter_next(&it, p->batch_shape, p->a_stride, p->b_stride, NULL);
+    }
+    return EF_OK;
+}
+#endif
+
 int ef_qmatmul_aa_s8(const ef_qmatmul_aa_params *p, const int8_t *a, const int8_t *b,
                      int8_t *y)
 {
     int32_t bi, nb;
     ef_iter it;
     if (p->k > EF_QFC_KMAX) return ef_qmatmul_aa_s8_ref(p, a, b, y);
+#if EF_MVE
+    if (p->n <= 8192) return ef_aa_mve(p, a, b, y);   /* 7 n fits the gather's 16-bit offsets */
+#endif
     if (!p->trans_b) return ef_aa_rowmajor(p, a, b, y);
     nb = ef_numel(p->batch_rank, p->batch_shape);
     ef_iter_init(&it, p->batch_rank);
