@@ -21,6 +21,10 @@ int32_t ef_mve_widen_zp(const int8_t *a, int32_t k, int32_t zp, int16_t *a16);
  * (1: a row of bᵀ, read contiguously; n: a column of a row-major b, read by gathers). */
 int32_t ef_mve_dot_s16_s8(const int16_t *a16, const int8_t *b, int32_t sq, int32_t k, int32_t acc);
 
+/* ef_qfc_epi_s8's epilogue of one block of 4 outputs as one vector: acc[4], rec the 4
+ * records {mult, h, A, B} (ef_kernels.h), y[0..4) = ssat8((ssat8(smmul + h >> B&255) * A + B) >> 16). */
+void ef_mve_fc_epi4(const int32_t *acc, const int32_t *rec, int8_t *y);
+
 /* One row of a @ bᵀ with the proved requantisation (ef_qmatmul_aa_params.h != 0): for j < n,
  * y[j] = ssat8((h + (acc_j * mult) >> 32) >> s), acc_j = corr + dot(a16, bt[j]); k % 8 == 0. */
 void ef_mve_aa_row_t(const int16_t *a16, const int8_t *bt, int32_t k, int32_t n, int32_t corr,

@@ -219,7 +219,12 @@ static void ef_fc_row_epi(const ef_qfc_params *p, const int32_t *xb, const int32
     for (; b < nb; ++b, ws += bw) {
         int32_t acc[4] = {ws[0], ws[1], ws[2], ws[3]};
         ef_fc_block(xb, ws + 4, kc, acc);
+#if EF_MVE
+        ef_mve_fc_epi4(acc, ws + 4 + 8 * kc, y);
+        y += 4;
+#else
         for (j = 0; j < 4; ++j) *y++ = ef_epi(acc[j], ws + 4 + 8 * kc + 4 * j);
+#endif
     }
     if (p->n & 3) { /* the last, partial block */
         int32_t acc[4] = {ws[0], ws[1], ws[2], ws[3]};
