@@ -109,10 +109,9 @@ def qdq_model(float_model: onnx.ModelProto, feeds: list[Feed]) -> onnx.ModelProt
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
     from onnxruntime.quantization.calibrate import save_tensors_data
 
-    from edgeformer.export.quantize import DEFAULT_OP_TYPES, _quiet, gelu_nodes, recurrent_nodes
+    from edgeformer.export.quantize import DEFAULT_OP_TYPES, _quiet, excluded_nodes
 
-    exclude, _ = recurrent_nodes(float_model)
-    exclude = sorted(set(exclude) | set(gelu_nodes(float_model)))
+    exclude, _ = excluded_nodes(float_model)
     ops = list(DEFAULT_OP_TYPES)
     with tempfile.TemporaryDirectory(prefix="edgeformer-plan-") as tmp, _quiet():
         cache, out = os.path.join(tmp, "ranges.json"), os.path.join(tmp, "model.int8.onnx")

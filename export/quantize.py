@@ -234,9 +234,11 @@ def integer_island_nodes(model: onnx.ModelProto) -> list[str]:
     token ids): they stay float. Quantised, a 0/-3.4e38 mask calibrated on unpadded samples
     would clip to 0 and padding would stop being masked; position ids would round.
 
-    An island starts at a Cast from an integer or bool tensor and grows through the nodes
-    whose every run-time input is in it; the first node that mixes it with other activations
-    (the Add of mask and attention scores) is kept float too, and the island stops there.
+    An island starts at a Cast from an integer or bool tensor that is computed from integer
+    graph inputs alone (token ids, a mask), and grows through the nodes whose every run-time
+    input is in it; the first node that mixes it with other activations (the Add of mask and
+    attention scores) is kept float too, and the island stops there. A bool computed from
+    float activations (a spiking model's threshold) is no island: its consumers quantise.
     """
     try:
         inferred = onnx.shape_inference.infer_shapes(model, strict_mode=False)
@@ -249,9 +251,14 @@ def integer_island_nodes(model: onnx.ModelProto) -> list[str]:
     ints = {onnx.TensorProto.INT8, onnx.TensorProto.UINT8, onnx.TensorProto.INT16, onnx.TensorProto.INT32,
             onnx.TensorProto.INT64, onnx.TensorProto.BOOL}
     island: set[str] = set()
+    # Tensors computed from integer graph inputs (and constants) alone.
+    from_ints = {i.name for i in g.input if elem.get(i.name) in ints and i.name not in inits}
     names: list[str] = []
     for n in g.node:   # graph order is topological: one pass suffices
-        if n.op_type == "Cast" and elem.get(n.input[0]) in ints and n.input[0] not in inits:
+        acts0 = [i for i in n.input if i and i not in inits]
+        if acts0 and all(i in from_ints for i in acts0) and n.op_type != "Cast":
+            from_ints.update(o for o in n.output if o)
+        if n.op_type == "Cast" and elem.get(n.input[0]) in ints and n.input[0] in from_ints:
             island.update(n.output)
             names.append(n.name)
             continue
@@ -263,6 +270,14 @@ def integer_island_nodes(model: onnx.ModelProto) -> list[str]:
         if len(hit) == len(acts):
             island.update(o for o in n.output if o)
     return [x for x in names if x]
+
+
+def excluded_nodes(float_model: onnx.ModelProto) -> tuple[list[str], Any]:
+    """The nodes that stay float (recurrent state paths, GELU, integer islands) and the float
+    state description: one rule for the export and for the search's memory model (plan_only)."""
+    exclude, float_state = recurrent_nodes(float_model)
+    exclude = sorted(set(exclude) | set(gelu_nodes(float_model)) | set(integer_island_nodes(float_model)))
+    return exclude, float_state
 
 
 def quantize_int8(float_onnx: str | Path, out_path: str | Path, calib_inputs: list[Feed] | np.ndarray,
@@ -290,8 +305,7 @@ def quantize_int8(float_onnx: str | Path, out_path: str | Path, calib_inputs: li
     except Exception as e:  # protobuf DecodeError and friends
         raise UserError(f"{float_onnx} is not a readable ONNX model ({type(e).__name__}); export it again") from None
     feeds = as_feeds(float_onnx, calib_inputs)
-    exclude, float_state = recurrent_nodes(float_model)
-    exclude = sorted(set(exclude) | set(gelu_nodes(float_model)) | set(integer_island_nodes(float_model)))
+    exclude, float_state = excluded_nodes(float_model)
     extra = {"ActivationSymmetric": False, "WeightSymmetric": True}
     if method == "percentile":
         extra["CalibPercentile"] = 99.999

@@ -29,7 +29,12 @@ Pass = Callable[[Graph], Graph]
 # absorb disjoint Q nodes, so they commute; int8_lut runs before int8_binary so a Mul by a
 # scalar becomes a (bit-exact, cheaper) table rather than per-element float math.
 LOWERING: tuple[Pass, ...] = (io_dtype, fold_qdq, int8_moves, int8_lut, int8_binary, int8_rowwise,
-                              int8_matmul_aa, aa_trans_b, spike_fc)
+                              int8_matmul_aa, aa_trans_b)
+# Not in the pipeline yet (tested alone, tests/unit/test_spike_fc.py): whether it fires depends
+# on calibrated ranges, so the search's memory model and the export disagreed on spiking
+# candidates (a spiking-vit plan: 1,984 vs 3,072 B), and an ef.SpikeFC is not a row-loop
+# member, so it cost the arena its per-token fusion; nor did it reach its instruction target.
+EXPERIMENTAL: tuple[Pass, ...] = (spike_fc,)
 # fuse_bias_add runs after split_matmul, which cuts the bias constant (still a QAdd operand
 # then) with the matmul's columns; it would not cut a fused node's fourth input.
 MEMORY: tuple[Pass, ...] = (split_matmul, fuse_bias_add, dup_tokenwise, row_loops)
