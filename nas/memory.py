@@ -171,7 +171,12 @@ def plan_candidate(spec: Spec) -> dict[str, Any]:
     t += [t[-1] + low.seconds["passes"], t[-1] + low.seconds["passes"] + low.seconds["plan"]]  # its own laps
     graph = low.graph
     out = {k: low.plan[k] for k in PLAN_KEYS if k in low.plan}
-    out["io_bytes"] = [graph.tensors[n].nbytes for n in (*graph.inputs, *graph.outputs)]
+    # The I/O the API makes the caller hold outside the arena (a streaming model's state): the
+    # rest of the I/O lives in the arena, which the plan already counts (emit/clib.caller_held).
+    from edgeformer.export.emit.clib import caller_held
+    held_in, held_out = caller_held(graph)
+    out["io_bytes"] = [graph.tensors[n].nbytes for n, h in zip((*graph.inputs, *graph.outputs), (*held_in, *held_out))
+                       if h]
     out["latency_features"] = graph_totals(graph)   # for the latency objective (nas/latency.py)
     out["_seconds"] = {k: round(b - a, 4) for k, a, b in zip(STAGES, t, t[1:])}
     return out
@@ -214,11 +219,6 @@ class RuntimeCost:
         return int(self.code_base + math.ceil(self.code_per_op * ops))
 
 
-def io_buffer_bytes(io: list[int]) -> int:
-    """The firmware's static I/O buffers (runtime/cross.fw_config_h): 16-byte aligned, >= 1 byte."""
-    return sum(-(-max(b, 1) // 16) * 16 for b in io)
-
-
 def _reference_specs(kind: str) -> list[Spec]:
     from edgeformer.specs import LMUFormerSpec, ViTSpec
     if kind.startswith("vit"):
@@ -233,7 +233,7 @@ def measure_runtime(core: str, kind: str, log=lambda m: None) -> RuntimeCost:
     """Build two reference models of `kind` for `core` (a 4 MiB stand-in board, so nothing
     overflows) and fit the runtime's RAM and code cost; cached per core, kind and source."""
     key = _tree_hash("runtime/firmware/*", "runtime/cross.py", "boards/cortex_m.ld", "boards/startup_cortex_m.c",
-                     "export/kernels/*", "export/emit/*.py", "targets/*.py")
+                     "export/kernels/*", "export/emit/*.py", "targets/*.py", "nas/memory.py")
     path = cache_dir() / f"runtime-{core}-{kind}-{key}.json"
     if path.is_file():
         d = json.loads(path.read_text())
@@ -257,9 +257,9 @@ def measure_runtime(core: str, kind: str, log=lambda m: None) -> RuntimeCost:
                                    log=lambda m: None)
             rec = build_firmware(art, board)
             plan = meta["plan"]
-            from edgeformer.runtime.host import read_signature
-            sig = read_signature(art / "c")
-            io = io_buffer_bytes([x["bytes"] for x in sig["inputs"] + sig["outputs"]])
+            # build's ram_bytes = arena + caller-held I/O + measured stack + static state: the
+            # runtime's share is what is left once the plan's own figures are taken out.
+            io = rec["caller_io_bytes"]
             rows.append({"ops": plan["ops"], "ram": rec["ram_bytes"] - plan["arena_bytes"] - io,
                          "code": rec["flash_bytes"] - plan["weights_bytes"]})
     (a, b) = rows
@@ -400,7 +400,7 @@ class MemoryModel:
     def memory(self, spec: Spec, p: dict[str, Any]) -> dict[str, Any]:
         """The candidate's SRAM/flash from its plan figures `p` and the runtime's measured cost."""
         rt = self.runtime(spec)
-        io = io_buffer_bytes(p["io_bytes"])
+        io = sum(p["io_bytes"])   # as build counts it: the caller-held buffers' symbol sizes
         runtime_ram, code = rt.ram(p["ops"]), rt.code(p["ops"])
         return {"sram_bytes": p["arena_bytes"] + io + runtime_ram, "flash_bytes": p["weights_bytes"] + code,
                 "arena_bytes": p["arena_bytes"], "weights_bytes": p["weights_bytes"], "io_bytes": io,

@@ -9,7 +9,7 @@ from edgeformer.data import load_dataset
 from edgeformer.export.pipeline import Source, export_artifact
 from edgeformer.models import build
 from edgeformer.export.plan_only import lower_and_plan, qdq_model
-from edgeformer.nas.memory import (PLAN_KEYS, Budget, MemoryModel, _calibration, _proto, io_buffer_bytes,
+from edgeformer.nas.memory import (PLAN_KEYS, Budget, MemoryModel, _calibration, _proto,
                                    plan_candidate, size_key)
 from edgeformer.nas.space import SPACES
 from edgeformer.zoo import preset
@@ -56,8 +56,10 @@ def test_size_neutral_fields_share_a_plan():
     assert {k: a[k] for k in KEYS} == {k: b[k] for k in KEYS}
 
 
-def test_io_buffers_are_16_byte_aligned():
-    assert io_buffer_bytes([256, 40, 0]) == 256 + 48 + 16
+def test_only_caller_held_io_counts_beside_the_arena():
+    # vit-digits: its image and logits live in the arena; lmuformer-tiny's state stays with the caller.
+    assert plan_candidate(preset("vit-digits"))["io_bytes"] == []
+    assert plan_candidate(preset("lmuformer-tiny"))["io_bytes"]
 
 
 def _sampled(family, dataset, n, seed):
