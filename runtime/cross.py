@@ -236,7 +236,10 @@ def build_firmware(art: Path, board: Board, image: str = "sim", log=lambda m: No
                 io_flags = ["-DEF_NO_SEMIHOST"]
             io_flags += ["-include", str(tmp / "uart_config.h")]
         kernels = sorted(c_dir.glob("ef_*.c"))
-        cycles = "-DEF_CYCLES_DWT" if image == "device" else "-DEF_CYCLES_SYSTICK"
+        # The core's counter (targets/): DWT CYCCNT on silicon where it exists; v6-M (M0/M0+) has
+        # no DWT cycle counter, and QEMU implements none, so SysTick there.
+        device_counter = tgt.cycle_source.get("device", "dwt_cyccnt")
+        cycles = "-DEF_CYCLES_DWT" if image == "device" and device_counter == "dwt_cyccnt" else "-DEF_CYCLES_SYSTICK"
         flags = [*tgt.cflags, f"-DEF_PROF_MAX_OPS={n_ops}", cycles, *io_flags, f"-I{tmp}", f"-I{FIRMWARE_DIR}",
                  f"-I{c_dir}", "-include", str(FIRMWARE_DIR / "ef_profile.h")]
         cmd = [cc, *flags, str(startup), *map(str, fw), str(c_dir / "model.c"), str(c_dir / "weights.c"),
