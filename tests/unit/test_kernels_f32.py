@@ -11,21 +11,18 @@ generator `_cases` below."""
 from __future__ import annotations
 
 import math
-import shutil
 import struct
 import subprocess
-from importlib import resources
-from pathlib import Path
 
 import numpy as np
 import pytest
+
+from tests.kernel_harness import build_host_driver, build_target_driver, i32
 
 from edgeformer.export.emit.ops_conv import pack_f32_conv
 from edgeformer.export.emit.ops_linear import pack_f32_fc
 
 SEED = 20261203
-KERNELS = Path(__file__).resolve().parents[2] / "export" / "kernels"
-FIRMWARE = Path(__file__).resolve().parents[2] / "runtime" / "firmware"
 EXP_REL, ERF_ABS = 1.5e-7, 3.5e-7   # the bounds ef_f32_fast.h states (measured 9.1e-8, 2.9e-7)
 
 DRIVER = r"""
@@ -174,38 +171,12 @@ int kt_run(void)
 }
 """
 
-HOST_IO = r"""
-#include <stdio.h>
-#include <stdint.h>
-int kt_run(void);
-int io_read(void *buf, uint32_t n) { return fread(buf, 1, n, stdin) != n; }
-int io_write(const void *buf, uint32_t n) { return fwrite(buf, 1, n, stdout) != n; }
-int main(void) { return kt_run(); }
-"""
 
-TARGET_IO = r"""
-#include <stdint.h>
-#include "semihost.h"
-int kt_run(void);
-static int fin, fout;
-int io_read(void *buf, uint32_t n) { return sh_read(fin, buf, n) != 0; }
-int io_write(const void *buf, uint32_t n) { return sh_write(fout, buf, n) != 0; }
-int main(void)
-{
-    fin = sh_open("in.bin", SH_MODE_RB);
-    fout = sh_open("out.bin", SH_MODE_WB);
-    if (fin < 0 || fout < 0) return 2;
-    int st = kt_run();
-    sh_close(fin); sh_close(fout);
-    return st;
-}
-"""
 
 F32 = np.float32
 
 
-def _i32(*v) -> bytes:
-    return struct.pack(f"<{len(v)}i", *[int(x) for x in v])
+_i32 = i32
 
 
 def _tab(v, n=8) -> list[int]:
@@ -359,18 +330,10 @@ def _check(cases, raw: bytes, where: str) -> None:
     assert not bad, f"{where} (seed {SEED}): " + " | ".join(bad)
 
 
-def _sources() -> list[str]:
-    return [str(p) for p in sorted(KERNELS.glob("ef_*.c"))]
 
 
 def test_f32_kernels_host(tmp_path):
-    cc = shutil.which("cc") or pytest.skip("no host C compiler")
-    (tmp_path / "driver.c").write_text(DRIVER)
-    (tmp_path / "io.c").write_text(HOST_IO)
-    exe = tmp_path / "kt"
-    subprocess.run([cc, "-std=c99", "-O2", "-Wall", "-Wextra", "-Werror", f"-I{KERNELS}",
-                    str(tmp_path / "driver.c"), str(tmp_path / "io.c"), *_sources(), "-lm", "-o", str(exe)],
-                   check=True)
+    exe = build_host_driver(tmp_path, DRIVER, werror=True)
     cases = _cases()
     r = subprocess.run([str(exe)], input=_stream(cases), capture_output=True, timeout=60)
     assert r.returncode == 0, f"driver exited {r.returncode}: {r.stderr.decode()[:500]}"
@@ -379,23 +342,9 @@ def test_f32_kernels_host(tmp_path):
 
 @pytest.mark.parametrize("board_name", ["stm32f746g-disco", "nucleo-f411re"])
 def test_f32_kernels_qemu(tmp_path, board_name):
-    from edgeformer.runtime.boards import load_board
-    from edgeformer.runtime.cross import linker_script
     from edgeformer.runtime.qemu import run_qemu
 
-    if not shutil.which("arm-none-eabi-gcc") or not shutil.which("qemu-system-arm"):
-        pytest.skip("arm-none-eabi-gcc or qemu-system-arm not installed")
-    board = load_board(board_name)
-    tgt = board.target
-    (tmp_path / "driver.c").write_text(DRIVER)
-    (tmp_path / "io.c").write_text(TARGET_IO)
-    (tmp_path / "link.ld").write_text(linker_script(board, "sim"))
-    startup = resources.files("edgeformer.boards").joinpath("startup_cortex_m.c")
-    elf = tmp_path / "kt.elf"
-    subprocess.run([tgt.cc, *tgt.cflags, f"-I{KERNELS}", f"-I{FIRMWARE}", str(startup),
-                    str(FIRMWARE / "semihost.c"), str(tmp_path / "driver.c"), str(tmp_path / "io.c"),
-                    *_sources(), *tgt.ldflags, f"-T{tmp_path / 'link.ld'}", "-lm", "-o", str(elf)],
-                   check=True)
+    board, elf = build_target_driver(tmp_path, board_name, DRIVER)
     cases = _cases()
     res = run_qemu(elf, board.simulator, _stream(cases), timeout=120)
     _check(cases, res.out, f"{board_name} ({board.core}, QEMU {board.simulator})")
