@@ -10,7 +10,10 @@ that cannot export, or a model that does not fit a board, shows "n/a".
 Instruction counts are not cycles: the M7 dual-issues, the M55 executes a Helium instruction
 in beats (two or four per 128-bit vector, a gather one element per beat), the M0 has no
 DSP instructions and a 32-cycle multiply on some parts. Compare cores by cycles on silicon.
-Usage: .venv/bin/python bench/latency.py [--presets a,b] [--dtypes int8,float32]
+`--corpus hf-deit,torch-encoder` adds third-party models from tests/corpus (Hugging Face
+transformers and plain torch, random weights in the corpus's full size, exported by torch's
+default dynamo exporter, then `export --onnx`; int8 calibrated on seeded inputs).
+Usage: .venv/bin/python bench/latency.py [--presets a,b] [--corpus m,n] [--dtypes int8,float32]
 [--backends native,tvm] [--cores m7,m4,m55,m33,m0+] [--out DIR] [--json]
 """
 from __future__ import annotations
@@ -34,12 +37,27 @@ BACKENDS = ("native", "tvm")
 DTYPES = ("int8", "float32")
 
 
+def _source(model: str, work: Path):
+    """A preset by name, or "corpus:NAME": the corpus model exported by torch's dynamo exporter."""
+    if not model.startswith("corpus:"):
+        return resolve_source(None, model, None)
+    import sys
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # tests/corpus, from a checkout
+    from tests.corpus.exporters import export
+    from tests.corpus.models import build
+    name = model.removeprefix("corpus:")
+    path = work / "onnx" / name / "model.onnx"
+    if not path.exists():
+        export(build(name, "full"), path, "dynamo")
+    return resolve_source(None, None, str(path))
+
+
 def measure(preset: str, backend: str, work: Path, quantize: str = "int8",
             boards: tuple[str, ...] = STAND_INS) -> dict[str, dict | str]:
-    art = work / f"{preset}-{backend}-{quantize}"
+    art = work / f"{preset.replace(':', '-')}-{backend}-{quantize}"
     try:
-        export_artifact(art, resolve_source(None, preset, None), quantize=quantize, backend=backend,
-                        log=lambda m: None)
+        export_artifact(art, _source(preset, work), quantize=quantize, backend=backend,
+                        log=lambda m: None, force=True)
     except EdgeformerError as e:
         return {b: f"n/a ({str(e).splitlines()[0][:60]})" for b in boards}
     res: dict[str, dict | str] = {}
@@ -62,6 +80,7 @@ def _ratio(nat, tvm) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--presets", default=",".join(PRESETS))
+    ap.add_argument("--corpus", default="", help="third-party models from tests/corpus, e.g. hf-deit,torch-encoder")
     ap.add_argument("--dtypes", default=",".join(DTYPES), help="int8, float32 or both (default)")
     ap.add_argument("--backends", default=",".join(BACKENDS), help="native, tvm or both (default)")
     ap.add_argument("--cores", default=",".join(CORES), help=f"any of {', '.join(CORES)} (default: all)")
@@ -79,7 +98,8 @@ def main() -> None:
         work = Path(args.out or tmp)
         # results[preset][dtype][backend][board]
         results = {p: {d: {b: measure(p, b, work, d, boards) for b in backends} for d in dtypes}
-                   for p in args.presets.split(",")}
+                   for p in [*[x for x in args.presets.split(",") if x],
+                             *[f"corpus:{x}" for x in args.corpus.split(",") if x]]}
     if args.json:
         print(json.dumps({"cores": {c: CORES[c] for c in cores}, "results": results}, indent=2))
         return
