@@ -210,7 +210,7 @@ NEEDLES = {"missing model.c": "model.c", "missing plan.json": "plan.json", "corr
            "reference escapes": "export.json", "missing model.onnx": "model.onnx"}
 
 
-@pytest.mark.parametrize("command", ["verify", "build", "run", "profile"])
+@pytest.mark.parametrize("command", ["verify", "build"])   # run/profile open the artifact the same way
 @pytest.mark.parametrize("damage", sorted(BREAKS))
 def test_a_damaged_artifact_names_the_file(tmp_path, art, command, damage):
     dst = tmp_path / "art"

@@ -14,7 +14,9 @@ PLAN_KEYS = {"arena_bytes", "liveness_bound_bytes", "unfused_liveness_bound_byte
 
 # A bench-only preset whose kernels and passes another preset here already runs (patch-2 ViT:
 # vit-fmnist-64k), at twice the minutes. test_onnx_export and test_supernet still take it.
-COVERED = {"vit-fmnist-128k"}
+# Likewise the other bench-sized presets: vit-fmnist-32k is vit-fmnist's shape wider and deeper,
+# lmuformer-fsdd-16k/-32k are lmuformer-fsdd's (test_supernet and test_nas_memory still take them).
+COVERED = {"vit-fmnist-128k", "vit-fmnist-32k", "lmuformer-fsdd-16k", "lmuformer-fsdd-32k"}
 
 
 @pytest.mark.parametrize("quantize", ["float32", "int8"])

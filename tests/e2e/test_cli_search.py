@@ -33,7 +33,9 @@ def _family(args, family):
     return [*args[:i + 1], family, *args[i + 2:]]
 
 
-@pytest.mark.parametrize("family", ["vit", "spiking-vit"])
+# spiking-vit's memory model is checked against plan.json in tests/unit/test_nas_memory.py; its
+# 48 KiB search end to end (100 s) is left to the vit family here, which shares the code path.
+@pytest.mark.parametrize("family", ["vit"])
 def test_digits_48k_search_builds_for_the_board(tmp_path, board48, family):
     # A few minutes at most, with the one-off runtime measurement, latency calibration and the
     # space's 27 corners on a cold cache, beside another test worker on a 2-core machine.
@@ -58,7 +60,7 @@ def test_digits_48k_search_builds_for_the_board(tmp_path, board48, family):
 
 
 def test_impossible_budget_exits_3_with_the_smallest_size(tmp_path):
-    p = run_cli("search", *FAST, "--sram", "2KiB", "--flash", "1MiB", "--out", tmp_path / "s", check=3)
+    p = run_cli("search", *FAST, "--sram", "1KiB", "--flash", "1MiB", "--out", tmp_path / "s", check=3)
     assert "smallest the space reaches is SRAM" in p.stderr and "B over" in p.stderr
     assert not (tmp_path / "s" / "best.json").exists()
 
@@ -113,7 +115,7 @@ def test_a_budget_only_the_smallest_spec_meets_still_gives_a_best_json(tmp_path)
     """At the space's edge the sampler finds nothing within budget: the fitting corner is run."""
     import re
 
-    p = run_cli("search", *PER_TRIAL, "--sram", "2KiB", "--flash", "1MiB", "--out", tmp_path / "x", check=3)
+    p = run_cli("search", *PER_TRIAL, "--sram", "1KiB", "--flash", "1MiB", "--out", tmp_path / "x", check=3)
     sram = int(re.search(r"reaches is SRAM (\d+) B", p.stderr).group(1))
     res = run_json("search", *PER_TRIAL, "--epochs", "1", "--sram", str(sram), "--flash", "1MiB", "--trials", "1",
                    "--out", tmp_path / "s", timeout=300)
