@@ -86,3 +86,20 @@ def build_target_driver(tmp: Path, board_name: str, driver: str, no_warnings: bo
     if no_warnings:
         assert not [ln for ln in r.stderr.splitlines() if "warning" in ln], r.stderr[-2000:]
     return board, elf
+
+
+def run_host_driver(tmp: Path, driver: str, stream: bytes, werror: bool = False) -> bytes:
+    """The driver's output for `stream` on the host."""
+    exe = build_host_driver(tmp, driver, werror)
+    r = subprocess.run([str(exe)], input=stream, capture_output=True, timeout=60)
+    assert r.returncode == 0, f"driver exited {r.returncode}: {r.stderr.decode()[:500]}"
+    return r.stdout
+
+
+def run_target_driver(tmp: Path, board_name: str, driver: str, stream: bytes, timeout: float = 120,
+                      no_warnings: bool = False) -> tuple[bytes, str]:
+    """The driver's output for `stream` on the board's QEMU stand-in, and where it ran."""
+    from edgeformer.runtime.qemu import run_qemu
+    board, elf = build_target_driver(tmp, board_name, driver, no_warnings)
+    res = run_qemu(elf, board.simulator, stream, timeout=timeout)
+    return res.out, f"{board_name} ({board.core}, QEMU {board.simulator})"

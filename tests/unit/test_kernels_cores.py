@@ -7,15 +7,11 @@ from __future__ import annotations
 
 import pytest
 
-from tests.kernel_harness import build_target_driver
+from tests.kernel_harness import run_target_driver
 from tests.unit.test_kernels_fast import DRIVER, _cases, _check, _stream
 
 
 @pytest.mark.parametrize("board_name", ["mps3-an547", "b-u585i-iot02a", "rpi-pico"])
 def test_fast_kernels_on_new_cores(tmp_path, board_name):
-    from edgeformer.runtime.qemu import run_qemu
-
-    board, elf = build_target_driver(tmp_path, board_name, DRIVER, no_warnings=True)
     cases = _cases()
-    res = run_qemu(elf, board.simulator, _stream(cases), timeout=300)
-    _check(cases, res.out, f"{board_name} ({board.core}, QEMU {board.simulator})")
+    _check(cases, *run_target_driver(tmp_path, board_name, DRIVER, _stream(cases), timeout=300, no_warnings=True))

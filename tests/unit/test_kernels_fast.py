@@ -8,12 +8,11 @@ pack_conv). Provenance: numpy default_rng(SEED), generator `_cases` below."""
 from __future__ import annotations
 
 import struct
-import subprocess
 
 import numpy as np
 import pytest
 
-from tests.kernel_harness import build_host_driver, build_target_driver, i32
+from tests.kernel_harness import i32, run_host_driver, run_target_driver
 
 from edgeformer.export.emit.ops_qint8 import softmax_exp_table
 from edgeformer.export.emit.ops_qlinear import add_terms, pack_conv, pack_fc
@@ -355,21 +354,12 @@ def _check(cases, raw: bytes, where: str) -> None:
     assert not bad, f"{where} (seed {SEED}): " + " | ".join(bad)
 
 
-
-
 def test_fast_kernels_host(tmp_path):
-    exe = build_host_driver(tmp_path, DRIVER, werror=False)
     cases = _cases()
-    r = subprocess.run([str(exe)], input=_stream(cases), capture_output=True, timeout=60)
-    assert r.returncode == 0, f"driver exited {r.returncode}: {r.stderr.decode()[:500]}"
-    _check(cases, r.stdout, "host")
+    _check(cases, run_host_driver(tmp_path, DRIVER, _stream(cases), werror=False), "host")
 
 
 @pytest.mark.parametrize("board_name", ["stm32f746g-disco", "nucleo-f411re"])
 def test_fast_kernels_qemu(tmp_path, board_name):
-    from edgeformer.runtime.qemu import run_qemu
-
-    board, elf = build_target_driver(tmp_path, board_name, DRIVER)
     cases = _cases()
-    res = run_qemu(elf, board.simulator, _stream(cases), timeout=60)
-    _check(cases, res.out, f"{board_name} ({board.core}, QEMU {board.simulator})")
+    _check(cases, *run_target_driver(tmp_path, board_name, DRIVER, _stream(cases), timeout=60))
