@@ -22,12 +22,37 @@ from edgeformer.errors import UserError
 
 ART_META = "export.json"
 TMP_MARKER = ".edgeformer-export-tmp"
+# What an export writes at the top of ART (checked against a --force folder before any work).
+OWN_ENTRIES = ("model.onnx", "model.int8.onnx", "c", "plan.json", "plan.png", "calib.npz", ART_META)
 # What later commands derive from an artifact (stale once it is replaced).
 DERIVED_ENTRIES = ("build", "profile.json", "profile.png")
 
 
 def is_artifact(path: Path) -> bool:
-    return (path / ART_META).is_file()
+    """Proof that we made `path`: an export.json of ours (any file of that name is not enough)."""
+    import json
+
+    from edgeformer.runtime.artifact import REQUIRED_META_KEYS
+    try:
+        meta = json.loads((path / ART_META).read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(meta, dict) and all(k in meta for k in REQUIRED_META_KEYS)
+
+
+def clashes(out: Path, names) -> list[str]:
+    """The entries `names` that already exist in `out` and are not ours to replace (out is not
+    an artifact of ours): a user's own c/ or model.onnx is never overwritten, even with --force."""
+    if not out.is_dir() or is_artifact(out):
+        return []
+    return [n for n in names if (out / n).exists() or (out / n).is_symlink()]
+
+
+def _refuse_clashes(out: Path, names) -> None:
+    found = clashes(out, names)
+    if found:
+        raise UserError(f"--out {out} already holds {', '.join(found)}, which are not an edgeformer artifact's; "
+                        f"move them or choose a new folder (they are never overwritten)")
 
 
 def check_out(out: str | os.PathLike, sources: list[Path], force: bool) -> Path:
@@ -50,6 +75,7 @@ def check_out(out: str | os.PathLike, sources: list[Path], force: bool) -> Path:
     if path.is_dir() and any(path.iterdir()) and not is_artifact(path) and not force:
         raise UserError(f"--out {out} is a non-empty folder that is not an edgeformer artifact; choose a new "
                         f"folder, or pass --force to add the artifact's files to it (other files are kept)")
+    _refuse_clashes(path, OWN_ENTRIES)
     return path
 
 
@@ -107,12 +133,14 @@ def install(tmp: Path, out: Path) -> None:
         out.rmdir()
         tmp.rename(out)
         return
+    names = sorted(p.name for p in tmp.iterdir())
+    _refuse_clashes(out, names)   # again at the moment of writing: nothing of the user's is replaced
     stale = list(DERIVED_ENTRIES) if is_artifact(out) else []
     trash = Path(tempfile.mkdtemp(prefix=f".{out.name}.old.", dir=out.parent))
     (trash / TMP_MARKER).write_text("0\n")  # pid 0 never runs as ours: removed by the next clean_stale
     try:
         # export.json last: until it is replaced the folder still reads as the old artifact.
-        names = sorted((p.name for p in tmp.iterdir()), key=lambda n: n == ART_META)
+        names = sorted(names, key=lambda n: n == ART_META)
         for name in [*stale, *names]:
             old = out / name
             if old.exists() or old.is_symlink():

@@ -354,3 +354,17 @@ def test_sigterm_during_export_cleans_up_and_exits_143(tmp_path):
     assert "Traceback" not in err
     no_temp_left(tmp_path)
     assert not (tmp_path / "art").exists()
+
+
+def test_force_never_overwrites_a_users_entry_of_the_same_name(tmp_path):
+    proj = tmp_path / "fw"
+    files = user_files(proj)
+    files.update({proj / "c" / "main.c": "int main(void) { return 0; }", proj / "model.onnx": "my own model",
+                  proj / "export.json": '{"mine": true}'})   # a file of that name is no proof we made the folder
+    for p, text in files.items():
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(text)
+    p = run_cli("export", "--model", PRESET, "--quantize", "float32", "--out", proj, "--force")
+    assert_one_line_error(p, 2, "never overwritten")
+    survives(files)
+    no_temp_left(tmp_path)
