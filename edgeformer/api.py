@@ -89,7 +89,9 @@ def _torch_to_onnx(module, example_inputs, path: Path, input_names, output_names
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
-            # The legacy (TorchScript) exporter: static shapes, constants folded, one file.
+            # The legacy (TorchScript) exporter: static shapes, constants folded, one file. Not
+            # onnx_export._torch_export: its no_grad lets nn.TransformerEncoder take its fused
+            # fast path (aten::_transformer_encoder_layer_fwd), which has no ONNX export.
             torch.onnx.export(module, args, str(path), dynamo=False, opset_version=17, do_constant_folding=True,
                               input_names=input_names, output_names=output_names)
         except Exception as e:  # the module cannot be traced: say which and what to do

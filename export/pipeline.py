@@ -124,7 +124,9 @@ def export_artifact(out: str | Path, source: Source, quantize: str = "int8", bac
         if keep_dataset and ds is not None:
             _keep_dataset(tmp, out, calib_dataset, meta)
         if target is not None:
-            _check_fits(meta, target)
+            # The same check build makes before gcc: the plan against the RAM and flash regions.
+            from edgeformer.runtime.actions import check_plan_fits
+            check_plan_fits(meta["plan"], target)
         else:
             _warn_if_no_board_fits(meta, log)
         outdir.install(tmp, out)
@@ -163,21 +165,6 @@ def _load_board(board: str | None):
         return None
     from edgeformer.runtime.boards import load_board
     return load_board(board)
-
-
-def _check_fits(meta: dict[str, Any], board) -> None:
-    """export --board: the plan's arena and weights against the board's SRAM and flash (exit 3)."""
-    from edgeformer.errors import DoesNotFit
-    plan = meta["plan"]
-    over = []
-    if plan["arena_bytes"] > board.sram_bytes:
-        over.append(f"arena {plan['arena_bytes']:,} B > SRAM {board.sram_bytes:,} B "
-                    f"(over by {plan['arena_bytes'] - board.sram_bytes:,} B)")
-    if plan["weights_bytes"] > board.flash_bytes:
-        over.append(f"weights {plan['weights_bytes']:,} B > flash {board.flash_bytes:,} B "
-                    f"(over by {plan['weights_bytes'] - board.flash_bytes:,} B)")
-    if over:
-        raise DoesNotFit(f"the model does not fit {board.name}: {'; '.join(over)}")
 
 
 def _warn_if_no_board_fits(meta: dict[str, Any], log) -> None:
