@@ -41,8 +41,6 @@ def import_onnx(src: Path, dst: Path, input_shapes: dict[str, tuple[int, ...]] |
     Returns what export.json records about the import: producer, opset (source and
     final), inputs and outputs with their shapes and dtypes, op histogram, rewrites.
     """
-    import onnx
-
     from edgeformer.export.foreign_rewrite import rewrite
 
     src, dst = Path(src), Path(dst)

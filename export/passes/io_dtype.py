@@ -23,7 +23,7 @@ import dataclasses
 
 import numpy as np
 
-from edgeformer.export.ir import Graph, Node, Tensor
+from edgeformer.export.ir import Graph, Node
 from edgeformer.export.passes.qdq_util import prune, qparams
 
 IO_DTYPES = ("float32", "int8", "uint8")
