@@ -205,10 +205,11 @@ def _build(art: Path, source: Source, quantize: str, ds, log, backend: str = "na
         if isinstance(meta.get(key), dict) and "path" in meta[key]:
             meta[key]["path"] = file  # relative to ART: the temp folder it was written in is gone
     log("lowering to the IR, planning the arena, emitting C")
-    plan = lower_and_emit(art, art / reference, backend, name=name, provenance=source.provenance(),
-                          io_dtype=io_dtype)
+    plan, signature = lower_and_emit(art, art / reference, backend, name=name, provenance=source.provenance(),
+                                     io_dtype=io_dtype)
     meta["name"] = name
     meta["io_dtype"], meta["io_quant"] = io_dtype, plan.get("io_quant")   # the C API's I/O (signature)
+    meta["signature"] = signature   # what build, run, profile, verify and reference read (runtime/artifact.py)
     meta["arena_bytes"] = plan["arena_bytes"]
     write_json(art / ART_META, meta)
     return {**meta, "plan": {k: v for k, v in plan.items() if k != "buffers"}}
@@ -242,8 +243,10 @@ def _quantize(art: Path, source: Source, ds, log=print) -> dict[str, Any]:
 
 
 def lower_and_emit(art: Path, reference: Path, backend: str = "native", name: str | None = None,
-                   provenance: dict[str, str] | None = None, io_dtype: str = "float32") -> dict[str, Any]:
-    """Reference ONNX -> IR -> passes -> plan.json + plan.png + c/. Returns the plan dict.
+                   provenance: dict[str, str] | None = None,
+                   io_dtype: str = "float32") -> tuple[dict[str, Any], dict[str, Any]]:
+    """Reference ONNX -> IR -> passes -> plan.json + plan.png + c/. Returns the plan dict and
+    the C's signature (export/signature.py, for export.json).
     io_dtype int8/uint8: the graph's edge Q/DQ fold into the caller's data (passes/io_dtype.py);
     plan.json records the I/O (`io_quant`, `caller_io_bytes`: what the API makes the caller
     hold outside the arena)."""
@@ -268,4 +271,6 @@ def lower_and_emit(art: Path, reference: Path, backend: str = "native", name: st
     plot_plan(bufs, placed, art / "plan.png", title=f"{reference.name}: arena {plan['arena_bytes']:,} B")
     if backend == "native":
         emit_c(graph, placed.offsets, placed.arena_bytes, art / "c", name=name, provenance=provenance)
-    return plan
+    from edgeformer.export.signature import artifact_signature
+    ops = len(graph.nodes) if backend == "native" else plan["kernel_calls"]   # one EF_PROFILE_BEGIN per op
+    return plan, artifact_signature(graph, reference, backend, name, io_dtype, ops)
