@@ -22,8 +22,9 @@ from typing import Any, Callable
 
 import numpy as np
 
-from edgeformer.export.emit.ops_qlinear import KMAX
+from edgeformer.export.emit.record import Emission, NodeRecord, emit_nodes
 from edgeformer.export.ir import Graph, Node
+from edgeformer.export.kernel_limits import AA_FAST_K, AA_PAIR_MIN_K
 from edgeformer.export.macs import node_macs
 from edgeformer.specs import LMUFormerSpec, Spec, ViTSpec
 
@@ -47,79 +48,86 @@ ELEM_OPS = {"ef.QLayerNorm": "norm", "LayerNormalization": "norm", "BatchNormali
 FEATURES = ("calls", "fc_macs", "fc_out", "fcr_macs", "fcr_out", "aa_macs", "aa_out", "aap_macs", "aap_out",
             "aas_macs", "aas_out", "fmac_macs", "fmac_out", "norm", "softmax", "lut", "qbinary", "qbinary_ref",
             "quant", "move", "fbin", "fcmp", "fcast", "float", "row_copy")
-# An int8 fc / conv whose reduction is longer than the emitter's KMAX takes the row-major
-# reference kernel ("fcr"; export/emit/ops_qlinear.py), e.g. an LMU's [x, m] input of 128 + 4 x 64.
-# ef_qbinary_s8's fast loops take one dense or scalar-broadcast axis; other broadcasts take the
-# reference kernel ("qbinary_ref").
+# Which kernel a node runs is read from its emitted record (export/emit/record.py), not
+# guessed again here: an int8 fc / conv whose reduction is longer than the packed kernels take
+# calls a row-major reference kernel ("fcr"), e.g. an LMU's [x, m] input of 128 + 4 x 64;
+# ef_qbinary_s8's fast loops take one dense or scalar-broadcast axis (params rank 1), other
+# broadcasts its reference loop ("qbinary_ref").
+FC_REFERENCE = ("ef_qmatmul_s8", "ef_qconv2d_s8")
 QBINARY_FAST = ("ef.QAdd", "ef.QSub", "ef.QMul")
-# The act x act matmul (export/kernels/ef_qaa.c) has unrolled row loops for these reduction
-# lengths ("aa"); other lengths of 8 or more take its two-output loop ef_aa_pair ("aap"), and
-# shorter ones its C loop ("aas": several times the instructions per MAC).
-AA_FAST_K = (8, 16, 32, 64, 128)
-AA_PAIR_MIN_K = 8
 
 
 def _numel(graph: Graph, names) -> int:
     return max((graph.tensors[n].numel for n in names if n and n in graph.tensors), default=0)
 
 
-def node_features(graph: Graph, node: Node, times: int = 1) -> Counter:
-    """Features of one top-level node (a row loop: its body x rows, plus its row copies)."""
+def node_features(graph: Graph, node: Node, rec: NodeRecord, times: int = 1) -> Counter:
+    """Features of one top-level node (a row loop: its body x rows, plus its row copies);
+    `rec`: the node's emitted record (a row loop's holds its body's calls too)."""
     f: Counter = Counter()
     if node.op == ROW_LOOP:
         body, rows = node.attrs["body"], int(node.attrs["rows"])
         for b in body.nodes:
-            f.update(node_features(body, b, times * rows))
+            f.update(node_features(body, b, rec, times * rows))
         copies = len(node.attrs.get("row_inputs", ())) + len(node.attrs.get("row_outputs", ()))
         f["row_copy"] += times * rows * copies
         return f
     f["calls"] += times
     out = _numel(graph, node.outputs)
+    calls = rec.calls_of(node.name)
     if node.op in MAC_OPS:
         k = MAC_OPS[node.op]
-        if k == "aa" and (red := graph.tensors[node.inputs[0]].shape[-1]) not in AA_FAST_K:
-            k = "aap" if red >= AA_PAIR_MIN_K else "aas"
-        if k == "fc" and node.op.startswith("ef.") and _fc_k(graph, node) > KMAX:
+        if k == "aa":
+            k = _aa_class(calls)
+        if k == "fc" and node.op.startswith("ef.") and any(c.kernel in FC_REFERENCE for c in calls):
             k = "fcr"
         f[f"{k}_macs"] += times * node_macs(graph, node)
         f[f"{k}_out"] += times * out
     else:
         kind = ELEM_OPS.get(node.op, "float")
-        if kind == "qbinary" and not _qbinary_fast(graph, node):
+        if kind == "qbinary" and not _qbinary_fast(node, calls):
             kind = "qbinary_ref"
         f[kind] += times * max(out, _numel(graph, node.inputs))
     return f
 
 
-def _fc_k(graph: Graph, node: Node) -> int:
-    """The reduction length the emitter compares with KMAX: the matmul's k, a conv's c_in/g x kh x kw."""
-    if "k" in node.attrs:
-        return int(node.attrs["k"])
-    w = graph.tensors[node.inputs[1]].shape
-    return int(np.prod(w[1:]))
+def _aa_class(calls) -> str:
+    """ef_qmatmul_aa_s8's loop for the call's reduction length (ef_qaa.c): an unrolled row
+    loop ("aa"), the two-output loop ("aap") or the C loop ("aas")."""
+    k = next(int(c.params["k"]) for c in calls if c.kernel == "ef_qmatmul_aa_s8")
+    return "aa" if k in AA_FAST_K else "aap" if k >= AA_PAIR_MIN_K else "aas"
 
 
-def _qbinary_fast(graph: Graph, node: Node) -> bool:
-    """Whether ef_qbinary_s8 runs its fast loop: the broadcast squeezes to one axis (as the emitter squeezes it)."""
-    from edgeformer.export.emit.ctx import broadcast_strides, squeeze_dims
-
-    oshape = graph.tensors[node.outputs[0]].shape
-    tables = [broadcast_strides(graph.tensors[i].shape, oshape) for i in node.inputs[:2]]
-    shape, _ = squeeze_dims(oshape, *tables)
-    return node.op in QBINARY_FAST and len(shape) == 1
+def _qbinary_fast(node: Node, calls) -> bool:
+    """Whether ef_qbinary_s8 runs its fast loop: the broadcast the emitter squeezed is one axis."""
+    return node.op in QBINARY_FAST and all(c.params.get("rank") == 1 for c in calls)
 
 
-def graph_features(graph: Graph) -> list[dict[str, int]]:
-    """One feature dict per top-level node, in execution (= profile) order."""
-    return [dict(node_features(graph, n)) for n in graph.nodes]
+def graph_features(graph: Graph, emission: Emission | None = None) -> list[dict[str, int]]:
+    """One feature dict per top-level node, in execution (= profile) order. `emission`: the
+    graph's nodes as emitted at its plan (export/emit/record.py); without it they are emitted
+    here at placeholder offsets (the kernel choices do not depend on where tensors live)."""
+    if emission is None:
+        emission = emit_nodes(graph, _Unplanned())
+    return [dict(node_features(graph, n, rec)) for n, rec in zip(graph.nodes, emission.nodes)]
 
 
-def graph_totals(graph: Graph) -> dict[str, int]:
+def graph_totals(graph: Graph, emission: Emission | None = None) -> dict[str, int]:
     """The features summed over the graph, plus `nodes` (what the search stores per candidate)."""
     tot: Counter = Counter()
-    for f in graph_features(graph):
+    for f in graph_features(graph, emission):
         tot.update(f)
     return {**dict(tot), "nodes": len(graph.nodes)}
+
+
+class _Unplanned(dict):
+    """Offsets for emitting before a plan: every tensor at 0 (the C text is not written)."""
+
+    def __contains__(self, name) -> bool:
+        return True
+
+    def __missing__(self, name) -> int:
+        return 0
 
 
 def _row(f: dict[str, int]) -> np.ndarray:
@@ -241,8 +249,8 @@ def calibrate(core: str, kind: str, log: Callable[[str], None] = lambda m: None)
     """Fit the model for `core`/`kind` from fresh profile runs; cached per kernel source."""
     from edgeformer.nas.memory import _tree_hash, cache_dir
 
-    key = _tree_hash("export/kernels/*", "export/emit/*.py", "export/passes/*.py", "runtime/firmware/*",
-                     "targets/*.py", "nas/latency.py")
+    key = _tree_hash("export/kernels/*", "export/kernel_limits.py", "export/emit/*.py", "export/passes/*.py",
+                     "runtime/firmware/*", "targets/*.py", "nas/latency.py")
     path = cache_dir() / f"latency-{core}-{kind}-{key}.json"
     if path.is_file():
         return LatencyModel(**json.loads(path.read_text()))

@@ -7,19 +7,20 @@ params structs as C99 designated initialisers.
 from __future__ import annotations
 
 import math
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from edgeformer.errors import UserError
 from edgeformer.export.ir import Graph, Node, Tensor
+from edgeformer.export.kernel_limits import MAX_DIMS  # noqa: F401  (the emitters import it from here)
 
 C_TYPES = {"float32": "float", "float16": "uint16_t", "int8": "int8_t", "uint8": "uint8_t", "int16": "int16_t",
            "int32": "int32_t", "int64": "int64_t", "bool": "uint8_t"}
 DT_ENUM = {"float32": "EF_DT_F32", "int8": "EF_DT_I8", "uint8": "EF_DT_U8",
            "int16": "EF_DT_I16", "int32": "EF_DT_I32", "int64": "EF_DT_I64",
            "bool": "EF_DT_BOOL"}
-MAX_DIMS = 8
 
 
 def c_float(v: float) -> str:
@@ -50,6 +51,24 @@ def c_value(v) -> str:
 def c_comment(s: str) -> str:
     """Text that is safe inside a C block comment (neither closes nor nests one)."""
     return s.replace("*/", "* /").replace("/*", "/ *")
+
+
+@dataclass(frozen=True)
+class KernelCall:
+    """One kernel call an emitter wrote: for which node (a row loop's body node for a call
+    inside the loop), the C function, its params struct type and fields (None / {} when the
+    kernel takes positional arguments only)."""
+
+    node: str
+    op: str
+    kernel: str
+    ptype: str | None
+    params: dict
+
+
+# The calls of the node being recorded (emit/record.py), whichever EmitCtx writes them: a row
+# loop's body gets its own EmitCtx (ops_rowloop.py), and its calls belong to the loop's node.
+RECORDING: ContextVar[list[KernelCall] | None] = ContextVar("edgeformer_emit_recording", default=None)
 
 
 @dataclass
@@ -119,13 +138,26 @@ class EmitCtx:
         return self.weight(f"{self.node.name}#{tag}", data, dtype)
 
     # -- code ----------------------------------------------------------------------
+    def _record(self, kernel: str, ptype: str | None, params: dict | None) -> None:
+        log = RECORDING.get()
+        if log is not None:
+            n = self.node
+            log.append(KernelCall(n.name if n else "", n.op if n else "", kernel, ptype, dict(params or {})))
+
     def call(self, kernel: str, args: list[str], ptype: str | None = None,
              params: dict | None = None) -> list[str]:
+        self._record(kernel, ptype, params)
         if ptype is None:
             return [f"st = {kernel}({', '.join(args)});"]
         fields = ", ".join(f".{k} = {c_value(v)}" for k, v in params.items())
         return [f"{{ static const {ptype} p = {{{fields}}};",
                 f"  st = {kernel}(&p, {', '.join(args)}); }}"]
+
+    def call_declared(self, kernel: str, args: list[str], proto: str, header: str) -> list[str]:
+        """A call to a kernel whose prototype model.c does not include (it includes only
+        ef_kernels.h): the call carries `proto`, from `header`."""
+        self._record(kernel, None, None)
+        return [f"{{ {proto}  /* {header} */", f"  st = {kernel}({', '.join(args)}); }}"]
 
 
 def dense_strides(shape: tuple[int, ...]) -> list[int]:

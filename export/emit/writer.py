@@ -17,7 +17,7 @@ from edgeformer.errors import EdgeformerError, UserError
 from edgeformer.export.emit.clib import (Api, CNames, c_names, caller_held, library_files, provenance,
                                          provenance_lines, state_pairs)
 from edgeformer.export.emit.ctx import C_TYPES, EmitCtx, c_comment
-from edgeformer.export.emit.registry import get_emitter
+from edgeformer.export.emit.record import Emission, emit_nodes
 from edgeformer.export.ir import Graph
 from edgeformer.fsio import write_text
 
@@ -82,22 +82,30 @@ def _check_offsets(graph: Graph, offsets: dict[str, int], arena_bytes: int, used
 
 
 def emit_c(graph: Graph, offsets: dict[str, int], arena_bytes: int, out_dir,
-           model_name: str = "model", name: str | None = None, provenance: dict | None = None) -> list[Path]:
+           model_name: str = "model", name: str | None = None, provenance: dict | None = None,
+           emission: Emission | None = None) -> list[Path]:
     """Write the C library for `graph` under `out_dir` (sources, kernels, build files, README,
     example); return the paths written. `name` (export --name) prefixes every exported symbol
     and macro; `provenance` adds to what the banners record (`source`: the user's own model,
-    `source_sha256`); the reference ONNX's file name and sha256 are recorded in any case."""
+    `source_sha256`); the reference ONNX's file name and sha256 are recorded in any case.
+    `emission`: the nodes already emitted (record.emit_nodes, at these offsets with this
+    name's weights prefix), written as they are; without it they are emitted here."""
     names = c_names(model_name, name)
     prov = _provenance(graph, provenance)
     out = Path(out_dir)
-    ctx = EmitCtx(graph, offsets, prefix=names.weights)
     used = {t for n in graph.nodes for t in (*n.inputs, *n.outputs) if t}
     used |= set(graph.inputs) | set(graph.outputs)
     _check_offsets(graph, offsets, arena_bytes, used)
+    if emission is None:
+        emission = emit_nodes(graph, offsets, names.weights)
+    elif not emission.matches(names.weights, offsets):
+        raise EdgeformerError(f"the emission was made for prefix {emission.prefix} at other offsets; "
+                              f"writing {names.weights}: emit_nodes(graph, offsets, c_names(...).weights)")
+    # Constant outputs are added to weights.c after the nodes' constants (model.c reads them).
+    ctx = EmitCtx(graph, offsets, prefix=names.weights, weights=dict(emission.weights))
     body = []
-    for i, node in enumerate(graph.nodes):
-        ctx.node = node
-        code = get_emitter(node.op, node.name).fn(ctx, node)
+    for i, (node, rec) in enumerate(zip(graph.nodes, emission.nodes)):
+        code = rec.code
         ins = ", ".join(_shape_str(graph, t) for t in node.inputs if t)
         outs = ", ".join(_shape_str(graph, t) for t in node.outputs if t)
         label = node.name.replace("\\", "\\\\").replace('"', '\\"')

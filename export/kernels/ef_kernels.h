@@ -311,7 +311,8 @@ int ef_qbinary_s8_ref(const ef_qbinary_params *p, const int8_t *a, const int8_t 
  * With s = x_scale * pre_scale and q* the row's max (min when s < 0), each exponent is
  * exp(s * (x_i - q*)) = exp_table[|x_i - q*|]: x is int8, so a row needs at most 256
  * distinct exponentials, tabulated once at export (256 floats per node, in flash).
- * scratch: row floats (the reference kernel only). */
+ * scratch: row floats (the reference kernel, and the fast one on a core with a DSP and FPU
+ * when row is a multiple of 4: each exponential is looked up once, into scratch). */
 typedef struct {
     int32_t rows, row;
     float x_scale, pre_scale, y_scale;

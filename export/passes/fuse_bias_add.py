@@ -15,10 +15,10 @@ operand, before it becomes the fused node's fourth input. Pure: Graph -> Graph.
 from __future__ import annotations
 
 from edgeformer.export.ir import Graph, Node
+from edgeformer.export.kernel_limits import QFC_KMAX as KMAX  # only the packed kernel (ef_qfc_add_s8) has the epilogue
 from edgeformer.export.passes.qdq_util import rebuild
 
 MATMULS = ("ef.QMatMul", "ef.QGemm")
-KMAX = 256   # EF_QFC_KMAX: only the packed kernel (ef_qfc_add_s8) has the epilogue
 
 
 def _channel_const(g: Graph, c: str, n: int) -> bool:

@@ -19,6 +19,7 @@ import math
 import numpy as np
 
 from edgeformer.export.ir import Graph, Node, Tensor
+from edgeformer.export.kernel_limits import qlayernorm_scratch_bytes, qsoftmax_scratch_bytes
 from edgeformer.export.passes.qdq_util import (float_const, float_only_for, int8_act, rebuild,
                                                sole_q)
 
@@ -50,7 +51,7 @@ def _softmax(g: Graph, n: Node) -> tuple[Node, Node] | None:
         return None
     (x, px), (qn, py) = act, q
     attrs = dict(x_scale=px.scale, x_zp=px.zp, y_scale=py.scale, y_zp=py.zp, pre_scale=pre,
-                 row=row, scratch_bytes=4 * row)
+                 row=row, scratch_bytes=qsoftmax_scratch_bytes(row))
     return Node("ef.QSoftmax", n.name, (x,), (qn.outputs[0],), attrs), qn
 
 
@@ -92,7 +93,7 @@ def _layernorm(g: Graph, n: Node, tensors: dict[str, Tensor]) -> tuple[Node, Nod
                                np.ascontiguousarray(np.broadcast_to(v.reshape(-1), (size,))))
     attrs = dict(x_scale=px.scale, x_zp=px.zp, y_scale=py.scale, y_zp=py.zp,
                  epsilon=float(n.attrs.get("epsilon", 1e-5)), size=size, pool_rows=pool,
-                 scratch_bytes=4 * size * (2 if pool else 1))
+                 scratch_bytes=qlayernorm_scratch_bytes(size, pool))
     return Node("ef.QLayerNorm", n.name, (x, gname, bname), (qn.outputs[0],), attrs), qn
 
 
