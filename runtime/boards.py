@@ -107,6 +107,7 @@ class Board:
     probe: dict[str, Any] = field(default_factory=dict)   # probe name -> how (see flash.py)
     source: str = ""
     uart: "Uart | None" = None                              # the UART read-back port, if any
+    emulator: str | None = None   # a QEMU machine emulating the part itself (runtime/part_qemu.py): runs the device image
 
     @property
     def target(self) -> Target:
@@ -152,7 +153,7 @@ class Board:
 
 
 _TOP = {"name": str, "part": str, "core": str, "clock_hz": int, "simulator": str, "memory": dict, "probe": dict,
-        "uart": dict}
+        "uart": dict, "emulator": str}
 _UART = {"kind": str, "base": int, "baud": int, "clock_hz": int, "tx_pin": int, "setup": list}
 _REQUIRED = ("name", "core", "clock_hz", "simulator", "memory")
 _REGION = {"kind": str, "origin": int, "size": (int, str)}
@@ -214,8 +215,14 @@ def parse_board(text: str, src: str = "<board>") -> Board:
         if need not in names:
             raise UserError(f"board file {src}: missing key 'memory.{need}' (a [memory.{need}] table with origin and size)")
     _check_keys("probe.", data.get("probe", {}), _PROBE, src)
+    emulator = data.get("emulator")
+    if emulator is not None:
+        from edgeformer.runtime.part_qemu import PART_MACHINES
+        if emulator not in PART_MACHINES:
+            raise UserError(f"board file {src}: key 'emulator' = {emulator!r}; use one of {', '.join(PART_MACHINES)} "
+                            "(or leave it out: the board then runs in simulation on its stand-in only)")
     return Board(data["name"], data.get("part", data["name"]), data["core"], data["clock_hz"], data["simulator"],
-                 tuple(regions), dict(data.get("probe", {})), src, _parse_uart(data.get("uart"), src))
+                 tuple(regions), dict(data.get("probe", {})), src, _parse_uart(data.get("uart"), src), emulator)
 
 
 def _check_overlaps(regions: list[Region], src: str) -> None:

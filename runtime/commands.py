@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from edgeformer.cli import err, print_comparison, print_json, print_table
-from edgeformer.errors import EdgeformerError, OutputMismatch
+from edgeformer.errors import EdgeformerError, OutputMismatch, UserError
 
 DEFAULT_BOARD = "stm32f746g-disco"
 TOP_LAYERS = 15          # the profile table shows the heaviest layers; profile.json has every op
@@ -67,24 +67,20 @@ def build(art, board_name, image, as_json) -> None:
 @click.option("--io", type=click.Choice(["semihosting", "uart"]), default="semihosting", show_default=True,
               help="how the firmware gets inputs and returns outputs: host files over semihosting, or inputs "
                    "built into flash and outputs streamed out of the UART (what pyOCD / st-flash boards use)")
+@click.option("--image", type=click.Choice(["sim", "device"]), default="sim", show_default=True,
+              help="with --io uart: sim, the image linked for the board's stand-in; device, the image a probe "
+                   "flashes, run on the QEMU machine that emulates the board's part (boards with `emulator`)")
 @click.option("--timeout", type=click.FloatRange(1, 3600), default=300, show_default=True,
               help="hard limit in seconds for the emulator run")
 @_json
-def run(art, board_name, sim, n, io, timeout, as_json) -> None:
+def run(art, board_name, sim, n, io, image, timeout, as_json) -> None:
     """Run ART on the simulated board with real test inputs; compare with onnxruntime."""
-    from edgeformer.runtime.actions import run_artifact
-    from edgeformer.runtime.host import read_signature
-    from edgeformer.runtime.simrun import run_compare
-    from edgeformer.runtime.verify import load_meta
+    from edgeformer.runtime.actions import run_artifact, run_uart_artifact
 
     if io == "uart":
-        from edgeformer.runtime.boards import load_board
-        load_meta(art)
-        board = load_board(board_name)
-        execute = _uart_execute(Path(art), board, "sim", lambda elf: _run_uart_sim(elf, board, timeout))
-        _log(f"running {n} inputs on QEMU {board.simulator} (stands in for {board.name}; I/O over {io})")
-        result = run_compare(Path(art), load_meta(art), execute, read_signature(Path(art) / "c"), n)
-        result.update({"board": board.name, "sim": sim, "simulator": board.simulator, "io": io})
+        result = run_uart_artifact(art, board_name, image, n, timeout, log=_log)
+    elif image == "device":
+        raise UserError("--image device runs the UART read-back image; add --io uart")
     else:
         result = run_artifact(art, board_name, n, timeout, log=_log)
     if result["inputs"] < n:  # the test split is smaller than --inputs: say what actually ran
@@ -96,24 +92,6 @@ def run(art, board_name, sim, n, io, timeout, as_json) -> None:
                          f"({result['reference']})", result)
     if not result["passed"]:
         raise OutputMismatch(f"{art}: firmware output on {result['board']} disagrees with onnxruntime (see the table)")
-
-
-def _uart_execute(art: Path, board, image: str, run_elf):
-    """execute(in.bin) for the UART image: build it with those inputs in flash, run it, and
-    keep the streamed profile (on the function, for the caller)."""
-    from edgeformer.runtime.cross import build_firmware
-
-    def execute(data: bytes) -> bytes:
-        rec = build_firmware(art, board, image, log=_log, io="uart", samples=data)
-        res = run_elf(Path(rec["elf"]))
-        execute.build, execute.profile = rec, res.profile
-        return res.out
-    return execute
-
-
-def _run_uart_sim(elf: Path, board, timeout: float):
-    from edgeformer.runtime.uart import run_qemu_uart
-    return run_qemu_uart(elf, board.simulator, timeout)
 
 
 def _print_profile(art, prof) -> None:
@@ -169,23 +147,23 @@ def profile(art, board_name, sim, timeout, as_json) -> None:
 def flash(art, board_name, probe, port, n, timeout, as_json) -> None:
     """Flash the hardware image through a debug probe and read outputs and the cycle profile back
     (OpenOCD: semihosting through the probe; pyOCD / st-flash: the board's UART with --port)."""
+    from edgeformer.runtime.artifact import open_artifact
     from edgeformer.runtime.boards import load_board
     from edgeformer.runtime.flash import check_port, check_probe
-    from edgeformer.runtime.verify import load_meta
 
-    load_meta(art)
+    opened = open_artifact(art)
     board = load_board(board_name)
     kind = check_probe(board, probe)       # before anything is built or written
     if port is not None:
         check_port(board, probe, port)
     result = {"board": board.name, "probe": probe, "probe_kind": kind}
     if probe == "openocd" or port is None:
-        board, rec = _build(art, board_name, "device")
-        result.update(_flash_semihosted(Path(art), board, probe, rec))
+        board, rec = _build(opened, board_name, "device")
+        result.update(_flash_semihosted(opened, board, probe, rec))
         if probe != "openocd":
             _log("no --port: flashed only; give --port to read outputs and the profile back over the UART")
     else:
-        result.update(_flash_uart(Path(art), board, probe, port, n, timeout))
+        result.update(_flash_uart(opened, board, probe, port, n, timeout))
     if as_json:
         print_json(result)
     else:
@@ -203,18 +181,15 @@ def _run_flash(cmds, cwd) -> None:
             raise EdgeformerError(f"{cmd[0]} failed (exit {r.returncode}): {r.stderr.strip()[-500:]}")
 
 
-def _device_profile(art: Path, board, rec, raw: bytes) -> dict:
-    import json
-
+def _device_profile(art, board, rec, raw: bytes) -> dict:
     from edgeformer.runtime.profile import build_profile, write_profile
     from edgeformer.runtime.qemu import parse_profile
-    plan = json.loads((art / "plan.json").read_text())
-    prof = build_profile(board, rec, plan, parse_profile(raw), 1, "device")
-    write_profile(art, prof)
+    prof = build_profile(board, rec, art.plan, parse_profile(raw), 1, "device")
+    write_profile(art.path, prof)
     return prof
 
 
-def _flash_semihosted(art: Path, board, probe, rec) -> dict:
+def _flash_semihosted(art, board, probe, rec) -> dict:
     from edgeformer.runtime.flash import flash_commands
     with tempfile.TemporaryDirectory(prefix="edgeformer-flash-") as tmp:
         _run_flash(flash_commands(board, probe, Path(rec["elf"]), Path(tmp) / "firmware.bin"), tmp)
@@ -226,24 +201,27 @@ def _flash_semihosted(art: Path, board, probe, rec) -> dict:
     return out
 
 
-def _flash_uart(art: Path, board, probe, port, n, timeout) -> dict:
+def _flash_uart(art, board, probe, port, n, timeout) -> dict:
     """Build the UART image with n test inputs inside, flash it, read the stream, compare."""
+    from edgeformer.runtime.cross import build_firmware
     from edgeformer.runtime.flash import flash_commands
-    from edgeformer.runtime.host import read_signature
     from edgeformer.runtime.simrun import run_compare
     from edgeformer.runtime.uart import read_serial
-    from edgeformer.runtime.verify import load_meta
 
-    def run_on_board(elf: Path):
+    done = {}
+
+    def execute(data: bytes) -> bytes:
+        rec = build_firmware(art, board, "device", log=_log, io="uart", samples=data)
         with tempfile.TemporaryDirectory(prefix="edgeformer-flash-") as tmp:
-            _run_flash(flash_commands(board, probe, elf, Path(tmp) / "firmware.bin"), tmp)
+            _run_flash(flash_commands(board, probe, Path(rec["elf"]), Path(tmp) / "firmware.bin"), tmp)
         _log(f"reading the UART stream on {port} at {board.uart.baud} baud")
-        return read_serial(port, board.uart.baud, timeout)
+        res = read_serial(port, board.uart.baud, timeout)
+        done.update(build=rec, profile=res.profile)
+        return res.out
 
-    execute = _uart_execute(art, board, "device", run_on_board)
-    res = run_compare(art, load_meta(art), execute, read_signature(art / "c"), n)
-    prof = _device_profile(art, board, execute.build, execute.profile)
-    return {"elf": execute.build["elf"], "flashed": True, "read_back": f"uart {port}", "passed": res["passed"],
+    res = run_compare(art, execute, n)
+    prof = _device_profile(art, board, done["build"], done["profile"])
+    return {"elf": done["build"]["elf"], "flashed": True, "read_back": f"uart {port}", "passed": res["passed"],
             "max_abs_diff": res.get("max_abs_diff"), "top1_agreement": res.get("top1_agreement"),
             "cycles_total": prof["cycles_total"]}
 

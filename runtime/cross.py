@@ -23,8 +23,8 @@ import numpy as np
 
 from edgeformer.errors import DoesNotFit, EdgeformerError, UserError
 from edgeformer.fsio import write_json, write_text
+from edgeformer.runtime.artifact import Artifact, open_artifact
 from edgeformer.runtime.boards import SIM_UART, Board, Uart
-from edgeformer.runtime.host import read_signature
 
 STACK_BYTES = 4096       # kernels use < 200 B of stack; libm and the harness a little more
 LIBC_RESERVE = 1024      # newlib-nano's .data/.bss (impure data), measured ~0.4 KiB
@@ -36,12 +36,6 @@ def find_tool(name: str, apt: str) -> str:
     if not path:
         raise UserError(f"{name} not found; install it (apt-get install {apt})")
     return path
-
-
-def profile_ops(c_dir: Path) -> int:
-    """Number of profiled ops in model.c (the EF_PROFILE_BEGIN(i) indices are 0..n-1)."""
-    idx = [int(i) for i in re.findall(r"EF_PROFILE_BEGIN\((\d+)\)", (c_dir / "model.c").read_text())]
-    return max(idx) + 1 if idx else 1
 
 
 def fw_config_h(sig: dict, streaming: bool) -> str:
@@ -123,17 +117,22 @@ def ram_figure(sizes: dict[str, Any], stack: dict[str, Any]) -> dict[str, Any]:
             "stack_measured": stack["measured"], "stack_source": stack["source"]}
 
 
-def _stack_high_water(elf: Path, board: Board, sig: dict, meta: dict, image: str, io: str, dest: Path,
+def _stack_high_water(elf: Path, digest: str, board: Board, art: Artifact, image: str, io: str, dest: Path,
                       log) -> dict[str, Any]:
     """The firmware's stack high-water mark (firmware/stack.c paints the stack): the sim image is
-    run once in QEMU on one sample of zeros; a device or UART image takes its board's sim
-    measurement when there is one (same code), else the reserve, marked as not measured."""
+    run once in QEMU on one sample of zeros, and the figure is kept in build.json with the ELF's
+    sha256, so rebuilding the same ELF (build, then run or profile) reuses it instead of running
+    QEMU again; a device or UART image takes its board's sim measurement when there is one (same
+    code), else the reserve, marked as not measured."""
     if image == "sim" and io == "semihosting":
+        cached = _read_record(dest / "build.json")
+        if cached.get("elf_sha256") == digest and cached.get("stack_measured"):
+            return {"bytes": int(cached["stack_bytes"]), "measured": True, "source": cached["stack_source"]}
         from edgeformer.runtime.qemu import pack_inputs, parse_profile, run_qemu
         try:
             steps = 1
-            arrs = [np.zeros((1, 1, *i["shape"]), i["dtype"]) for i in sig["inputs"]]
-            if meta.get("streaming"):
+            arrs = [np.zeros((1, 1, *i["shape"]), i["dtype"]) for i in art.inputs]
+            if art.streaming:
                 arrs = arrs[:1]
             res = run_qemu(elf, board.simulator, pack_inputs(arrs, steps), timeout=300)
             return {"bytes": int(parse_profile(res.profile)["stack_bytes"]), "measured": True,
@@ -141,13 +140,25 @@ def _stack_high_water(elf: Path, board: Board, sig: dict, meta: dict, image: str
         except (EdgeformerError, UserError, OSError) as e:
             log(f"stack not measured ({e}); counting the {STACK_BYTES}-byte reserve")
     else:
-        sim = build_dir(dest.parent.parent.parent, board, "sim", "semihosting") / "build.json"
-        if sim.is_file():
-            rec = json.loads(sim.read_text())
-            if rec.get("stack_measured"):
-                return {"bytes": int(rec["stack_bytes"]), "measured": True,
-                        "source": rec.get("stack_source", "") + " (the sim image of the same code)"}
+        rec = _read_record(build_dir(art.path, board, "sim", "semihosting") / "build.json")
+        if rec.get("stack_measured"):
+            return {"bytes": int(rec["stack_bytes"]), "measured": True,
+                    "source": rec.get("stack_source", "") + " (the sim image of the same code)"}
     return {"bytes": STACK_BYTES, "measured": False, "source": "reserve (not measured)"}
+
+
+def _sha256(path: Path) -> str:
+    import hashlib
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def _read_record(path: Path) -> dict[str, Any]:
+    """An earlier build.json, or {} when there is none (or it cannot be read: it is rebuilt)."""
+    try:
+        rec = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return rec if isinstance(rec, dict) else {}
 
 
 def _link_overflow(stderr: str) -> dict[str, int]:
@@ -184,22 +195,17 @@ def build_dir(art: Path, board: Board, image: str, io: str) -> Path:
     return Path(art) / "build" / board.name / sub if sub else Path(art) / "build" / board.name
 
 
-def build_firmware(art: Path, board: Board, image: str = "sim", log=lambda m: None, io: str = "semihosting",
-                   samples: bytes | None = None) -> dict[str, Any]:
+def build_firmware(art: Artifact | Path, board: Board, image: str = "sim", log=lambda m: None,
+                   io: str = "semihosting", samples: bytes | None = None) -> dict[str, Any]:
     """ART/build/BOARD/firmware.elf (sim) or ART/build/BOARD/device/firmware.elf; returns the
     build record (also written as build.json next to the ELF). io="uart": the UART read-back
     image (firmware/main_uart.c) with `samples` (in.bin bytes) built into flash; its sim image
     talks to the stand-in's CMSDK UART, its device image to the board's [uart]."""
-    from edgeformer.runtime.verify import load_meta
-
-    art = Path(art)
-    meta = load_meta(art)
-    c_dir = art / "c"
-    plan = json.loads((art / "plan.json").read_text())
+    opened = open_artifact(art)
+    art, c_dir, plan, sig = opened.path, opened.c_dir, opened.plan, opened.signature
     tgt = board.target
     cc = find_tool(tgt.cc, "gcc-arm-none-eabi libnewlib-arm-none-eabi")
-    sig = read_signature(c_dir)
-    n_ops = profile_ops(c_dir)
+    n_ops = max(opened.ops, 1)   # the profile table's size (EF_PROFILE_BEGIN indices 0..ops-1)
     # I/O the caller holds outside the arena (state; all I/O of a model.h without NAME_input())
     io_bytes = sum(io["bytes"] for io in sig["inputs"] + sig["outputs"]
                    if not (sig.get("io_in_arena") and io.get("in_arena")))
@@ -219,7 +225,7 @@ def build_firmware(art: Path, board: Board, image: str = "sim", log=lambda m: No
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{board.name}.", dir=art / "build"))
     try:
-        write_text(tmp / "fw_config.h", fw_config_h(sig, bool(meta.get("streaming"))))
+        write_text(tmp / "fw_config.h", fw_config_h(sig, opened.streaming))
         write_text(tmp / "link.ld", linker_script(board, image))
         startup = resources.files("edgeformer.boards").joinpath("startup_cortex_m.c")
         fw = [FIRMWARE_DIR / "main.c", FIRMWARE_DIR / "semihost.c", FIRMWARE_DIR / "profile.c", FIRMWARE_DIR / "stack.c"]
@@ -268,12 +274,14 @@ def build_firmware(art: Path, board: Board, image: str = "sim", log=lambda m: No
             raise EdgeformerError(f"ef_arena in the ELF is {sizes['arena_bytes']} bytes, plan.json says "
                                   f"{plan['arena_bytes']}: re-export {art}")
         warnings = [ln for ln in r.stderr.splitlines() if "warning:" in ln]
-        stack = _stack_high_water(tmp / "firmware.elf", board, sig, meta, image, io, dest, log)
+        digest = _sha256(tmp / "firmware.elf")
+        stack = _stack_high_water(tmp / "firmware.elf", digest, board, opened, image, io, dest, log)
         sizes.update(ram_figure(sizes, stack))
         record = {**sizes, "elf": str(dest / "firmware.elf"), "board": board.name, "core": board.core,
                   "image": image, "simulator": board.simulator, "sram_bytes": board.ram.size,
                   "flash_capacity_bytes": board.flash.size, "ram_reserve": reserve, "ops": n_ops,
-                  "streaming": bool(meta.get("streaming")), "io": io, "warnings": warnings[:20]}
+                  "streaming": opened.streaming, "io": io, "warnings": warnings[:20],
+                  "elf_sha256": digest}
         write_json(tmp / "build.json", record)
         dest.mkdir(parents=True, exist_ok=True)
         for p in tmp.iterdir():  # file by file, each replaced atomically (device/ may sit beside)

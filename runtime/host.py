@@ -3,7 +3,8 @@
 The generated harness `main.c` reads samples from a file (or stdin): each sample is every
 input's bytes back to back; for each sample it runs the model and writes every output's
 bytes to stdout. So N samples are one process, not N. `exe --info` prints the I/O
-signature as JSON, which run_host uses to split and shape the bytes.
+signature as JSON (an artifact's: export.json's), which run_host uses to split and shape
+the bytes.
 """
 from __future__ import annotations
 
@@ -32,7 +33,19 @@ def find_cc() -> str:
 
 
 def read_signature(c_dir: Path) -> dict:
-    """Model name, C prefixes and I/O shapes/dtypes from the generated model.h.
+    """Model name, C prefixes and I/O of the C in `c_dir`: export.json's `signature` when c_dir
+    is an artifact's c/ (runtime/artifact.py; export/signature.py lists the keys); for a bare C
+    folder written by emit_c alone (kernel, conformance and library tests, no export.json),
+    what its model.h declares."""
+    c_dir = Path(c_dir)
+    if (c_dir.parent / "export.json").is_file() and c_dir.name == "c":
+        from edgeformer.runtime.artifact import open_artifact
+        return open_artifact(c_dir.parent).signature
+    return header_signature(c_dir)
+
+
+def header_signature(c_dir: Path) -> dict:
+    """The I/O a bare emitted model.h declares (no artifact around it to say so).
 
     `symbol` prefixes the functions (`ef_model` / NAME: `<symbol>_run`), `macro` the macros
     (`EF` / NAME upper-cased: `<macro>_ARENA_BYTES`); `name` is NAME, or `model` without
@@ -53,14 +66,9 @@ def read_signature(c_dir: Path) -> dict:
             shape = json.loads(macros[f"{kind}{i}_SHAPE"].replace("{", "[").replace("}", "]"))
             if int(macros[f"{kind}{i}_RANK"]) == 0:
                 shape = []
-            io = {"shape": shape, "dtype": json.loads(macros[f"{kind}{i}_DTYPE"]),
-                  "bytes": int(macros[f"{kind}{i}_BYTES"]),
-                  # in the arena (NAME_input(i)/NAME_output(i)), or in a buffer the caller holds
-                  "in_arena": macros.get(f"{kind}{i}_IN_ARENA", "0").strip() == "1"}
-            if f"{kind}{i}_SCALE" in macros:   # export --io-dtype int8/uint8
-                io["scale"] = float(macros[f"{kind}{i}_SCALE"].rstrip("f"))
-                io["zero_point"] = int(macros[f"{kind}{i}_ZERO_POINT"])
-            ios.append(io)
+            ios.append({"index": i, "shape": shape, "dtype": json.loads(macros[f"{kind}{i}_DTYPE"]),
+                        "bytes": int(macros[f"{kind}{i}_BYTES"]),
+                        "in_arena": macros.get(f"{kind}{i}_IN_ARENA", "0").strip() == "1"})
         sig[kind.lower() + "s"] = ios
     sig["io_in_arena"] = "IO_IN_ARENA" in macros
     return sig
@@ -68,6 +76,12 @@ def read_signature(c_dir: Path) -> dict:
 
 def _c_str(s: str) -> str:
     return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _info(sig: dict) -> dict:
+    """What `exe --info` prints: enough for run_host to split and shape the bytes."""
+    return {"name": sig["name"], **{kind: [{k: io[k] for k in ("shape", "dtype", "bytes")} for io in sig[kind]]
+                                    for kind in ("inputs", "outputs")}}
 
 
 def harness_c(sigs: list[dict]) -> str:
@@ -90,7 +104,7 @@ def harness_c(sigs: list[dict]) -> str:
         ob = [str(o["bytes"]) for o in s["outputs"]] or ["0"]
         if len(ib) > 16 or len(ob) > 16:
             raise UserError(f"model {s['name']}: the host harness takes at most 16 inputs/outputs")
-        out.append(f"    {{{_c_str(s['name'])}, {_c_str(json.dumps(s))}, {s['symbol']}_init, "
+        out.append(f"    {{{_c_str(s['name'])}, {_c_str(json.dumps(_info(s)))}, {s['symbol']}_init, "
                    f"{s['symbol']}_run, {s['symbol'] + '_input' if s.get('io_in_arena') else '0'}, "
                    f"{s['symbol'] + '_output' if s.get('io_in_arena') else '0'}, {len(s['inputs'])}, {len(s['outputs'])}, "
                    f"{{{', '.join(ib)}}}, {{{', '.join(ob)}}}}},")
@@ -151,13 +165,14 @@ def _compile(cc: str, sources: list[Path], out_exe: Path, flags: list[str]) -> N
         raise EdgeformerError(f"C compile failed ({Path(cc).name}): " + "; ".join(lines[:5]))
 
 
-def build_host_multi(c_dirs, out_exe, extra_cflags=(), sanitize=False) -> Path:
-    """One executable holding several emitted models (distinct model names)."""
+def build_host_multi(c_dirs, out_exe, extra_cflags=(), sanitize=False, signatures=None) -> Path:
+    """One executable holding several emitted models (distinct model names); `signatures`
+    (an Artifact's, per c_dir) or read_signature's."""
     c_dirs = [Path(d) for d in c_dirs]
     cc = find_cc()
     out_exe = Path(out_exe)
     out_exe.parent.mkdir(parents=True, exist_ok=True)
-    sigs = [read_signature(d) for d in c_dirs]
+    sigs = list(signatures) if signatures is not None else [read_signature(d) for d in c_dirs]
     main = out_exe.parent / f"{out_exe.name}.main.c"
     write_text(main, harness_c(sigs))
     kernels = sorted(p for p in c_dirs[0].glob("ef_*.c"))
@@ -169,12 +184,12 @@ def build_host_multi(c_dirs, out_exe, extra_cflags=(), sanitize=False) -> Path:
     return out_exe
 
 
-def build_host(c_dir, out_exe, extra_cflags=(), sanitize=False) -> Path:
+def build_host(c_dir, out_exe, extra_cflags=(), sanitize=False, signature: dict | None = None) -> Path:
     """Compile the emitted C in `c_dir` plus a generated harness into `out_exe`."""
     c_dir = Path(c_dir)
     if not (c_dir / "model.h").is_file():
         raise UserError(f"{c_dir}: no model.h; run the exporter first")
-    return build_host_multi([c_dir], out_exe, extra_cflags, sanitize)
+    return build_host_multi([c_dir], out_exe, extra_cflags, sanitize, None if signature is None else [signature])
 
 
 def _np(dtype: str):

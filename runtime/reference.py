@@ -18,6 +18,7 @@ from typing import Any, Callable
 import numpy as np
 
 from edgeformer.errors import UserError
+from edgeformer.runtime.artifact import Artifact, open_artifact
 
 Step = Callable[[list[np.ndarray]], list[np.ndarray]]   # one sample's inputs -> its outputs
 
@@ -117,11 +118,11 @@ def _tvm(art: Path, meta: dict, device: str) -> tuple[Step, str, str]:
 ENGINES = {"onnxruntime": _ort, "torch": _torch, "tvm": _tvm}
 
 
-def _mcu_outputs(art: Path, meta: dict, x: np.ndarray, state_shapes: list[tuple]) -> np.ndarray:
+def _mcu_outputs(art: Artifact, x: np.ndarray, state_shapes: list[tuple]) -> np.ndarray:
     from edgeformer.runtime.host import build_host, run_host
     with tempfile.TemporaryDirectory(prefix="edgeformer-ref-") as tmp:
-        exe = build_host(art / "c", Path(tmp) / "model")
-        if not meta.get("streaming"):
+        exe = build_host(art.c_dir, Path(tmp) / "model", signature=art.signature)
+        if not art.streaming:
             return run_host(exe, [x[:, None].astype(np.float32)])[0][:, 0]
         n, steps = len(x), []
         state = [np.zeros((n, *s), np.float32) for s in state_shapes]
@@ -132,16 +133,15 @@ def _mcu_outputs(art: Path, meta: dict, x: np.ndarray, state_shapes: list[tuple]
         return np.stack(steps, axis=1)
 
 
-def reference(art: Path, device: str, engine: str, n: int, repeats: int = 3) -> dict[str, Any]:
-    from edgeformer.export.onnx_check import session
-    from edgeformer.runtime.verify import load_meta, test_inputs
+def reference(art: Path | Artifact, device: str, engine: str, n: int, repeats: int = 3) -> dict[str, Any]:
+    from edgeformer.runtime.verify import test_inputs
 
     if engine not in ENGINES:
         raise UserError(f"--engine {engine!r}: choose one of {', '.join(ENGINES)}")
-    meta = load_meta(art)
-    x, provenance = test_inputs(meta, art, n)
-    sess = session(str(art / meta["reference"]))
-    state_shapes = [tuple(d if isinstance(d, int) else 1 for d in i.shape) for i in sess.get_inputs()[1:]]
+    opened = open_artifact(art)
+    meta, art = opened.meta, opened.path
+    x, provenance = test_inputs(opened, n)
+    state_shapes = opened.state_shapes
     step, used, note = ENGINES[engine](art, meta, device)
     _drive(step, meta, x[:1], state_shapes)          # warm-up (CUDA context, kernel compile)
     best = float("inf")
@@ -149,7 +149,7 @@ def reference(art: Path, device: str, engine: str, n: int, repeats: int = 3) -> 
         t0 = time.perf_counter()
         got, calls = _drive(step, meta, x, state_shapes)
         best = min(best, time.perf_counter() - t0)
-    mcu = _mcu_outputs(art, meta, x, state_shapes)
+    mcu = _mcu_outputs(opened, x, state_shapes)
     return {"engine": engine, "device": device, "device_used": used, "note": note, "inputs": int(len(x)),
             "input_source": provenance, "steps_per_input": calls // len(x), "seconds": best,
             "throughput_per_s": calls / best, "max_abs_diff": float(np.max(np.abs(got.astype(np.float64) - mcu))),

@@ -18,6 +18,7 @@ from typing import Any, Callable
 import numpy as np
 
 from edgeformer.errors import EdgeformerError
+from edgeformer.runtime.artifact import Artifact
 from edgeformer.runtime.qemu import QemuResult, pack_inputs, run_qemu
 
 
@@ -83,13 +84,13 @@ class SequenceReplay:
         return res
 
 
-def run_compare(art: Path, meta: dict[str, Any], execute: Execute, sig: dict, n: int) -> dict[str, Any]:
+def run_compare(art: Artifact, execute: Execute, n: int) -> dict[str, Any]:
     """verify.compare() with the firmware (`execute`) as the candidate."""
     from edgeformer.runtime.verify import compare, test_inputs
 
-    if meta.get("streaming"):
-        x, _ = test_inputs(meta, art, n)   # the same inputs compare() will draw
-        runner = SequenceReplay(execute, sig, x, ((meta.get("io_quant") or {}).get("inputs") or [None])[0])
+    if art.streaming:
+        x, _ = test_inputs(art, n)   # the same inputs compare() will draw
+        runner = SequenceReplay(execute, art.signature, x, art.io_quant["inputs"][0])
     else:
-        runner = FirmwareRunner(execute, sig)
-    return compare(meta, art, runner, n)
+        runner = FirmwareRunner(execute, art.signature)
+    return compare(art, runner, n)

@@ -16,7 +16,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from edgeformer.errors import UserError
+from edgeformer.runtime.artifact import Artifact, open_artifact
 
 FLOAT_TOL = 1e-4
 INT8_MIN_TOP1 = 0.99
@@ -27,44 +27,51 @@ Runner = Callable[[list[np.ndarray]], list[np.ndarray]]  # batched inputs -> bat
 
 def load_meta(art: str | Path) -> dict[str, Any]:
     """export.json of a checked artifact (runtime/artifact.py names any missing or corrupt file)."""
-    from edgeformer.runtime.artifact import open_artifact
     return open_artifact(art).meta
 
 
-def _foreign(meta: dict[str, Any]) -> bool:
-    return meta.get("source", {}).get("kind") == "onnx" and not meta.get("streaming")
+def _opened(art, rest: tuple) -> tuple[Artifact, tuple]:
+    """An Artifact from `art`; callers outside runtime/ still pass export.json's dict then ART
+    (tests/e2e/test_clib.py, bench/spiking.py): that form is taken too."""
+    if isinstance(art, dict):
+        return open_artifact(rest[0]), rest[1:]
+    return open_artifact(art), rest
 
 
-def test_feeds(meta: dict[str, Any], art: Path, n: int) -> tuple[list[np.ndarray], str]:
+def _foreign(art: Artifact) -> bool:
+    return art.meta.get("source", {}).get("kind") == "onnx" and not art.streaming
+
+
+def test_feeds(art, n: int, *rest) -> tuple[list[np.ndarray], str]:
     """N test inputs per model input, each (N, *input shape): what `compare` runs."""
-    if _foreign(meta):
+    art, (n, *_) = _opened(art, (n, *rest))
+    if _foreign(art):
         from edgeformer.export.foreign_inputs import dataset_inputs, random_inputs
-        model = art / "model.onnx"   # the float model: its embedding tables bound the token ids
-        if meta.get("dataset"):
+        model = art.path / "model.onnx"   # the float model: its embedding tables bound the token ids
+        if art.meta.get("dataset"):
             from edgeformer.data import load_dataset
-            ds = load_dataset(meta["dataset"])
+            ds = load_dataset(art.meta["dataset"])
             return (dataset_inputs(model, ds.x_test[:n], ds.name),
                     f"{ds.name} test split, first {min(n, len(ds.x_test))}")
         return random_inputs(model, n, seed=0), "random(seed=0)"
-    x, provenance = test_inputs(meta, art, n)
+    x, provenance = test_inputs(art, n)
     return [x[:, None]], provenance
 
 
-def test_inputs(meta: dict[str, Any], art: Path, n: int) -> tuple[np.ndarray, str]:
+def test_inputs(art, n: int, *rest) -> tuple[np.ndarray, str]:
     """N real test inputs of the first input (batch axis dropped), from the artifact's dataset,
     or seeded ones of the input's kind when it has none."""
-    if _foreign(meta):
-        xs, provenance = test_feeds(meta, art, n)
+    art, (n, *_) = _opened(art, (n, *rest))
+    if _foreign(art):
+        xs, provenance = test_feeds(art, n)
         return xs[0][:, 0] if xs[0].ndim > 1 and xs[0].shape[1] == 1 else xs[0], provenance
-    from edgeformer.export.onnx_check import session
-    sess = session(str(art / meta["reference"]))
-    shape = [d if isinstance(d, int) else 1 for d in sess.get_inputs()[0].shape]
-    if meta.get("dataset"):
+    if art.meta.get("dataset"):
         from edgeformer.data import load_dataset
-        ds = load_dataset(meta["dataset"])
+        ds = load_dataset(art.meta["dataset"])
         return ds.x_test[:n], f"{ds.name} test split, first {min(n, len(ds.x_test))}"
     rng = np.random.default_rng(0)
-    steps = (meta["spec"]["seq_len"],) if meta.get("streaming") else ()
+    steps = (art.meta["spec"]["seq_len"],) if art.streaming else ()
+    shape = art.inputs[0]["shape"]
     return rng.standard_normal((n, *steps, *shape[1:])).astype(np.float32), "random(seed=0)"
 
 
@@ -86,11 +93,10 @@ def dequantize_io(rec: dict | None, y: np.ndarray) -> np.ndarray:
     return ((np.asarray(y).astype(np.int32) - rec["zero_point"]).astype(np.float32) * np.float32(rec["scale"]))
 
 
-def io_runner(meta: dict[str, Any], run: Runner) -> Runner:
+def io_runner(art: Artifact, run: Runner) -> Runner:
     """`run` seen through the artifact's I/O dtype: float inputs in, float outputs out, so that it
     compares with onnxruntime on the (Q)ONNX as it is."""
-    quant = meta.get("io_quant") or {}
-    ins, outs = quant.get("inputs") or [], quant.get("outputs") or []
+    ins, outs = art.io_quant["inputs"], art.io_quant["outputs"]
     if not any(ins) and not any(outs):
         return run
 
@@ -100,30 +106,6 @@ def io_runner(meta: dict[str, Any], run: Runner) -> Runner:
     return wrapped
 
 
-def _output_scales(onnx_path: Path) -> dict[str, float]:
-    """Per graph output: the scale of the int8 tensor it is dequantised from (one 'step')."""
-    import onnx
-    from onnx import numpy_helper
-    m = onnx.load(str(onnx_path))
-    inits = {i.name: i for i in m.graph.initializer}
-    producer = {o: node for node in m.graph.node for o in node.output}
-    scales = {}
-    for out in m.graph.output:
-        node = producer.get(out.name)
-        while node is not None and node.op_type in ("Identity", "Reshape", "Flatten", "Squeeze", "Unsqueeze"):
-            node = producer.get(node.input[0])   # a view of a dequantised tensor is on its grid
-        if node is not None and node.op_type == "DequantizeLinear" and node.input[1] in inits:
-            scales[out.name] = float(numpy_helper.to_array(inits[node.input[1]]).reshape(-1)[0])
-    return scales
-
-
-def _output_scale(onnx_path: Path) -> float | None:
-    """Scale of the int8 tensor the first output (logits) is dequantised from."""
-    import onnx
-    first = onnx.load(str(onnx_path), load_external_data=False).graph.output[0].name
-    return _output_scales(onnx_path).get(first)
-
-
 def is_class_logits(name: str, shape: tuple[int, ...], dtype) -> bool:
     """Scores whose argmax is the answer: a float output named *logit*, or one row 1 x C."""
     if not np.issubdtype(np.dtype(dtype), np.floating) or not shape or shape[-1] < 2:
@@ -131,16 +113,15 @@ def is_class_logits(name: str, shape: tuple[int, ...], dtype) -> bool:
     return "logit" in name.lower() or (len(shape) == 2 and shape[0] == 1)
 
 
-def _reference(meta: dict[str, Any], art: Path, x: np.ndarray) -> list[np.ndarray]:
+def _reference(art: Artifact, x: np.ndarray) -> np.ndarray:
     """onnxruntime outputs: (N, classes) logits, or (N, T, classes) per step for streaming."""
-    from edgeformer.export.onnx_check import session
-    sess = session(str(art / meta["reference"]))
+    sess = art.session
     ins = sess.get_inputs()
-    if not meta.get("streaming"):
+    if not art.streaming:
         return np.stack([sess.run(None, {ins[0].name: s[None]})[0][0] for s in x])
     outs = []
     for seq in x:
-        state = [np.zeros([d if isinstance(d, int) else 1 for d in i.shape], np.float32) for i in ins[1:]]
+        state = [np.zeros(s, np.float32) for s in art.state_shapes]
         steps = []
         for x_t in seq:
             res = sess.run(None, {ins[0].name: x_t[None], **{i.name: s for i, s in zip(ins[1:], state)}})
@@ -150,11 +131,11 @@ def _reference(meta: dict[str, Any], art: Path, x: np.ndarray) -> list[np.ndarra
     return np.stack(outs)
 
 
-def _candidate(meta: dict[str, Any], run: Runner, x: np.ndarray, state_shapes: list[tuple[int, ...]]) -> np.ndarray:
-    if not meta.get("streaming"):
+def _candidate(art: Artifact, run: Runner, x: np.ndarray) -> np.ndarray:
+    if not art.streaming:
         return run([x[:, None]])[0][:, 0]
     n, steps = len(x), []
-    state = [np.zeros((n, *s), np.float32) for s in state_shapes]  # s keeps the model's batch-1 axis
+    state = [np.zeros((n, *s), np.float32) for s in art.state_shapes]  # s keeps the model's batch-1 axis
     for t in range(x.shape[1]):
         res = run([x[:, t][:, None], *state])
         steps.append(res[0][:, 0])
@@ -162,39 +143,41 @@ def _candidate(meta: dict[str, Any], run: Runner, x: np.ndarray, state_shapes: l
     return np.stack(steps, axis=1)
 
 
-def compare(meta: dict[str, Any], art: Path, run: Runner, n: int) -> dict[str, Any]:
+def judge(int8: bool, diff: float, top1: float, scale: float | None) -> dict[str, Any]:
+    """Pass/fail of one comparison: float32 within FLOAT_TOL; int8 with top-1 agreement of at
+    least INT8_MIN_TOP1 and at most INT8_MAX_STEPS steps of the output's int8 grid (`scale`;
+    none: not judged on steps, so it fails)."""
+    if not int8:
+        return {"max_abs_diff_steps": None, "passed": bool(diff <= FLOAT_TOL)}
+    # Both sides are float32 dequantisations of int8 on one grid: the difference is a whole
+    # number of steps up to float32 rounding (2 steps can read 2.0000001), hence the round.
+    steps = round(diff / scale, 4) if scale else None
+    return {"max_abs_diff_steps": steps,
+            "passed": bool(top1 >= INT8_MIN_TOP1 and steps is not None and steps <= INT8_MAX_STEPS)}
+
+
+def compare(art, run: Runner, n: int, *rest) -> dict[str, Any]:
     """The verify/run JSON: inputs, top1_agreement, max_abs_diff, max_abs_diff_steps, passed
-    (and, for a model from --onnx, `outputs`: the same per output)."""
-    if _foreign(meta):
-        return compare_outputs(meta, art, run, n)
-    run = io_runner(meta, run)
-    from edgeformer.export.onnx_check import session
-    x, provenance = test_inputs(meta, art, n)
-    sess = session(str(art / meta["reference"]))
-    state_shapes = [tuple(d if isinstance(d, int) else 1 for d in i.shape) for i in sess.get_inputs()[1:]]
-    want = _reference(meta, art, x)
-    got = _candidate(meta, run, x, state_shapes)
+    (and, for a model from --onnx, `outputs`: the same per output). `art`: an Artifact or ART."""
+    art, (run, n, *_) = _opened(art, (run, n, *rest))
+    if _foreign(art):
+        return compare_outputs(art, run, n)
+    run = io_runner(art, run)
+    x, provenance = test_inputs(art, n)
+    want = _reference(art, x)
+    got = _candidate(art, run, x)
     diff = float(np.max(np.abs(got.astype(np.float64) - want))) if got.size else 0.0
-    last_w, last_g = (want[:, -1], got[:, -1]) if meta.get("streaming") else (want, got)
+    last_w, last_g = (want[:, -1], got[:, -1]) if art.streaming else (want, got)
     top1 = float(np.mean(last_w.argmax(-1) == last_g.argmax(-1)))
-    result: dict[str, Any] = {"inputs": int(len(x)), "input_source": provenance, "reference": meta["reference"],
-                              "top1_agreement": top1, "max_abs_diff": diff, "max_abs_diff_steps": None}
-    if meta["quantize"] == "int8":
-        scale = _output_scale(art / meta["reference"])
-        # Both sides are float32 dequantisations of int8 on one grid: the difference is a whole
-        # number of steps up to float32 rounding (2 steps can read 2.0000001), hence the round.
-        result["max_abs_diff_steps"] = round(diff / scale, 4) if scale else None
-        steps_ok = result["max_abs_diff_steps"] is not None and result["max_abs_diff_steps"] <= INT8_MAX_STEPS
-        result["passed"] = bool(top1 >= INT8_MIN_TOP1 and steps_ok)
-    else:
-        result["passed"] = bool(diff <= FLOAT_TOL)
+    result: dict[str, Any] = {"inputs": int(len(x)), "input_source": provenance, "reference": art.meta["reference"],
+                              "top1_agreement": top1, "max_abs_diff": diff}
+    result.update(judge(art.int8, diff, top1, art.outputs[0].get("step_scale")))
     return result
 
 
-def _reference_outputs(art: Path, meta: dict[str, Any], xs: list[np.ndarray]) -> tuple[list[str], list[np.ndarray]]:
+def _reference_outputs(art: Artifact, xs: list[np.ndarray]) -> tuple[list[str], list[np.ndarray]]:
     """onnxruntime on each sample (batch 1): per output, (N, *output shape)."""
-    from edgeformer.export.onnx_check import session
-    sess = session(str(art / meta["reference"]))
+    sess = art.session
     names = [i.name for i in sess.get_inputs()]
     outs = [sess.run(None, {k: x[i] for k, x in zip(names, xs)}) for i in range(len(xs[0]))]
     return [o.name for o in sess.get_outputs()], [np.stack([o[k] for o in outs]) for k in range(len(outs[0]))]
@@ -206,16 +189,15 @@ def _float_tol(want: np.ndarray) -> float:
     return FLOAT_TOL * max(1.0, float(np.max(np.abs(want))) if want.size else 1.0)
 
 
-def compare_outputs(meta: dict[str, Any], art: Path, run: Runner, n: int) -> dict[str, Any]:
+def compare_outputs(art: Artifact, run: Runner, n: int) -> dict[str, Any]:
     """A model from --onnx: every output compared on its own (max |diff|, int8 steps, top-1
     where it is class logits); passed when every output passes."""
-    xs, provenance = test_feeds(meta, art, n)
-    names, want = _reference_outputs(art, meta, xs)
-    got = io_runner(meta, run)(xs)
-    int8 = meta["quantize"] == "int8"
-    scales = _output_scales(art / meta["reference"]) if int8 else {}
+    xs, provenance = test_feeds(art, n)
+    names, want = _reference_outputs(art, xs)
+    got = io_runner(art, run)(xs)
+    int8 = art.int8
     per = []
-    for name, w, g in zip(names, want, got):
+    for k, (name, w, g) in enumerate(zip(names, want, got)):
         g = np.asarray(g).reshape(w.shape)
         if w.dtype == np.bool_ or np.issubdtype(w.dtype, np.integer):
             diff = float(np.max(np.abs(g.astype(np.float64) - w.astype(np.float64)))) if w.size else 0.0
@@ -225,7 +207,7 @@ def compare_outputs(meta: dict[str, Any], art: Path, run: Runner, n: int) -> dic
         diff = float(np.max(np.abs(g.astype(np.float64) - w))) if w.size else 0.0
         logits = is_class_logits(name, tuple(w.shape[1:]), w.dtype)
         top1 = float(np.mean(w.argmax(-1) == g.argmax(-1))) if logits and w.size else None
-        scale, grid = scales.get(name), "int8 output"
+        scale, grid = art.outputs[k].get("step_scale"), "int8 output"
         if int8 and not scale and w.size:
             # A float output (e.g. a final LayerNorm left float) computed from int8 tensors: its
             # steps are those of an int8 grid over the range the reference output spans.
@@ -243,7 +225,7 @@ def compare_outputs(meta: dict[str, Any], art: Path, run: Runner, n: int) -> dic
         per.append(row)
     judged = [o["top1_agreement"] for o in per if o["top1_agreement"] is not None]
     steps_all = [o["max_abs_diff_steps"] for o in per if o["max_abs_diff_steps"] is not None]
-    return {"inputs": int(len(xs[0])), "input_source": provenance, "reference": meta["reference"],
+    return {"inputs": int(len(xs[0])), "input_source": provenance, "reference": art.meta["reference"],
             "top1_agreement": min(judged) if judged else 1.0, "top1_judged": bool(judged),
             "max_abs_diff": max((o["max_abs_diff"] for o in per), default=0.0),
             "max_abs_diff_steps": max(steps_all) if int8 and steps_all else None,
