@@ -4,10 +4,9 @@ from __future__ import annotations
 from typing import Any
 
 from edgeformer.export.ir import Graph
-from edgeformer.export.lifetimes import buffer_requests
 from edgeformer.export.macs import graph_macs
-from edgeformer.export.plancheck import align_up
-from edgeformer.export.planner import ALIGNMENT, BufferReq, Plan, liveness_bound, plan_buffers, plan_to_dict
+from edgeformer.export.memory import (ALIGNMENT, BufferReq, Plan, align_up, buffer_requests,
+                                      liveness_bound, plan_graph, plan_to_dict)
 
 
 
@@ -53,13 +52,14 @@ def emitted_weights_bytes(graph: Graph, offsets: dict[str, int]) -> int | None:
     return sum(int(data.nbytes) for _, data in ctx.weights.values())
 
 
-def make_plan(unfused: Graph, graph: Graph, inplace: dict[str, str]) -> tuple[dict[str, Any], list[BufferReq], Plan]:
-    """Plan `graph` (after passes) and measure `unfused` (the exported graph, no fusion or overwriting).
+def make_plan(unfused: Graph, graph: Graph) -> tuple[dict[str, Any], list[BufferReq], Plan]:
+    """Plan `graph` (after passes; memory.plan_graph) and measure `unfused` (the exported
+    graph, no fusion, no in-place rules at all).
 
     Returns (plan.json content, the buffer requests, the placed Plan). The placed plan has
-    already passed the overlap checker (plan_buffers runs it on every plan)."""
-    bufs = buffer_requests(graph, inplace)
-    placed = plan_buffers(bufs, alignment=ALIGNMENT)
+    already passed the overlap checker (the planner runs it on every plan)."""
+    placed = plan_graph(graph)
+    bufs = list(placed.buffers)
     base = buffer_requests(unfused)
     d = plan_to_dict(bufs, placed)
     graph_weights = weights_bytes(graph)

@@ -25,7 +25,7 @@ import numpy as np
 import onnx
 
 from edgeformer.export.ir import Graph
-from edgeformer.export.planner import BufferReq, Plan
+from edgeformer.export.memory import BufferReq, Plan
 
 Feed = dict[str, np.ndarray]
 
@@ -43,12 +43,10 @@ class Lowered:
 
 
 def lower_and_plan(reference: Any, io_dtype: str = "float32") -> Lowered:
-    """Reference ONNX (path or ModelProto) -> IR -> LOWERING + MEMORY -> make_plan.
+    """Reference ONNX (path or ModelProto) -> IR -> LOWERING + MEMORY -> make_plan (memory.plan_graph).
     `io_dtype` int8/uint8: the edge Q/DQ fold into the caller's data (passes/io_dtype.py)."""
-    from edgeformer.export.emit.writer import alias_hints
     from edgeformer.export.load import load_onnx
     from edgeformer.export.passes import LOWERING, MEMORY, run
-    from edgeformer.export.passes.row_loop import inplace_hints
     from edgeformer.export.plan import make_plan
 
     t0 = time.perf_counter()
@@ -56,8 +54,7 @@ def lower_and_plan(reference: Any, io_dtype: str = "float32") -> Lowered:
     unfused = run(loaded.replace(meta={**loaded.meta, "io_dtype": io_dtype}), LOWERING)
     graph = run(unfused, MEMORY)
     t1 = time.perf_counter()
-    # In-place rules: zero-copy reshapes, and token overwriting declared by fused nodes.
-    plan, bufs, placed = make_plan(unfused, graph, {**alias_hints(graph), **inplace_hints(graph)})
+    plan, bufs, placed = make_plan(unfused, graph)
     return Lowered(graph, unfused, plan, bufs, placed, {"passes": t1 - t0, "plan": time.perf_counter() - t1})
 
 

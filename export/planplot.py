@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from edgeformer.fsio import write_atomic
 
 if TYPE_CHECKING:
-    from edgeformer.export.planner import BufferReq, Plan
+    from edgeformer.export.memory import BufferReq, Plan
 
 
 def plot_plan(buffers: list[BufferReq], plan: Plan, path: str | os.PathLike,

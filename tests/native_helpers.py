@@ -1,20 +1,17 @@
-"""Test helpers for the native C backend: plan a Graph with the real planner (alias hints
-included), emit, build. The CLI's own planner glue lives with the lead's exporter."""
+"""Test helpers for the native C backend: plan a Graph with the production planner
+(export/memory: lifetimes, in-place rules, node scratch, settings), emit, build."""
 from __future__ import annotations
 
 from pathlib import Path
 
-from edgeformer.export.emit import alias_hints, emit_c
+from edgeformer.export.emit import emit_c
 from edgeformer.export.ir import Graph
+from edgeformer.export.memory import plan_graph as production_plan
 
 
-def plan_graph(graph: Graph, time_budget_s: float = 0.005) -> tuple[dict[str, int], int]:
-    """(offsets, arena_bytes) for every activation of `graph`: the production lifetimes and
-    in-place rules (export/lifetimes.py, the emitter's alias hints) and the production planner."""
-    from edgeformer.export.lifetimes import buffer_requests  # noqa: PLC0415
-    from edgeformer.export.planner import plan_buffers  # noqa: PLC0415
-
-    plan = plan_buffers(buffer_requests(graph, alias_hints(graph)), time_budget_s=time_budget_s)
+def plan_graph(graph: Graph) -> tuple[dict[str, int], int]:
+    """(offsets, arena_bytes) of memory.plan_graph(graph), the plan the exporter would ship."""
+    plan = production_plan(graph)
     return dict(plan.offsets), plan.arena_bytes
 
 

@@ -1,8 +1,9 @@
-"""Graph -> Graph passes, each pure and tested alone; PIPELINE runs them in order.
+"""Graph -> Graph passes, each pure and tested alone; PIPELINE runs them in this order.
 
 LOWERING passes change representation only (the memory baseline is measured after them:
-`unfused_liveness_bound_bytes`); MEMORY passes (operator integration, token overwriting,
-patch-embedding decomposition) are what make the arena small.
+`unfused_liveness_bound_bytes`). MEMORY: pure rewrites (split_matmul, fuse_bias_add), then
+save_memory, the one step that asks the planner which memory-saving rewrites
+(dup_tokenwise, row_loops and their merges) to keep.
 """
 from __future__ import annotations
 
@@ -10,7 +11,6 @@ from typing import Callable
 
 from edgeformer.export.ir import Graph
 from edgeformer.export.passes.aa_trans_b import aa_trans_b
-from edgeformer.export.passes.dup_tokenwise import dup_tokenwise
 from edgeformer.export.passes.fold_qdq import fold_qdq
 from edgeformer.export.passes.fuse_bias_add import fuse_bias_add
 from edgeformer.export.passes.int8_binary import int8_binary
@@ -19,7 +19,7 @@ from edgeformer.export.passes.int8_matmul_aa import int8_matmul_aa
 from edgeformer.export.passes.int8_moves import int8_moves
 from edgeformer.export.passes.int8_rowwise import int8_rowwise
 from edgeformer.export.passes.io_dtype import io_dtype
-from edgeformer.export.passes.row_loop import row_loops
+from edgeformer.export.passes.save_memory import save_memory
 from edgeformer.export.passes.spike_fc import spike_fc
 from edgeformer.export.passes.split_matmul import split_matmul
 
@@ -37,7 +37,7 @@ LOWERING: tuple[Pass, ...] = (io_dtype, fold_qdq, int8_moves, int8_lut, int8_bin
 EXPERIMENTAL: tuple[Pass, ...] = (spike_fc,)
 # fuse_bias_add runs after split_matmul, which cuts the bias constant (still a QAdd operand
 # then) with the matmul's columns; it would not cut a fused node's fourth input.
-MEMORY: tuple[Pass, ...] = (split_matmul, fuse_bias_add, dup_tokenwise, row_loops)
+MEMORY: tuple[Pass, ...] = (split_matmul, fuse_bias_add, save_memory)
 PIPELINE: tuple[Pass, ...] = LOWERING + MEMORY
 
 

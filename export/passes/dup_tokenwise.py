@@ -5,14 +5,16 @@ LN(x) stays live from the k projection to the q row loop; recomputed per consume
 (live anyway, for the residual) is kept and each row loop starts from x. The chain is walked
 up from the shared tensor through single-input cheap ops (LayerNorm, Q/DQ, unary maps,
 reshapes); the anchor is the smallest tensor on the way (the int8 x rather than its float
-dequantisation), so duplication never keeps more bytes live than before. Pure: Graph -> Graph.
+dequantisation), so duplication never keeps more bytes live than before. Pure: Graph -> Graph;
+whether the copies pay for themselves (with the row loops they allow) is the memory-saving
+step's question (passes/save_memory.py).
 """
 from __future__ import annotations
 
 import dataclasses
 
-from edgeformer.export.ir import Graph, Node
-from edgeformer.export.passes.rowaxis import ELEMENTWISE, RESHAPE_LIKE
+from edgeformer.export.ir import RESHAPE_LIKE, Graph, Node
+from edgeformer.export.passes.rowaxis import ELEMENTWISE
 
 CHEAP = set(ELEMENTWISE) | set(RESHAPE_LIKE) | {
     "LayerNormalization", "QuantizeLinear", "DequantizeLinear", "ef.QLayerNorm"}
@@ -97,16 +99,10 @@ def _rewrite(g: Graph, t: str, chain: list[Node], cons: list[Node]) -> Graph:
 
 
 def dup_tokenwise(graph: Graph) -> Graph:
-    """Duplicated chains, unless that alone makes the planned arena larger (row loops that
-    use them come later and check for themselves)."""
-    from edgeformer.export.passes.row_loop import planned_arena, row_loops  # noqa: PLC0415
+    """Every shared cheap chain duplicated per consumer (the graph itself when none is)."""
     out = graph
     while True:
         nxt = _dup_one(out)
         if nxt is None:
-            break
+            return out
         out = nxt
-    if out is graph or planned_arena(out) <= planned_arena(graph):
-        return out
-    # worth keeping only if the row loops it enables win back more than it costs
-    return out if planned_arena(row_loops(out)) < planned_arena(row_loops(graph)) else graph

@@ -14,8 +14,12 @@ one loop per block from x to the next x, plus loops for K and V).
 
 Token overwriting: when an output row is no larger than a row-sliced input's row, the output
 may overwrite that input (row r is written after row r was read, and only rows <= r are
-touched). The node declares it in attrs["inplace"] = {out: in}; `inplace_hints(graph)`
-hands them to the planner, which applies them only where the input dies at the loop.
+touched). The node declares it in attrs["inplace"] = {out: in}; the planner's
+token-overwriting rule (memory/rules.py) applies it only where the input dies at the loop.
+
+Pure rewrites only: `row_loops` makes every loop it can and `merge_pair` merges two loops;
+whether a loop or a merge is worth it is the memory-saving step's question
+(passes/save_memory.py), scored on the shipped plan.
 """
 from __future__ import annotations
 
@@ -26,11 +30,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from edgeformer.export.ir import Graph, Node, Tensor
-from edgeformer.export.lifetimes import buffer_requests
+from edgeformer.export.ir import RESHAPE_LIKE, Graph, Node, Tensor
 from edgeformer.export.macs import graph_macs
-from edgeformer.export.passes.rowaxis import RESHAPE_LIKE, ROW_RULES
-from edgeformer.export.planner import ALIGNMENT, plan_buffers
+from edgeformer.export.memory import plan_loop_body
+from edgeformer.export.passes.rowaxis import ROW_RULES
 
 ROW_LOOP = "ef.RowLoop"
 MOVEMENT = set(RESHAPE_LIKE) | {"Transpose", "Slice", "Split", "Concat", "Gather"}
@@ -162,17 +165,6 @@ def _toposort(nodes: list[Node], keys: list[float]) -> list[Node]:
     return out
 
 
-def _plan_body(body: Graph, outer_names: set[str]) -> tuple[dict[str, int], int]:
-    from edgeformer.export.emit.writer import alias_hints  # noqa: PLC0415 (emit imports passes)
-    reqs = [r for r in buffer_requests(body, alias_hints(body)) if r.name not in outer_names]
-    names = {r.name for r in reqs}
-    reqs = [r if r.alias_of in names else dataclasses.replace(r, alias_of=None) for r in reqs]
-    if not reqs:
-        return {}, 0
-    plan = plan_buffers(reqs, alignment=ALIGNMENT, time_budget_s=0.01)
-    return dict(plan.offsets), plan.arena_bytes
-
-
 def _row_bytes(t: Tensor, axis: int) -> int:
     return t.nbytes // t.shape[axis]
 
@@ -227,7 +219,7 @@ def _collapse(g: Graph, reg: _Region, members: list[int], outs: list[str]) -> Gr
         nodes.append(Node(n.op, n.name, ins, n.outputs, dict(n.attrs)))
     body = Graph(tuple(nodes), tensors, tuple(rename.values()), tuple(copied), dict(g.meta))
     whole_acts = {x for x in reg.whole if not g.tensors[x].is_const}
-    offsets, scratch = _plan_body(body, direct | whole_acts)
+    offsets, scratch = plan_loop_body(body, direct | whole_acts)
     attrs = {"body": body, "rows": reg.rows, "row_inputs": tuple(row_inputs),
              "row_outputs": tuple(row_outputs), "body_offsets": offsets,
              "scratch_bytes": scratch, "inplace": inplace,
@@ -242,21 +234,6 @@ def _collapse(g: Graph, reg: _Region, members: list[int], outs: list[str]) -> Gr
     used |= {m["outer"] for n in order if n.op == ROW_LOOP for m in n.attrs["row_inputs"]}
     return g.replace(nodes=tuple(order),
                      tensors={k: v for k, v in g.tensors.items() if k in used})
-
-
-def planned_arena(g: Graph) -> int:
-    """The arena the exporter's planner gives g (reshape and token-overwriting rules on)."""
-    from edgeformer.export.emit.writer import alias_hints  # noqa: PLC0415
-    reqs = buffer_requests(g, {**alias_hints(g), **inplace_hints(g)})
-    return plan_buffers(reqs, alignment=ALIGNMENT, time_budget_s=0.01).arena_bytes if reqs else 0
-
-
-def row_loops(graph: Graph) -> Graph:
-    """Row loops where they make the planned arena smaller; the graph unchanged otherwise."""
-    out = _row_loops(graph)
-    if out is graph or planned_arena(out) >= planned_arena(graph):
-        return graph
-    return _merge_loops(out)
 
 
 def _base(name: str) -> str:
@@ -280,7 +257,7 @@ def _shared_prefix(a: Graph, b: Graph) -> dict[str, str] | None:
     return ren or None
 
 
-def _merge_pair(g: Graph, ia: int, ib: int) -> Graph | None:
+def merge_pair(g: Graph, ia: int, ib: int) -> Graph | None:
     """Loops ia < ib over the same rows, b's body starting with a copy of a's chain, and b
     reading nothing made after ia: one loop that computes the chain once per row."""
     na, nb = g.nodes[ia], g.nodes[ib]
@@ -311,7 +288,7 @@ def _merge_pair(g: Graph, ia: int, ib: int) -> Graph | None:
     rows_in = {m["outer"] for m in rin}
     outer = ({m["body"] for m in rin if m["body"] == m["outer"]}
              | {m["body"] for m in rout if not m["copy"]} | {x for x in acts if x not in rows_in})
-    offsets, scratch = _plan_body(body, outer)
+    offsets, scratch = plan_loop_body(body, outer)
     attrs = {**a, "body": body, "row_inputs": tuple(rin), "row_outputs": tuple(rout),
              "body_offsets": offsets, "scratch_bytes": scratch, "inplace": {},
              "macs": a["macs"] + b["macs"]}
@@ -320,27 +297,9 @@ def _merge_pair(g: Graph, ia: int, ib: int) -> Graph | None:
     return g.replace(nodes=tuple(order))
 
 
-def _merge_loops(g: Graph) -> Graph:
-    """Row loops that recompute the same chain (dup_tokenwise's copies of LN(x) for K and V)
-    merged into one, where that does not make the planned arena larger."""
-    arena = planned_arena(g)
-    while True:
-        loops = [i for i, n in enumerate(g.nodes) if n.op == ROW_LOOP]
-        for ia in loops:
-            for ib in (i for i in loops if i > ia):
-                m = _merge_pair(g, ia, ib)
-                if m is not None and planned_arena(m) <= arena:
-                    g, arena = m, planned_arena(m)
-                    break
-            else:
-                continue
-            break
-        else:
-            return g
-
-
-def _row_loops(graph: Graph) -> Graph:
-    from edgeformer.export.emit import ops_rowloop  # noqa: F401,PLC0415 (registers the emitter)
+def row_loops(graph: Graph) -> Graph:
+    """Every row loop the rules allow, grown from each node in graph order (the graph itself
+    when none forms). Pure rewrite: the memory-saving step decides whether to keep it."""
     g, tried = graph, set()
     while True:
         for s, n in enumerate(g.nodes):
@@ -357,9 +316,7 @@ def _row_loops(graph: Graph) -> Graph:
             return g
 
 
-def inplace_hints(graph: Graph) -> dict[str, str]:
-    """{out: in} token-overwriting rules the nodes declare (attrs["inplace"])."""
-    hints: dict[str, str] = {}
-    for n in graph.nodes:
-        hints.update(n.attrs.get("inplace", {}))
-    return hints
+def merge_candidates(g: Graph) -> list[tuple[int, int]]:
+    """(ia, ib) pairs of row loops merge_pair may merge, in the order the step tries them."""
+    loops = [i for i, n in enumerate(g.nodes) if n.op == ROW_LOOP]
+    return [(ia, ib) for ia in loops for ib in loops if ib > ia]

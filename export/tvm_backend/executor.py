@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from edgeformer.export.planner import BufferReq, Plan, plan_buffers
 from edgeformer.export.emit.ctx import C_TYPES, c_comment  # noqa: F401  (one definition each)
-from edgeformer.export.planner import ALIGNMENT
+from edgeformer.export.memory import BufferReq, Plan, op_spans, plan_buffers
 from edgeformer.export.tvm_backend.kernels_c import RT_HEADER, KernelInfo
 from edgeformer.export.tvm_backend.relax_graph import RProgram
 
@@ -26,25 +25,16 @@ def scratch_name(i: int) -> str:
 
 
 def plan_program(prog: RProgram, info: dict[str, KernelInfo]) -> tuple[list[BufferReq], Plan]:
-    """Lifetimes over the call list (same rule as export/lifetimes.py: inputs from op 0,
-    outputs to the last op) plus one scratch block per call that needs workspace."""
-    last = max(len(prog.calls) - 1, 0)
-    span: dict[str, list[int]] = {n: [0, 0] for n in prog.inputs}
-    for i, c in enumerate(prog.calls):
-        for n in c.inputs:
-            if prog.tensors[n].data is None:
-                span.setdefault(n, [i, i])[1] = i
-        for n in c.outputs:
-            span.setdefault(n, [i, i])
-    for n in prog.outputs:
-        if n in span:
-            span[n][1] = last
-    bufs = [BufferReq(n, max(1, prog.tensors[n].nbytes), a, b) for n, (a, b) in span.items()]
+    """Lifetimes over the call list (memory.op_spans, the native backend's own rule) plus one
+    scratch block per call that needs workspace, placed by the one planner."""
+    spans = op_spans(prog.inputs, ((c.inputs, c.outputs) for c in prog.calls), prog.outputs,
+                     lambda n: prog.tensors[n].data is not None)
+    bufs = [BufferReq(n, max(1, prog.tensors[n].nbytes), a, b) for n, (a, b) in spans.items()]
     for i, c in enumerate(prog.calls):
         ws = info[c.kernel].workspace_bytes
         if ws:
             bufs.append(BufferReq(scratch_name(i), ws, i, i))
-    return bufs, plan_buffers(bufs, alignment=ALIGNMENT)
+    return bufs, plan_buffers(bufs)
 
 
 def banner(what: str, source: str) -> str:

@@ -87,12 +87,12 @@ def ort_outputs(model: onnx.ModelProto, feeds: dict[str, np.ndarray]) -> list[np
 
 
 def c_outputs(g: Graph, inputs: list[np.ndarray], tmp: Path) -> list[np.ndarray]:
-    """Plan (with node scratch), emit, build with -Werror and run `g` on batched inputs."""
-    from edgeformer.export.emit import alias_hints, emit_c
-    from edgeformer.export.lifetimes import buffer_requests
-    from edgeformer.export.planner import plan_buffers
+    """Plan (memory.plan_graph: node scratch and in-place rules included), emit, build with
+    -Werror and run `g` on batched inputs."""
+    from edgeformer.export.emit import emit_c
+    from edgeformer.export.memory import plan_graph
     from edgeformer.runtime.host import build_host, run_host
-    plan = plan_buffers(buffer_requests(g, alias_hints(g)), alignment=16, time_budget_s=0.005)
+    plan = plan_graph(g)
     emit_c(g, dict(plan.offsets), plan.arena_bytes, tmp / "c")
     exe = build_host(tmp / "c", tmp / "model.exe", extra_cflags=("-O1", "-Werror"))
     return run_host(exe, inputs)

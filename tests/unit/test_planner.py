@@ -10,9 +10,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from edgeformer.errors import EdgeformerError
-from edgeformer.export.plancheck import PlanError, check_plan, liveness_bound
-from edgeformer.export.planner import (BufferReq, Plan, place_in_order, plan_buffers,
-                                       plan_buffers_json, plan_to_dict)
+from edgeformer.export.memory import (BufferReq, Plan, PlanError, check_plan, liveness_bound,
+                                      place_in_order, plan_buffers, plan_buffers_json,
+                                      plan_to_dict)
 from edgeformer.export.planplot import plot_plan
 
 B = BufferReq

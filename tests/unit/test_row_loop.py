@@ -11,11 +11,11 @@ from onnx import TensorProto as T
 from onnx import helper as h
 from onnx import numpy_helper as nh
 
-from edgeformer.export.emit.writer import alias_hints, emit_c
+from edgeformer.export.emit.writer import emit_c
 from edgeformer.export.ir import Graph, Node, Tensor
 from edgeformer.export.load import load_onnx
 from edgeformer.export.passes import LOWERING, MEMORY, run
-from edgeformer.export.passes.row_loop import ROW_LOOP, inplace_hints, row_loops
+from edgeformer.export.passes.row_loop import ROW_LOOP, row_loops
 from edgeformer.export.passes.rowaxis import ROW_RULES
 from edgeformer.export.plan import make_plan
 from edgeformer.runtime.host import build_host, run_host
@@ -90,7 +90,7 @@ def test_rules_qdq_per_axis_along_rows_is_rejected():
 
 # ---------------------------------------------------------------- build helpers
 def _emit_build(graph: Graph, base: Graph, out, name="m"):
-    plan, _, placed = make_plan(base, graph, {**alias_hints(graph), **inplace_hints(graph)})
+    plan, _, placed = make_plan(base, graph)
     emit_c(graph, placed.offsets, placed.arena_bytes, out / "c")
     return build_host(out / "c", out / f"{name}.exe", extra_cflags=("-O1", "-Werror")), plan
 
@@ -197,7 +197,7 @@ def test_attention_int8_is_bit_exact_to_the_unfused_c(tiny_vit, tmp_path):
 
 def test_k_and_v_rows_come_from_one_loop_with_one_layernorm(tiny_vit, tmp_path):
     """dup_tokenwise recomputes LN(x) per projection; the K and the V loops then start with the
-    same chain and are merged (row_loop._merge_loops): LN(x) once per row for both."""
+    same chain and are merged (save_memory, row_loop.merge_pair): LN(x) once per row for both."""
     pytest.importorskip("onnxruntime.quantization")
     from edgeformer.export.quantize import quantize_int8
     rng = np.random.default_rng(SEED + 3)
