@@ -4,8 +4,17 @@ Weights are constants, so they are packed here for the fast kernels (ef_qfc.c): 
 in the order SMLAD reads them, 4 output channels interleaved, the input zero point folded
 into the bias. Both the portable and the Cortex-M DSP build read this one layout; the
 row-major reference kernels (ef_qmatmul_s8, ef_qconv2d_s8) remain for k > KMAX.
+
+A core with Helium (MVE) reads int8 weight rows instead (pack_rows, ef_qfc_rows_s8): one
+vector load feeds 16 weights to VMLADAVA.S8, where the int16 pairs need gathers and give 8.
+The emitter knows the core only through CORE_FEATURES (export --board sets it from the
+board's core, targets/cores.py); without one, the C is the same for every core.
 """
 from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 import numpy as np
 
@@ -16,6 +25,23 @@ from edgeformer.export.emit.registry import register
 from edgeformer.export.ir import Node
 
 KMAX = 256  # EF_QFC_KMAX in ef_kernels.h: the widened input row lives on the stack
+
+# What the target core's kernels may use (targets/cores.py Target.features: "dsp", "mve", ...);
+# empty: a portable artifact, the same C for every core.
+CORE_FEATURES: ContextVar[frozenset[str]] = ContextVar("edgeformer_core_features", default=frozenset())
+
+# ef_qfc_rows.h's prototype, declared in the call's own block: model.c includes ef_kernels.h only.
+_ROWS_DECL = "extern int ef_qfc_rows_s8(const ef_qfc_params *, const int8_t *, const int32_t *, int8_t *);"
+
+
+@contextmanager
+def core_features(features: Iterable[str]) -> Iterator[None]:
+    """Emit for a core with these features (e.g. the board's target.features) inside the block."""
+    token = CORE_FEATURES.set(frozenset(features))
+    try:
+        yield
+    finally:
+        CORE_FEATURES.reset(token)
 
 
 def _ceil4(v: int) -> int:
@@ -61,6 +87,25 @@ def pack_conv(w: np.ndarray, groups: int, bias, x_zp: int, mult, shift):
     return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
 
 
+def pack_rows(w: np.ndarray, stream: np.ndarray) -> np.ndarray:
+    """w (n, k) int8 and ef_qfc_epi_s8's stream (pack_epilogue) -> ef_qfc_rows_s8's stream
+    (ef_qfc_rows.h): per block of 4 outputs the same 4 folded biases, then per 16 k each
+    output's 16 int8 weights (zeros past k), then the block's records as 5 vectors
+    mult, h, -s, A, B (s: B's low byte)."""
+    n, k = w.shape
+    npad, kp = _ceil4(n), -(-k // 16) * 16
+    blocks = npad // 4
+    s = stream.reshape(blocks, -1).astype(np.int64)
+    rec = s[:, -16:].reshape(blocks, 4, 4)                                  # block, j, field
+    wq = np.zeros((npad, kp), np.int8)
+    wq[:n, :k] = w
+    rows = np.ascontiguousarray(wq.reshape(blocks, 4, kp // 16, 16).transpose(0, 2, 1, 3))
+    rows = rows.reshape(blocks, 4 * kp).view("<i4")                        # kp words a block
+    vecs = [rec[..., 0], rec[..., 1], -(rec[..., 3] & 0xFF), rec[..., 2], rec[..., 3]]
+    out = np.concatenate([s[:, :4], rows.astype(np.int64), *vecs], axis=1)
+    return (out.ravel() & 0xFFFFFFFF).astype(np.uint32).view(np.int32)
+
+
 def _requant_args(ctx: EmitCtx, node: Node) -> list[str]:
     return [ctx.extra("mult", node.attrs["mult"], "int32"),
             ctx.extra("shift", node.attrs["shift"], "int32")]
@@ -77,6 +122,10 @@ def emit_qmatmul(ctx: EmitCtx, node: Node) -> list[str]:
     k = node.attrs["k"]
     n = ctx.shape(w)[0]
     m = ctx.t(x).numel // k
+    if "mve" in CORE_FEATURES.get():
+        rows = _emit_rows(ctx, node, ctx.need_const(w, "weight").reshape(n, k), m)
+        if rows is not None:
+            return rows
     if k > KMAX:
         params = dict(m=m, k=k, n=n, x_zp=node.attrs["x_zp"], y_zp=node.attrs["y_zp"],
                       act_min=-128, act_max=127)
@@ -89,12 +138,7 @@ def emit_qmatmul(ctx: EmitCtx, node: Node) -> list[str]:
     params = dict(m=m, k=k, n=n, kp=_ceil4(k), y_zp=node.attrs["y_zp"], act_min=-128,
                   act_max=127)
     at = node.attrs
-    add = None
-    if "add_y_scale" in at:   # the bias Add folded in by passes/fuse_bias_add.py
-        addc = add_terms(ctx.need_const(node.inputs[3], "add constant").reshape(n), at["add_c_zp"],
-                         at["add_c_scale"])
-        add = dict(addc=addc, m_scale=at["add_m_scale"], y_scale=at["add_y_scale"],
-                   m_zp=at["add_m_zp"], y_zp=at["add_y_zp"])
+    add = _add_of(ctx, node, n)
     stream = pack_epilogue(words, chan, n, at["y_zp"], acc_bounds(wd, _bias(ctx, b), at["x_zp"]),
                            add)
     if stream is not None:   # proved equal offline: the all-integer epilogue
@@ -109,6 +153,33 @@ def emit_qmatmul(ctx: EmitCtx, node: Node) -> list[str]:
                    y_zp=add["y_zp"])
     args += [ctx.extra("addc", add["addc"], "float32"), ctx.ptr(y, out=True)]
     return ctx.call("ef_qfc_add_s8", args, "ef_qfc_add_params", aparams)
+
+
+def _add_of(ctx: EmitCtx, node: Node, n: int) -> dict | None:
+    """The bias Add folded in by passes/fuse_bias_add.py, as pack_epilogue takes it (or None)."""
+    at = node.attrs
+    if "add_y_scale" not in at:
+        return None
+    addc = add_terms(ctx.need_const(node.inputs[3], "add constant").reshape(n), at["add_c_zp"],
+                     at["add_c_scale"])
+    return dict(addc=addc, m_scale=at["add_m_scale"], y_scale=at["add_y_scale"], m_zp=at["add_m_zp"],
+                y_zp=at["add_y_zp"])
+
+
+def _emit_rows(ctx: EmitCtx, node: Node, wd: np.ndarray, m: int) -> list[str] | None:
+    """ef_qfc_rows_s8 for a Helium core (any k: it keeps no row on the stack), or None where
+    the all-integer epilogue is not proved (the caller's kernels keep the float one)."""
+    x, w, b = node.inputs[:3]
+    n, k = wd.shape
+    at = node.attrs
+    words, chan = pack_fc(wd, _bias(ctx, b), at["x_zp"], at["mult"], at["shift"])
+    stream = pack_epilogue(words, chan, n, at["y_zp"], acc_bounds(wd, _bias(ctx, b), at["x_zp"]),
+                           _add_of(ctx, node, n))
+    if stream is None:
+        return None
+    params = dict(m=m, k=k, n=n, kp=-(-k // 16) * 16, y_zp=at["y_zp"], act_min=-128, act_max=127)
+    args = [ctx.ptr(x), ctx.weight(f"{w}#fc_rows", pack_rows(wd, stream)), ctx.ptr(node.outputs[0], out=True)]
+    return ["{ " + _ROWS_DECL, *("  " + ln for ln in ctx.call("ef_qfc_rows_s8", args, "ef_qfc_params", params)), "}"]
 
 
 def add_terms(c: np.ndarray, c_zp: int, c_scale: float) -> np.ndarray:

@@ -2,13 +2,58 @@
 Cortex-M55 (Helium: ef_mve.c) on mps3-an547, the M33 (DSP extension) on mps2-an505 and the
 v6-M path (no SMLAD, SXTB16, hardware divide or unaligned access) on the nRF51 stand-in.
 The cases, driver and seed are test_kernels_fast.py's; the M0 build links for the RP2040
-board, whose 264 KiB hold the driver's 96 KiB buffer (the micro:bit's 16 KiB do not)."""
+board, whose 264 KiB hold the driver's 96 KiB buffer (the micro:bit's 16 KiB do not).
+
+ef_qfc_rows_s8 (the Helium weight layout, ops_qlinear.pack_rows) runs through the same driver
+in place of ef_qfc_epi_s8, against ef_qmatmul_s8 (then ef_qbinary_s8_ref for a fused Add):
+its MVE path on mps3-an547, its plain C path on the host."""
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
-from tests.kernel_harness import run_target_driver
-from tests.unit.test_kernels_fast import DRIVER, _cases, _check, _stream
+from tests.kernel_harness import i32, run_host_driver, run_target_driver
+from tests.unit.test_kernels_fast import DRIVER, SEED, _cases, _check, _fc_epi_case, _stream
+
+from edgeformer.export.emit.ops_qlinear import pack_rows
+
+EPI_CALL = "ef_qfc_epi_s8((void *)b[1], (void *)b[2], (void *)b[8], (void *)fast);"
+ROWS_DRIVER = DRIVER.replace('#include "ef_kernels.h"', '#include "ef_qfc_rows.h"').replace(
+    EPI_CALL, EPI_CALL.replace("ef_qfc_epi_s8", "ef_qfc_rows_s8"))
+
+
+def _rows_case(rng, m, k, n, add=True, r=128):
+    """_fc_epi_case's layer with its stream repacked as int8 rows (kp: k rounded up to 16)."""
+    kind, bufs, nout, nscr = _fc_epi_case(rng, m, k, n, add, r)
+    w = np.frombuffer(bufs[3], np.int8).reshape(n, k)
+    y_zp = int(np.frombuffer(bufs[1], np.int32)[4])
+    bufs[1] = i32(m, k, n, -(-k // 16) * 16, y_zp, -128, 127)
+    bufs[8] = pack_rows(w, np.frombuffer(bufs[8], np.int32)).tobytes()
+    return kind, bufs, nout, nscr
+
+
+def _rows_cases() -> list[tuple[str, tuple]]:
+    rng = np.random.default_rng(SEED + 17)
+    c = []
+    # vit-tiny-ref's row-loop layers, then k off the 16-lane grid, n off the 4-output grid,
+    # k beyond EF_QFC_KMAX (no stack row here) and several rows
+    for m, k, n, add in [(1, 64, 64, True), (1, 64, 128, False), (1, 128, 64, True), (1, 64, 10, False),
+                         (1, 48, 64, False), (3, 17, 6, True), (2, 9, 5, False), (1, 5, 3, True),
+                         (2, 32, 10, True), (1, 300, 7, False), (4, 40, 12, True)]:
+        c.append((f"fc rows m{m} k{k} n{n} add{int(add)}", _rows_case(rng, m, k, n, add)))
+    c.append(("fc rows small", _rows_case(rng, 16, 40, 12, True, r=8)))
+    return c
+
+
+def test_rows_kernel_host(tmp_path):
+    cases = _rows_cases()
+    _check(cases, run_host_driver(tmp_path, ROWS_DRIVER, _stream(cases), werror=True), "host")
+
+
+def test_rows_kernel_on_helium(tmp_path):
+    cases = _rows_cases()
+    _check(cases, *run_target_driver(tmp_path, "mps3-an547", ROWS_DRIVER, _stream(cases), timeout=120,
+                                     no_warnings=True))
 
 
 @pytest.mark.parametrize("board_name", ["mps3-an547", "b-u585i-iot02a", "rpi-pico"])

@@ -1,0 +1,21 @@
+/* ef_qfc_rows_s8: the fully-connected layer of ef_qfc_epi_s8 on int8 weight rows, the layout
+ * chosen for Helium (ops_qlinear.py, pack_rows): one VLDRB feeds 16 weights to VMLADAVA.S8.
+ * Bit-exact to ef_qfc_epi_s8 (and so to ef_qmatmul_s8): the same folded biases, the same
+ * proved all-integer epilogue, the same integer sums.
+ *
+ * ws, one int32 stream, per block of 4 outputs (n padded to a multiple of 4):
+ *   4 folded biases (bias - x_zp * sum_k w);
+ *   kp / 16 chunks of 16 int8 weights per output, chunk by chunk: output 0's 16 bytes, then
+ *   outputs 1, 2, 3 (kp: k rounded up to 16, zero weights past k);
+ *   the 4 outputs' epilogue as 5 vectors: mult[4], h[4], -s[4], A[4], B[4]
+ *   (y = ssat8((ssat8((h + (acc * mult) >> 32) >> s) * A + B) >> 16), as ef_qfc_epi_s8).
+ * p->kp == (k + 15) / 16 * 16; no stack buffer, so no bound on k. Any core runs it; only
+ * one with MVE runs it fast (ef_mve.c). */
+#ifndef EF_QFC_ROWS_H
+#define EF_QFC_ROWS_H
+
+#include "ef_kernels.h"
+
+int ef_qfc_rows_s8(const ef_qfc_params *p, const int8_t *x, const int32_t *ws, int8_t *y);
+
+#endif /* EF_QFC_ROWS_H */
