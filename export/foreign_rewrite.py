@@ -33,6 +33,10 @@ ModelProto, run once in `RULES` order after onnxscript's optimizer and constant 
 
 The last seven replace an op with ones the native backend already has kernels for, so no new
 kernel is needed (and int8 quantises the MatMuls like any other).
+
+Two more, in export/foreign_views.py, put attention in the form the memory passes read: a
+packed q/k/v projection's views (MultiheadAttention, timm, chunk) as Slices of its columns, and
+Transposes of size-1 axes as Reshapes.
 """
 from __future__ import annotations
 
@@ -477,8 +481,15 @@ def cumsum_matmul(model) -> int:
     return count
 
 
+def _view_rules():
+    from edgeformer.export.foreign_views import packed_views, unit_transposes
+    return (packed_views, unit_transposes)
+
+
+# packed_views and unit_transposes (export/foreign_views.py) last: einsum_matmul's Transposes
+# and the folded shape arithmetic are in place by then.
 RULES = (softmax_nan_guard, einsum_matmul, cast_chain, nan_inf_tests, trilu_mask, resize_matmul, gathernd_const,
-         gather_elements_1d, int_arith_as_float, cumsum_matmul)
+         gather_elements_1d, int_arith_as_float, cumsum_matmul, *_view_rules())
 
 
 def _reinfer(model):
