@@ -32,8 +32,27 @@ void ef_mve_aa_row_t(const int16_t *a16, const int8_t *bt, int32_t k, int32_t n,
 
 /* ef_qfc_rows_s8's row (ef_qfc_rows.h): y[0..n) from x[0..k) and the stream ws. */
 void ef_mve_fc_rows(const int8_t *x, int32_t k, const int32_t *ws, int32_t n, int8_t *y);
+
+/* MVE with floating point (cortex-m55's default): the float kernels may use it too. */
+#if __ARM_FEATURE_MVE & 2
+#define EF_MVE_FP 1
+
+/* LayerNorm's float steps over n4 * 4 values (ef_qint8_fast.c), the scalar operations in the
+ * same order, 4 lanes at a time where the reference's order allows (products, differences)
+ * and lane by lane where it does not (the float sums, the division: MVE has no VDIV):
+ * dq: v[i] = (float)(x[i] - zp) * xs, returns acc + v[0] + v[1] + ... in index order;
+ * var: returns acc + sum (v[i] - mean)^2 in index order;
+ * out: y[i] = ef_q8_t(((v[i] - mean) * inv * g[i] + b[i]) / ys, zp). */
+float ef_mve_ln_dq(const int8_t *x, int32_t n4, int32_t zp, float xs, float *v, float acc);
+float ef_mve_ln_var(const float *v, int32_t n4, float mean, float acc);
+void ef_mve_ln_out(const float *v, const float *g, const float *b, int32_t n4, float mean, float inv,
+                   float ys, int32_t zp, int8_t *y);
+#else
+#define EF_MVE_FP 0
+#endif
 #else
 #define EF_MVE 0
+#define EF_MVE_FP 0
 #endif
 
 #endif /* EF_MVE_H */

@@ -3,6 +3,7 @@
  * Softmax reads its exponentials from the node's table (row max in int8, no expf). LayerNorm
  * fuses dequantise with the mean sum. Quantising uses ef_q8_t (no libm rintf on M4). */
 #include "ef_kernels.h"
+#include "ef_mve.h"
 #include "ef_qfast.h"
 
 int ef_lut_s8(const ef_lut_params *p, const int8_t *x, const int8_t *table, int8_t *y)
@@ -154,7 +155,7 @@ int ef_qsoftmax_s8(const ef_qsoftmax_params *p, const int8_t *x, const float *ex
     return EF_OK;
 }
 
-#if EF_DSP && defined(__ARM_FP)
+#if EF_DSP && defined(__ARM_FP) && !EF_MVE_FP
 /* sum over n4 * 4 values of (v - mean)^2, in index order (the reference's float sum):
  * VLDM of 4 values, then VSUB, VMUL, VADD each. */
 static float ef_ln_var4(const float *v, int32_t n4, float mean)
@@ -221,8 +222,15 @@ static float ef_ln_stats(const int8_t *x, int32_t d, int32_t zp, float xs, float
 {
     float mean = 0.0f, var = 0.0f;
     int32_t i;
+    i = 0;
+#if EF_MVE_FP
+    if (d >= 4) {
+        mean = ef_mve_ln_dq(x, d / 4, zp, xs, scratch, 0.0f);
+        i = d & ~3;
+    }
+#endif
     /* unrolled by 4, every sum still in index order (same float results) */
-    for (i = 0; i + 4 <= d; i += 4) {
+    for (; i + 4 <= d; i += 4) {
         const float v0 = (float)((int32_t)x[i] - zp) * xs;
         const float v1 = (float)((int32_t)x[i + 1] - zp) * xs;
         const float v2 = (float)((int32_t)x[i + 2] - zp) * xs;
@@ -237,7 +245,12 @@ static float ef_ln_stats(const int8_t *x, int32_t d, int32_t zp, float xs, float
     }
     mean /= (float)d;
     i = 0;
-#if EF_LN_ASM
+#if EF_MVE_FP
+    if (d >= 4) {
+        var = ef_mve_ln_var(scratch, d / 4, mean, 0.0f);
+        i = d & ~3;
+    }
+#elif EF_LN_ASM
     if (d >= 4) {
         var = ef_ln_var4(scratch, d / 4, mean);
         i = d & ~3;
@@ -293,7 +306,12 @@ int ef_qlayernorm_s8(const ef_qlayernorm_params *p, const int8_t *x, const float
         const float mean = ef_ln_stats(x, d, p->x_zp, p->x_scale, p->epsilon, scratch, &inv);
         if (beta) {
             i = 0;
-#if EF_LN_ASM
+#if EF_MVE_FP
+            if (d >= 4) {
+                ef_mve_ln_out(scratch, gamma, beta, d / 4, mean, inv, ys, yzp, y);
+                i = d & ~3;
+            }
+#elif EF_LN_ASM
             if (d >= 4) {
                 ef_ln_out4(scratch, gamma, beta, d / 4, mean, inv, ys, yzp, y);
                 i = d & ~3;

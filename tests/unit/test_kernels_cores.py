@@ -6,14 +6,15 @@ board, whose 264 KiB hold the driver's 96 KiB buffer (the micro:bit's 16 KiB do 
 
 ef_qfc_rows_s8 (the Helium weight layout, ops_qlinear.pack_rows) runs through the same driver
 in place of ef_qfc_epi_s8, against ef_qmatmul_s8 (then ef_qbinary_s8_ref for a fused Add):
-its MVE path on mps3-an547, its plain C path on the host."""
+its MVE path on mps3-an547, its plain C path on the host; with it, more cases of the other
+kernels with a Helium path."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
 from tests.kernel_harness import i32, run_host_driver, run_target_driver
-from tests.unit.test_kernels_fast import DRIVER, SEED, _cases, _check, _fc_epi_case, _stream
+from tests.unit.test_kernels_fast import DRIVER, SEED, _cases, _check, _fc_epi_case, _ln_case, _stream
 
 from edgeformer.export.emit.ops_qlinear import pack_rows
 
@@ -32,7 +33,9 @@ def _rows_case(rng, m, k, n, add=True, r=128):
     return kind, bufs, nout, nscr
 
 
-def _rows_cases() -> list[tuple[str, tuple]]:
+def _helium_cases() -> list[tuple[str, tuple]]:
+    """ef_qfc_rows_s8's cases, then more of the kernels with a Helium path than
+    test_kernels_fast.py's (LayerNorm: ef_mve_ln_*)."""
     rng = np.random.default_rng(SEED + 17)
     c = []
     # vit-tiny-ref's row-loop layers, then k off the 16-lane grid, n off the 4-output grid,
@@ -42,16 +45,18 @@ def _rows_cases() -> list[tuple[str, tuple]]:
                          (2, 32, 10, True), (1, 300, 7, False), (4, 40, 12, True)]:
         c.append((f"fc rows m{m} k{k} n{n} add{int(add)}", _rows_case(rng, m, k, n, add)))
     c.append(("fc rows small", _rows_case(rng, 16, 40, 12, True, r=8)))
+    for rows, size, beta in [(4, 64, True), (3, 128, True), (2, 7, True), (2, 20, False), (1, 3, True)]:
+        c.append((f"layernorm {rows}x{size} beta{int(beta)}", _ln_case(rng, rows, size, beta)))
     return c
 
 
-def test_rows_kernel_host(tmp_path):
-    cases = _rows_cases()
+def test_helium_kernels_host(tmp_path):
+    cases = _helium_cases()
     _check(cases, run_host_driver(tmp_path, ROWS_DRIVER, _stream(cases), werror=True), "host")
 
 
-def test_rows_kernel_on_helium(tmp_path):
-    cases = _rows_cases()
+def test_helium_kernels_on_mps3_an547(tmp_path):
+    cases = _helium_cases()
     _check(cases, *run_target_driver(tmp_path, "mps3-an547", ROWS_DRIVER, _stream(cases), timeout=120,
                                      no_warnings=True))
 
