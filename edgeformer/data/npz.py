@@ -10,6 +10,9 @@ A == B):
   calibrated takes its input (`model_kind`: a ViT reads N x H x W images, an LMUFormer
   N x T x F sequences); else (no model given) sequence. 3-D images get a channel axis
   (N x 1 x H x W).
+- x 2-D integers: N x T token ids (what a tokenizer gives a BERT or GPT-style model), read as
+  N x T x 1 sequences. float32 holds every id below 2**24 exactly, and a model over token ids
+  reads them back as its integer input (export/foreign_inputs.py). 2-D floats are refused.
 x is cast to float32. uint8 images are scaled by 1/255, as the built-in fashion-mnist is;
 anything else is used as stored (no normalisation). Labels must be integers >= 0;
 num_classes = largest label + 1.
@@ -36,6 +39,7 @@ from edgeformer.errors import UserError
 
 REQUIRED = ("x_train", "y_train", "x_test", "y_test")
 KINDS = ("image", "sequence")
+ID_LIMIT = 1 << 24   # token ids at or above this are not exact in float32
 _NPY_MAGIC = b"\x93NUMPY"
 _MAX_HEADER = 1 << 16
 _SAVE_HINT = f"save it with numpy.savez(path, {', '.join(f'{k}=...' for k in REQUIRED)})"
@@ -88,6 +92,10 @@ def load_npz(path: str, model_kind: str | None = None, memory_limit_bytes: int |
     if kind is None and arrays["x_train"].ndim == 3 and model_kind in KINDS:
         kind = model_kind
 
+    if kind == "image" and arrays["x_train"].ndim == 2:
+        raise UserError(f"{where}: kind is 'image' but x_train is 2-D {arrays['x_train'].shape}; images are "
+                        "N x C x H x W or N x H x W (a 2-D integer array is read as N x T token ids)")
+    ids = arrays["x_train"].ndim == 2
     scaled = kind == "image" or arrays["x_train"].ndim == 4
     scaled = scaled and arrays["x_train"].dtype == np.uint8 and arrays["x_test"].dtype == np.uint8
     x = {s: _inputs(arrays[f"x_{s}"], kind, f"{where}: x_{s}", scaled) for s in ("train", "test")}
@@ -104,7 +112,8 @@ def load_npz(path: str, model_kind: str | None = None, memory_limit_bytes: int |
         num_classes=int(max(y["train"].max(), y["test"].max())) + 1,
         input_shape=tuple(int(d) for d in x["train"].shape[1:]),
         provenance=(f"npz file {file.resolve()} (sha256 {digest}...); split as stored; "
-                    + ("uint8 pixels scaled by 1/255 to float32" if scaled else "x cast to float32, no scaling")),
+                    + ("uint8 pixels scaled by 1/255 to float32" if scaled else
+                       "N x T token ids read as N x T x 1 float32 (exact)" if ids else "x cast to float32, no scaling")),
     )
 
 
@@ -258,14 +267,20 @@ def _kind(arr: np.ndarray | None, where: str) -> str | None:
 def _inputs(x: np.ndarray, kind: str | None, where: str, scaled: bool) -> np.ndarray:
     if x.dtype.kind not in "biuf":
         raise UserError(f"{where}: dtype {x.dtype} is not numeric; want float or integer values")
-    if x.ndim == 3 and kind == "image":
+    if x.ndim == 2 and x.dtype.kind in "biu":
+        big = int(np.abs(x.astype(np.int64)).max()) if x.size else 0
+        if big >= ID_LIMIT:
+            raise UserError(f"{where}: token id {big} is {ID_LIMIT:,} or more, beyond what float32 holds exactly; "
+                            "ids of a vocabulary that large are not supported")
+        x = x[:, :, None]  # N x T token ids -> N x T x 1 sequences
+    elif x.ndim == 3 and kind == "image":
         x = x[:, None, :, :]  # N x H x W -> N x 1 x H x W
     elif x.ndim == 4 and kind == "sequence":
         raise UserError(f"{where}: kind is 'sequence' but shape {x.shape} is 4-D; sequences "
                         "are N x T x F")
     elif x.ndim not in (3, 4):
-        raise UserError(f"{where}: shape {x.shape} is {x.ndim}-D; want N x C x H x W or "
-                        "N x H x W for images, N x T x F for sequences")
+        raise UserError(f"{where}: shape {x.shape} is {x.ndim}-D {x.dtype}; want N x C x H x W or "
+                        "N x H x W for images, N x T x F for sequences, or N x T integer token ids")
     if len(x) == 0:
         raise UserError(f"{where}: has no samples")
     if scaled:

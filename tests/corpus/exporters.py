@@ -48,13 +48,13 @@ def _quiet_logs():
 def samples(case: Case, n: int, seed: int) -> np.ndarray:
     """n inputs shaped like the case's first input (batch axis dropped), as an npz stores them.
 
-    Token ids are stored N x T x 1 (the npz loader reads 3-D arrays as sequences); the
-    importer reads them back as the model's int64 N x T ids.
+    Token ids are stored N x T integers, as a tokenizer gives them (the npz loader reads a
+    2-D integer array as token ids); the importer feeds them back as the model's int64 ids.
     """
     rng = np.random.default_rng(seed)
     shape = tuple(case.inputs[0].shape[1:])
     if case.kind == "tokens":
-        return rng.integers(0, case.vocab, size=(n, *shape, 1)).astype(np.int64)
+        return rng.integers(0, case.vocab, size=(n, *shape)).astype(np.int64)
     return rng.standard_normal((n, *shape)).astype(np.float32)
 
 
