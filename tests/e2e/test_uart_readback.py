@@ -1,6 +1,7 @@
 """UART read-back: the image pyOCD / st-flash boards run (inputs in flash, outputs and profile
 streamed out of a UART), exercised end to end under QEMU's CMSDK UART; device images build
-for every board with a [uart] table and link no semihosting."""
+for every board with a [uart] table and link no semihosting; an STM32F4 board's device image
+itself runs on QEMU's STM32F405 (netduinoplus2) and reads back through its real USART."""
 import json
 
 import pytest
@@ -23,6 +24,26 @@ def test_uart_run_matches_onnxruntime_and_the_semihosted_run(lmu):
     semi = run_json("run", lmu, "--board", "nucleo-f411re", "--inputs", "4")
     assert uart["passed"] and uart["io"] == "uart" and uart["top1_agreement"] == 1.0
     assert uart["max_abs_diff"] == semi["max_abs_diff"]
+
+
+def test_stm32f4_device_image_reads_back_on_the_emulated_part(lmu):
+    # The ELF st-flash would write to a NUCLEO-F411RE (0x08000000, USART2 on -serial 1), unchanged.
+    dev = run_json("run", lmu, "--board", "nucleo-f411re", "--io", "uart", "--image", "device", "--inputs", "2")
+    assert dev["passed"] and dev["top1_agreement"] == 1.0 and dev["max_abs_diff_steps"] <= 2
+    assert (dev["simulator"], dev["image"], dev["io"]) == ("netduinoplus2", "device", "uart")
+    rec = json.loads((lmu / "build" / "nucleo-f411re" / "device-uart" / "build.json").read_text())
+    assert rec["image"] == "device" and rec["io"] == "uart"
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["--board", "stm32f746g-disco", "--io", "uart", "--image", "device"], "emulator"),   # an F7: no part machine
+    (["--board", "nucleo-f411re", "--image", "device"], "--io uart"),
+])
+def test_device_image_runs_only_where_a_part_is_emulated(lmu, args, needle):
+    before = sorted(p.name for p in (lmu / "build").glob("*")) if (lmu / "build").exists() else []
+    p = run_cli("run", lmu, *args, check=2)
+    assert needle in p.stderr and len(p.stderr.strip().splitlines()) == 1
+    assert (sorted(p.name for p in (lmu / "build").glob("*")) if (lmu / "build").exists() else []) == before
 
 
 def test_device_uart_images_build_without_semihosting(lmu):
