@@ -67,5 +67,27 @@ def emit_spike_fc(ctx: EmitCtx, node: Node) -> list[str]:
     stream = pack_spike_fc(wd, bias, at["x_zp"], at["y_zp"], at["mult"], at["shift"],
                            at["x_lo"], at["x_hi"], m)
     ws = ctx.weight(f"{w}#spike_fc", stream)
-    return [f"{{ {PROTO}  /* ef_spike.h */",
-            f"  st = ef_spike_fc_s8({ws}, {ctx.ptr(x)}, {ctx.ptr(y, out=True)}); }}"]
+    return ctx.call_declared("ef_spike_fc_s8", [ws, ctx.ptr(x), ctx.ptr(y, out=True)], PROTO, "ef_spike.h")
+
+
+LIF_PROTO = ("int ef_lif_s8(const int32_t *ws, const int8_t *x, const float *v_in, const float *s_in, "
+             "float *v_out, float *s_f, int8_t *s_q, float *s_dq);")
+
+
+def pack_lif(at: dict) -> np.ndarray:
+    """ef.LIF's attrs -> ef_lif_params as int32 words (ef_spike.h; floats by their bits)."""
+    ints = np.array([at["n"], at["x_zp"], at["state"], at.get("q_lo", 0), at.get("q_hi", 0)], np.int32)
+    floats = np.array([at["x_scale"], at["leak"], at["one"], at["th"], at.get("d_lo", 0.0),
+                       at.get("d_hi", 0.0)], np.float32)
+    return np.concatenate([ints, floats.view(np.int32)])
+
+
+@register("ef.LIF")
+def emit_lif(ctx: EmitCtx, node: Node) -> list[str]:
+    at = node.attrs
+    outs = iter(node.outputs)
+    named = {k: next(outs) if at[k] else "" for k in ("v_out", "s_f", "s_q", "s_dq")}
+    ws = ctx.weight(f"{node.name}#lif", pack_lif(at))
+    x, v_in, s_in = node.inputs
+    args = [ws, ctx.ptr(x), ctx.ptr(v_in), ctx.ptr(s_in)] + [ctx.ptr(t, out=True) for t in named.values()]
+    return ctx.call_declared("ef_lif_s8", args, LIF_PROTO, "ef_spike.h")

@@ -3,6 +3,8 @@
  * 8 outputs, 4 int16x2 accumulators take one weight row per fired input (SADD16: 4
  * instructions per 8 additions); the epilogue multiplies by x_hi - x_lo, adds bias' and the
  * rare other inputs, and requantises exactly as the dense kernels do. */
+#include <string.h>
+
 #include "ef_spike.h"
 #include "ef_kernels.h"
 #include "ef_qfast.h"
@@ -133,6 +135,63 @@ int ef_spike_fc_s8_ref(const int32_t *ws, const int8_t *x, int8_t *y)
             int32_t acc = rec[4 * j];
             for (i = 0; i < p->k; ++i) acc += (x[i] - p->x_lo) * ef_lane(wt[4 * i], j & 1);
             y[j] = ef_spike_out(p, acc, rec + 4 * j);
+        }
+    }
+    return EF_OK;
+}
+
+/* The membrane of elements [0, c) (c <= 32) into v and their fire bits. */
+static uint32_t ef_lif_chunk(const ef_lif_params *p, const int8_t *x, const float *v_in,
+                             const float *s_in, float *v, int32_t c)
+{
+    const float sc = p->x_scale, leak = p->leak, one = p->one, th = p->th;
+    const int32_t zp = p->x_zp;
+    uint32_t bits = 0;
+    int32_t i;
+    if (!p->state) {
+        for (i = 0; i < c; ++i) {
+            v[i] = (float)((int32_t)x[i] - zp) * sc;
+            bits |= (uint32_t)(v[i] > th) << i;
+        }
+        return bits;
+    }
+    for (i = 0; i < c; ++i) {   /* one rounding per statement: no compiler may contract them */
+        const float xd = (float)((int32_t)x[i] - zp) * sc, keep = one - s_in[i];
+        float m = v_in[i] * leak;
+        m = m * keep;
+        v[i] = m + xd;
+        bits |= (uint32_t)(v[i] > th) << i;
+    }
+    return bits;
+}
+
+/* One LIF step (ef_spike.h), 32 elements at a time: the membrane and its fire bits first
+ * (the float ops are the graph's own, in its order, so v is bit-exact to onnxruntime), then
+ * each spike form the graph wants from the bits. */
+int ef_lif_s8(const int32_t *ws, const int8_t *x, const float *v_in, const float *s_in,
+              float *v_out, float *s_f, int8_t *s_q, float *s_dq)
+{
+    ef_lif_params p;
+    float tmp[32];   /* v of a chunk when the graph does not want it */
+    int32_t o, i, c;
+    uint32_t ql, qx, dlo, dx;
+    memcpy(&p, ws, sizeof p);
+    if (p.n < 0 || (p.state && (!v_in || !s_in))) return EF_ERR_PARAM;
+    /* Each level pair as (lo, lo ^ hi) bit patterns (1.0f is 0x3F800000). */
+    ql = (uint32_t)p.q_lo, qx = (uint32_t)(p.q_lo ^ p.q_hi);
+    memcpy(&dlo, &p.d_lo, 4);
+    memcpy(&dx, &p.d_hi, 4);
+    dx ^= dlo;
+    for (o = 0; o < p.n; o += 32) {
+        uint32_t bits;
+        c = p.n - o < 32 ? p.n - o : 32;
+        bits = ef_lif_chunk(&p, x + o, p.state ? v_in + o : 0, p.state ? s_in + o : 0,
+                            v_out ? v_out + o : tmp, c);
+        for (i = 0; i < c; ++i, bits >>= 1) {   /* levels by masks: 3 instructions a form */
+            const uint32_t m = 0u - (bits & 1u);
+            if (s_q) s_q[o + i] = (int8_t)(ql ^ (m & qx));
+            if (s_f) { const uint32_t w = m & 0x3F800000u; memcpy(s_f + o + i, &w, 4); }
+            if (s_dq) { const uint32_t w = dlo ^ (m & dx); memcpy(s_dq + o + i, &w, 4); }
         }
     }
     return EF_OK;

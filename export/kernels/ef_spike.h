@@ -39,4 +39,24 @@ int ef_spike_fc_s8(const int32_t *ws, const int8_t *x, int8_t *y);
  * the event-driven path is tested against. */
 int ef_spike_fc_s8_ref(const int32_t *ws, const int8_t *x, int8_t *y);
 
+/* A LIF neuron (or a stateless threshold) in one pass, bit-exact to the float32 ops it
+ * replaces (export/passes/lif_fuse.py), per element i:
+ *     xd = (float)(x[i] - x_zp) * x_scale
+ *     v  = state ? (v_in[i] * leak) * (one - s_in[i]) + xd : xd
+ *     fire = v > th
+ * and writes each requested form (NULL: not wanted): v_out = v, s_f = fire ? 1 : 0,
+ * s_q = fire ? q_hi : q_lo (int8), s_dq = fire ? d_hi : d_lo. ws, written by
+ * export/emit/ops_spike.py, is the header below as int32 words (floats by their bits). */
+typedef struct {
+    int32_t n;                /* elements */
+    int32_t x_zp;
+    int32_t state;            /* 1: leaky membrane from (v_in, s_in); 0: v = xd */
+    int32_t q_lo, q_hi;       /* int8 spike levels: Q(0), Q(1) */
+    float x_scale, leak, one, th;
+    float d_lo, d_hi;         /* the float of a Dequantize of the int8 spike */
+} ef_lif_params;
+
+int ef_lif_s8(const int32_t *ws, const int8_t *x, const float *v_in, const float *s_in,
+              float *v_out, float *s_f, int8_t *s_q, float *s_dq);
+
 #endif /* EF_SPIKE_H */

@@ -61,9 +61,26 @@ def _node_levels(g: Graph, n: Node, lv: dict) -> frozenset | None:
     return None
 
 
+def lif_levels(n: Node) -> dict[str, frozenset]:
+    """The spike outputs of an ef.LIF (passes/lif_fuse.py) and their two values each."""
+    at, outs = n.attrs, iter(n.outputs)
+    forms = {"v_out": None, "s_f": (0.0, 1.0), "s_q": ("q_lo", "q_hi"), "s_dq": ("d_lo", "d_hi")}
+    res = {}
+    for k, lv in forms.items():
+        if not at.get(k):
+            continue
+        t = next(outs)
+        if lv is not None:
+            res[t] = frozenset(at[x] if isinstance(x, str) else x for x in lv)
+    return res
+
+
 def _sweep(g: Graph, state: dict[str, frozenset]) -> dict[str, frozenset]:
     lv = dict(state)
     for n in g.nodes:
+        if n.op == "ef.LIF":
+            lv.update(lif_levels(n))
+            continue
         v = _node_levels(g, n, lv)
         if v is not None and len(v) <= MAX_LEVELS:
             lv[n.outputs[0]] = v
