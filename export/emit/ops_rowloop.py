@@ -6,12 +6,18 @@ row-sliced outer tensors at `outer offset + ef_r * row bytes` (RowOffset) when r
 contiguous block, else gathered into / scattered from scratch with a strided copy; tensors
 read whole at their own offsets. Outputs that may overwrite an input row are computed in
 scratch and copied out last, after every read of that row.
+
+For the profile, each part of the body (export/emit/profile_parts.py: norm, QKV, scores,
+softmax, AV, projection, MLP) starts with EF_PROFILE_PART(slot) and the loop ends with
+EF_PROFILE_LOOP(first slot, labels); both are empty unless the build defines them
+(runtime/firmware/ef_profile.h), so a build without profiling runs the same instructions.
 """
 from __future__ import annotations
 
 import math
 
 from edgeformer.export.emit.ctx import EmitCtx, c_comment, dense_strides, squeeze_dims
+from edgeformer.export.emit.profile_parts import Part, loop_parts, loop_slots
 from edgeformer.export.emit.registry import get_emitter, register
 from edgeformer.export.ir import DTYPE_BYTES, Node
 from edgeformer.export.lifetimes import scratch_name
@@ -97,16 +103,47 @@ def emit_rowloop(ctx: EmitCtx, node: Node) -> list[str]:
         if name not in offs and not t.is_const and name in ctx.offsets:
             offs[name] = ctx.offsets[name]
     bctx = EmitCtx(body, offs, ctx.prefix, ctx.weights)
-    lines = [f"for (int {ROW} = 0; {ROW} < {a['rows']}; ++{ROW}) {{"]
+    where = loop_slots(ctx.graph, node)     # None for a loop inside a loop: not timed apart
+    parts = loop_parts(node) if where is not None else []
+    op_index, slot = where or (0, 0)
+    starts = {p.first: (slot + j, p) for j, p in enumerate(parts)}
+    lines = _marker_fallbacks() if parts else []
+    lines.append(f"for (int {ROW} = 0; {ROW} < {a['rows']}; ++{ROW}) {{")
+    if 0 in starts:
+        lines.append("    " + _marker(*starts.pop(0)))
     lines += ["    " + s for s in pre]
     if pre:
         lines.append("    if (st != EF_OK) break;")
-    for n in body.nodes:
+    for i, n in enumerate(body.nodes):
         bctx.node = n
         code = get_emitter(n.op, n.name).fn(bctx, n)
+        if i in starts:
+            lines.append("    " + _marker(*starts[i]))
         lines.append(f"    /* {c_comment(n.name)} ({n.op}) */")
         lines += ["    " + s for s in code]
         lines.append("    if (st != EF_OK) break;")
     lines += ["    " + s for s in post]
     lines.append("}")
+    if parts:
+        # what profile.bin names each part slot, "op index \x1f module path \x1f role", one
+        # after the other; the literal's own NUL ends the list
+        labels = " ".join(_c_string(f"{op_index}\x1f{p.name}\x1f{p.role}\0") for p in parts)
+        lines.append(f"EF_PROFILE_LOOP({slot}, {labels});")
     return lines
+
+
+def _marker(slot: int, part: Part) -> str:
+    return f"EF_PROFILE_PART({slot});   /* part: {c_comment(part.name)} ({part.role}) */"
+
+
+def _marker_fallbacks() -> list[str]:
+    """No-op markers for builds without the profiling header (every user build)."""
+    return ["#ifndef EF_PROFILE_PART", "#define EF_PROFILE_PART(k) ((void)0)", "#endif",
+            "#ifndef EF_PROFILE_LOOP", "#define EF_PROFILE_LOOP(first, labels) ((void)0)", "#endif"]
+
+
+def _c_string(text: str) -> str:
+    """A C string literal of `text`: printable ASCII as is; quotes, backslashes, '?' (no
+    trigraphs) and everything else as 3-digit octal escapes (they never run into a digit)."""
+    return '"' + "".join(chr(b) if 32 <= b < 127 and chr(b) not in '"\\?' else f"\\{b:03o}"
+                         for b in text.encode()) + '"'
