@@ -116,29 +116,71 @@ int32_t ef_mve_dot_s16_s8(const int16_t *a16, const int8_t *b, int32_t sq, int32
     }
     return acc;
 }
-/* 4 outputs per pass: each 8 k of a loaded once for 4 rows of bᵀ (9 instructions per 32
- * MACs), then the 4 accumulators requantised as one vector: VMULH (the SMMUL), + h, VSHL
- * right by s, clamp, VSTRB of 4 bytes. */
+/* nb blocks of 4 outputs in one asm block (k % 8 == 0): per block the 4 rows of bᵀ
+ * from b0 (b1..b3 = b0 + k, 2k, 3k; after the loop b3 has reached the next block's row 0),
+ * a loop of 8 k (VLDRH of a16, four VLDRB.S16 + VMLADAVA.S16: 9 instructions and LE per 32
+ * MACs), then the requantisation as one vector: + corr (q7), VMULH by mult (q4: SMMUL),
+ * + h (q5), then VQSHL by 24 - s (q6) and VSHR #24: floor(v / 2^s) saturated to int8 in two
+ * instructions (v << (24 - s) saturates exactly when v >> s leaves int8; a negative count
+ * shifts right). 22 instructions per block besides the loop. */
+static void ef_mve_aa_blocks(const int16_t *a16, const int8_t *b0, int32_t k, int32_t nb, int8_t *y,
+                             int32x4_t corr, int32x4_t mult, int32x4_t h, int32x4_t sh)
+{
+    register int32_t a0 __asm__("r6"), a1 __asm__("r8"), a2 __asm__("r10"), a3 __asm__("r12");
+    register int32x4_t q4 __asm__("q4") = mult, q5 __asm__("q5") = h, q6 __asm__("q6") = sh,
+                       q7 __asm__("q7") = corr;
+    const int16_t *ap;
+    const int8_t *b1, *b2, *b3;
+    __asm__ volatile(
+        "1:\n\t"
+        "movs r6, #0\n\t"
+        "mov r8, #0\n\t"
+        "mov r10, #0\n\t"
+        "mov r12, #0\n\t"
+        "ldr %[ap], %[a16]\n\t"
+        "add %[b1], %[b0], %[k]\n\t"
+        "add %[b2], %[b1], %[k]\n\t"
+        "add %[b3], %[b2], %[k]\n\t"
+        "dlstp.16 lr, %[k]\n"
+        "2:\n\t"
+        "vldrh.16 q0, [%[ap]], #16\n\t"
+        "vldrb.s16 q1, [%[b0]], #8\n\t"
+        "vmladava.s16 r6, q0, q1\n\t"
+        "vldrb.s16 q2, [%[b1]], #8\n\t"
+        "vmladava.s16 r8, q0, q2\n\t"
+        "vldrb.s16 q1, [%[b2]], #8\n\t"
+        "vmladava.s16 r10, q0, q1\n\t"
+        "vldrb.s16 q2, [%[b3]], #8\n\t"
+        "vmladava.s16 r12, q0, q2\n\t"
+        "letp lr, 2b\n\t"
+        "mov %[b0], %[b3]\n\t"
+        "vmov.32 q3[0], r6\n\t"
+        "vmov.32 q3[1], r8\n\t"
+        "vmov.32 q3[2], r10\n\t"
+        "vmov.32 q3[3], r12\n\t"
+        "vadd.i32 q3, q3, q7\n\t"
+        "vmulh.s32 q3, q3, q4\n\t"
+        "vadd.i32 q3, q3, q5\n\t"
+        "vqshl.s32 q3, q3, q6\n\t"
+        "vshr.s32 q3, q3, #24\n\t"
+        "vstrb.32 q3, [%[yp]], #4\n\t"
+        "subs %[nb], %[nb], #1\n\t"
+        "bne 1b"
+        : [b0] "+l"(b0), [yp] "+l"(y), [nb] "+r"(nb), [ap] "=&r"(ap), [b1] "=&l"(b1), [b2] "=&l"(b2),
+          [b3] "=&l"(b3), "=&r"(a0), "=&r"(a1), "=&r"(a2), "=&r"(a3)
+        : [a16] "m"(a16), [k] "r"(k), "w"(q4), "w"(q5), "w"(q6), "w"(q7)
+        : "q0", "q1", "q2", "q3", "lr", "cc", "memory");
+}
+
+/* 4 outputs per pass (ef_mve_aa_blocks), the last n % 4 one by one. */
 void ef_mve_aa_row_t(const int16_t *a16, const int8_t *bt, int32_t k, int32_t n, int32_t corr,
                      int32_t mult, int32_t h, int32_t s, int8_t *y)
 {
-    const int32x4_t lo = vdupq_n_s32(-128), hi = vdupq_n_s32(127);
-    int32_t j = 0, q;
-    for (; j + 4 <= n; j += 4, bt += 4 * k, y += 4) {
-        const int8_t *b0 = bt, *b1 = bt + k, *b2 = bt + 2 * k, *b3 = bt + 3 * k;
-        int32_t c0 = corr, c1 = corr, c2 = corr, c3 = corr;
-        int32x4_t v;
-        for (q = 0; q < k; q += 8) {
-            const int16x8_t av = vldrhq_s16(a16 + q);
-            c0 = vmladavaq_s16(c0, av, vldrbq_s16(b0 + q));
-            c1 = vmladavaq_s16(c1, av, vldrbq_s16(b1 + q));
-            c2 = vmladavaq_s16(c2, av, vldrbq_s16(b2 + q));
-            c3 = vmladavaq_s16(c3, av, vldrbq_s16(b3 + q));
-        }
-        v = vsetq_lane_s32(c3, vsetq_lane_s32(c2, vsetq_lane_s32(c1, vdupq_n_s32(c0), 1), 2), 3);
-        v = vshlq_r_s32(vaddq_n_s32(vmulhq_s32(v, vdupq_n_s32(mult)), h), -s);
-        vstrbq_s32(y, vminq_s32(vmaxq_s32(v, lo), hi));
-    }
+    int32_t j = n & ~3;
+    if (j > 0)
+        ef_mve_aa_blocks(a16, bt, k, n >> 2, y, vdupq_n_s32(corr), vdupq_n_s32(mult), vdupq_n_s32(h),
+                         vdupq_n_s32(24 - s));
+    bt += (size_t)j * k, y += j;
     for (; j < n; ++j, bt += k) {
         const int64_t prod = (int64_t)ef_mve_dot_s16_s8(a16, bt, 1, k, corr) * mult;
         const int32_t t = (h + (int32_t)(prod >> 32)) >> s;

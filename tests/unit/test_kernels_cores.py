@@ -7,14 +7,15 @@ board, whose 264 KiB hold the driver's 96 KiB buffer (the micro:bit's 16 KiB do 
 ef_qfc_rows_s8 (the Helium weight layout, ops_qlinear.pack_rows) runs through the same driver
 in place of ef_qfc_epi_s8, against ef_qmatmul_s8 (then ef_qbinary_s8_ref for a fused Add):
 its MVE path on mps3-an547, its plain C path on the host; with it, more cases of the other
-kernels with a Helium path."""
+kernels with a Helium path (LayerNorm, attention's act x act)."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
 from tests.kernel_harness import i32, run_host_driver, run_target_driver
-from tests.unit.test_kernels_fast import DRIVER, SEED, _cases, _check, _fc_epi_case, _ln_case, _stream
+from tests.unit.test_kernels_fast import (DRIVER, SEED, _aa_case, _cases, _check, _fc_epi_case, _ln_case,
+                                         _stream)
 
 from edgeformer.export.emit.ops_qlinear import pack_rows
 
@@ -47,6 +48,9 @@ def _helium_cases() -> list[tuple[str, tuple]]:
     c.append(("fc rows small", _rows_case(rng, 16, 40, 12, True, r=8)))
     for rows, size, beta in [(4, 64, True), (3, 128, True), (2, 7, True), (2, 20, False), (1, 3, True)]:
         c.append((f"layernorm {rows}x{size} beta{int(beta)}", _ln_case(rng, rows, size, beta)))
+    # attention's act x act on bᵀ with the proved requantisation (ef_mve_aa_blocks: k % 8 == 0)
+    for h, m, k, n in [(4, 1, 16, 64), (4, 1, 64, 16), (2, 3, 8, 4), (1, 2, 128, 9), (2, 1, 24, 7), (1, 1, 32, 3)]:
+        c.append((f"aa trans_b proved h{h} m{m} k{k} n{n}", _aa_case(rng, h, m, k, n, trans_b=True, proved=True)))
     return c
 
 
