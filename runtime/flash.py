@@ -6,7 +6,9 @@ OpenOCD also runs the firmware with semihosting enabled (its cwd holds in.bin, o
 profile.bin), so outputs and the DWT cycle profile come back. pyOCD and st-flash flash the
 UART image (firmware/main_uart.c: test inputs in flash, outputs and profile streamed out of
 the board's [uart]), read back from --port with pyserial (runtime/uart.py); the same image
-and decoder run under QEMU in `edgeformer run --io uart`, which the tests exercise.
+and decoder run under QEMU in `edgeformer run --io uart`, which the tests exercise: the sim
+image on the stand-in, and for a board whose part QEMU emulates (STM32F4: netduinoplus2) the
+very device image flashed here (`--image device`, runtime/part_qemu.py).
 Not tested on real boards here (no hardware on this machine).
 """
 from __future__ import annotations

@@ -1,8 +1,9 @@
 """UART read-back: decode the stream of firmware/main_uart.c, from QEMU's -serial or a real port.
 
-The same decoder serves both: under QEMU the MPS2 CMSDK UART0 goes to a file (`-serial
-file:`), semihosting only ends the run; on a board flashed with pyOCD or st-flash the bytes
-come from its USB-serial port (pyserial). A stream that stops short, fails its CRC or reports
+The same decoder serves all three: under QEMU the MPS2 CMSDK UART0 goes to a file (`-serial
+file:`), semihosting only ends the run; the device image on the QEMU machine of its part
+(runtime/part_qemu.py) streams out of the board's own USART; on a board flashed with pyOCD or
+st-flash the bytes come from its USB-serial port (pyserial). A stream that stops short, fails its CRC or reports
 a model error becomes a FirmwareError saying which.
 """
 from __future__ import annotations
