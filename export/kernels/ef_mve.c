@@ -259,6 +259,17 @@ void ef_mve_fc_rows(const int8_t *x, int32_t k, const int32_t *ws, int32_t n, in
     }
 }
 
+int32_t ef_mve_max_s8(const int8_t *x, int32_t n)
+{
+    int8_t top = x[0];
+    int32_t i;
+    for (i = 0; i < n; i += 16) {
+        const mve_pred16_t t = vctp8q((uint32_t)(n - i));
+        top = vmaxvq_p_s8(top, vldrbq_z_s8(x + i, t), t);
+    }
+    return top;
+}
+
 #if EF_MVE_FP
 /* The vector-by-scalar float forms (VSUB, VMUL .F32 Qd, Qn, Rm) read the scalar from a core
  * register; the 4 lanes of q0 are s0..s3, so the in-order sums add them one by one. MVE
@@ -335,6 +346,89 @@ void ef_mve_ln_out(const float *v, const float *g, const float *b, int32_t n4, f
         : [m] "r"(mean), [inv] "r"(inv), [ys] "t"(ys), [zp] "r"(zp)
         : "q0", "q1", "q2", "q6", "q7", "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9",
           "s10", "s11", "cc", "memory");
+}
+
+/* q0's 4 floats (s0..s3) divided by ys lane by lane, then ef_q8_t's rounding (VCVTN: to
+ * nearest even, saturating, as VCVTR), QADD of the zero point (VQADD) and SSAT #8 as
+ * VQSHL #24 then VSHR #24 (saturates exactly outside int8), VSTRB.32 of the 4 bytes. */
+#define EF_MVE_Q8_STORE                                                     \
+    "vdiv.f32 s0, s0, %[ys]\n\t"                                          \
+    "vdiv.f32 s1, s1, %[ys]\n\t"                                          \
+    "vdiv.f32 s2, s2, %[ys]\n\t"                                          \
+    "vdiv.f32 s3, s3, %[ys]\n\t"                                          \
+    "vcvtn.s32.f32 q0, q0\n\t"                                            \
+    "vqadd.s32 q0, q0, %[zp]\n\t"                                         \
+    "vqshl.s32 q0, q0, #24\n\t"                                           \
+    "vshr.s32 q0, q0, #24\n\t"                                            \
+    "vstrb.32 q0, [%[y]], #4\n\t"
+
+/* Per 4 values: VLDRB.S32, top - x >= 0 (VSUB from the splat q1), a gather of the 4 table words
+ * (VLDRW with the offsets scaled by 4), VSTRW to e, 4 VADDs in index order: 9 with the loop
+ * (the scalar form: 19). */
+float ef_mve_sm_exps(const int8_t *x, const float *table, int32_t top, int32_t n4, float *e)
+{
+    const float *base = table;
+    register int32x4_t q1 __asm__("q1") = vdupq_n_s32(top);
+    float sum = 0.0f;
+    __asm__ volatile(
+        "1:\n\t"
+        "vldrb.s32 q2, [%[x]], #4\n\t"
+        "vsub.i32 q2, q1, q2\n\t"
+        "vldrw.u32 q0, [%[base], q2, uxtw #2]\n\t"
+        "vstrw.32 q0, [%[e]], #16\n\t"
+        "vadd.f32 %[sum], %[sum], s0\n\t"
+        "vadd.f32 %[sum], %[sum], s1\n\t"
+        "vadd.f32 %[sum], %[sum], s2\n\t"
+        "vadd.f32 %[sum], %[sum], s3\n\t"
+        "subs %[n], %[n], #1\n\t"
+        "bne 1b"
+        : [x] "+l"(x), [e] "+r"(e), [n] "+r"(n4), [sum] "+t"(sum)
+        : [base] "r"(base), "w"(q1)
+        : "q0", "q2", "s0", "s1", "s2", "s3", "cc", "memory");
+    return sum;
+}
+
+/* Per 4 values: VLDRW, 4 VDIV by the sum, then EF_MVE_Q8_STORE: 16 with the loop (the
+ * scalar form: 29). */
+void ef_mve_sm_out(const float *e, int32_t n4, float sum, float ys, int32_t zp, int8_t *y)
+{
+    __asm__ volatile(
+        "1:\n\t"
+        "vldrw.32 q0, [%[e]], #16\n\t"
+        "vdiv.f32 s0, s0, %[sum]\n\t"
+        "vdiv.f32 s1, s1, %[sum]\n\t"
+        "vdiv.f32 s2, s2, %[sum]\n\t"
+        "vdiv.f32 s3, s3, %[sum]\n\t"
+        EF_MVE_Q8_STORE
+        "subs %[n], %[n], #1\n\t"
+        "bne 1b"
+        : [e] "+r"(e), [n] "+r"(n4), [y] "+l"(y)
+        : [sum] "t"(sum), [ys] "t"(ys), [zp] "r"(zp)
+        : "q0", "s0", "s1", "s2", "s3", "cc", "memory");
+}
+
+/* Per 4 values: two VLDRB.S32, the two dequantisations (VSUB, VCVT, VMUL each), VADD, then
+ * EF_MVE_Q8_STORE: 19 with the loop (the scalar form: about 60). */
+void ef_mve_qadd(const int8_t *a, const int8_t *b, int32_t n4, int32_t azp, float as, int32_t bzp,
+                 float bs, float ys, int32_t yzp, int8_t *y)
+{
+    __asm__ volatile(
+        "1:\n\t"
+        "vldrb.s32 q0, [%[a]], #4\n\t"
+        "vldrb.s32 q1, [%[b]], #4\n\t"
+        "vsub.i32 q0, q0, %[azp]\n\t"
+        "vsub.i32 q1, q1, %[bzp]\n\t"
+        "vcvt.f32.s32 q0, q0\n\t"
+        "vcvt.f32.s32 q1, q1\n\t"
+        "vmul.f32 q0, q0, %[as]\n\t"
+        "vmul.f32 q1, q1, %[bs]\n\t"
+        "vadd.f32 q0, q0, q1\n\t"
+        EF_MVE_Q8_STORE
+        "subs %[n], %[n], #1\n\t"
+        "bne 1b"
+        : [a] "+l"(a), [b] "+l"(b), [n] "+r"(n4), [y] "+l"(y)
+        : [azp] "r"(azp), [as] "r"(as), [bzp] "r"(bzp), [bs] "r"(bs), [ys] "t"(ys), [zp] "r"(yzp)
+        : "q0", "q1", "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "cc", "memory");
 }
 #endif /* EF_MVE_FP */
 #else

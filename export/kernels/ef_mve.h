@@ -33,6 +33,9 @@ void ef_mve_aa_row_t(const int16_t *a16, const int8_t *bt, int32_t k, int32_t n,
 /* ef_qfc_rows_s8's row (ef_qfc_rows.h): y[0..n) from x[0..k) and the stream ws. */
 void ef_mve_fc_rows(const int8_t *x, int32_t k, const int32_t *ws, int32_t n, int8_t *y);
 
+/* The largest of x[0..n), n >= 1: 16 bytes a VMAXV, the last ones under a VCTP predicate. */
+int32_t ef_mve_max_s8(const int8_t *x, int32_t n);
+
 /* MVE with floating point (cortex-m55's default): the float kernels may use it too. */
 #if __ARM_FEATURE_MVE & 2
 #define EF_MVE_FP 1
@@ -47,6 +50,17 @@ float ef_mve_ln_dq(const int8_t *x, int32_t n4, int32_t zp, float xs, float *v, 
 float ef_mve_ln_var(const float *v, int32_t n4, float mean, float acc);
 void ef_mve_ln_out(const float *v, const float *g, const float *b, int32_t n4, float mean, float inv,
                    float ys, int32_t zp, int8_t *y);
+
+/* Softmax over n4 * 4 values of a row (ef_qsoftmax_s8): exps: e[i] = table[top - x[i]] (top:
+ * the row's maximum), returns their sum in index order; out: y[i] =
+ * ef_q8_t((e[i] / sum) / ys, zp). */
+float ef_mve_sm_exps(const int8_t *x, const float *table, int32_t top, int32_t n4, float *e);
+void ef_mve_sm_out(const float *e, int32_t n4, float sum, float ys, int32_t zp, int8_t *y);
+
+/* The residual add of ef_qbinary_s8 over n4 * 4 values: y[i] =
+ * ef_q8_t(((float)(a[i] - azp) * as + (float)(b[i] - bzp) * bs) / ys, yzp). */
+void ef_mve_qadd(const int8_t *a, const int8_t *b, int32_t n4, int32_t azp, float as, int32_t bzp,
+                 float bs, float ys, int32_t yzp, int8_t *y);
 #else
 #define EF_MVE_FP 0
 #endif

@@ -27,7 +27,14 @@ int ef_qbinary_s8(const ef_qbinary_params *p, const int8_t *a, const int8_t *b, 
     if (p->rank != 1 || p->op < EF_QBIN_ADD || p->op > EF_QBIN_MUL)
         return ef_qbinary_s8_ref(p, a, b, y);
     if (p->op == EF_QBIN_ADD && sa == 1 && sb == 1) { /* the residual add: dense, no switch */
-        for (i = 0; i + 2 <= n; i += 2) {
+        i = 0;
+#if EF_MVE_FP
+        if (n >= 4) {
+            ef_mve_qadd(a, b, n / 4, azp, as, bzp, bs, ys, yzp, y);
+            i = n & ~3;
+        }
+#endif
+        for (; i + 2 <= n; i += 2) {
             const float u0 = (float)((int32_t)a[i] - azp) * as;
             const float v0 = (float)((int32_t)b[i] - bzp) * bs;
             const float u1 = (float)((int32_t)a[i + 1] - azp) * as;
@@ -52,7 +59,7 @@ int ef_qbinary_s8(const ef_qbinary_params *p, const int8_t *a, const int8_t *b, 
     return EF_OK;
 }
 
-#if EF_DSP && defined(__ARM_FP)
+#if EF_DSP && defined(__ARM_FP) && !EF_MVE_FP
 /* t[-x] of one int8 byte of w (its bits [8e, 8e + 8)) into s<e>, added to the sum. */
 #define EF_SM_TERM(e, ror)                                                  \
     "sxtb %[i], %[w]" ror "\n\t"                                            \
@@ -121,7 +128,9 @@ int ef_qsoftmax_s8(const ef_qsoftmax_params *p, const int8_t *x, const float *ex
         int32_t top = x[0];
         float sum = 0.0f;
         i = 1;
-#if EF_DSP
+#if EF_MVE
+        if (n >= 16) top = ef_mve_max_s8(x, n), i = n;
+#elif EF_DSP
         if (n >= 8) { /* 4 bytewise maxima at once: SSUB8 sets GE where v >= m, SEL keeps */
             int32_t m = ef_ld32(x), v, k;
             for (i = 4; i + 4 <= n; i += 4) {
@@ -134,7 +143,13 @@ int ef_qsoftmax_s8(const ef_qsoftmax_params *p, const int8_t *x, const float *ex
 #endif
         for (; i < n; ++i) if (x[i] > top) top = x[i];
         t = exp_table + top; /* exp_table[top - x_i] == t[-x_i] */
-#if EF_SM_ASM
+#if EF_MVE_FP
+        if (!(n & 3)) { /* through scratch, 4 lanes at a time where the order allows */
+            sum = ef_mve_sm_exps(x, exp_table, top, n / 4, scratch);
+            ef_mve_sm_out(scratch, n / 4, sum, ys, yzp, y);
+            continue;
+        }
+#elif EF_SM_ASM
         if (!(n & 3)) { /* through scratch: each exponential looked up once */
             sum = ef_sm_exps4(x, t, n / 4, scratch);
             ef_sm_out4(scratch, n / 4, sum, ys, yzp, y);

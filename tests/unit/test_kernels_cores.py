@@ -7,7 +7,7 @@ board, whose 264 KiB hold the driver's 96 KiB buffer (the micro:bit's 16 KiB do 
 ef_qfc_rows_s8 (the Helium weight layout, ops_qlinear.pack_rows) runs through the same driver
 in place of ef_qfc_epi_s8, against ef_qmatmul_s8 (then ef_qbinary_s8_ref for a fused Add):
 its MVE path on mps3-an547, its plain C path on the host; with it, more cases of the other
-kernels with a Helium path (LayerNorm, attention's act x act)."""
+kernels with a Helium path (LayerNorm, attention's act x act, softmax, the residual add)."""
 from __future__ import annotations
 
 import numpy as np
@@ -15,7 +15,7 @@ import pytest
 
 from tests.kernel_harness import i32, run_host_driver, run_target_driver
 from tests.unit.test_kernels_fast import (DRIVER, SEED, _aa_case, _cases, _check, _fc_epi_case, _ln_case,
-                                         _stream)
+                                         _qbin_case, _softmax_case, _stream)
 
 from edgeformer.export.emit.ops_qlinear import pack_rows
 
@@ -51,6 +51,10 @@ def _helium_cases() -> list[tuple[str, tuple]]:
     # attention's act x act on bᵀ with the proved requantisation (ef_mve_aa_blocks: k % 8 == 0)
     for h, m, k, n in [(4, 1, 16, 64), (4, 1, 64, 16), (2, 3, 8, 4), (1, 2, 128, 9), (2, 1, 24, 7), (1, 1, 32, 3)]:
         c.append((f"aa trans_b proved h{h} m{m} k{k} n{n}", _aa_case(rng, h, m, k, n, trans_b=True, proved=True)))
+    for rows, row, pre in [(4, 64, 1.0), (2, 16, 1.0), (3, 20, 0.25), (2, 36, 2.0), (1, 8, 1.0)]:
+        c.append((f"softmax {rows}x{row} pre{pre}", _softmax_case(rng, rows, row, pre)))
+    for n in (64, 128, 7, 20):
+        c.append((f"qbinary add {n}", _qbin_case(rng, 0, n)))
     return c
 
 
