@@ -129,3 +129,17 @@ def test_board_path_that_is_a_folder_or_binary(tmp_path):
     (tmp_path / "c.toml").write_bytes(b"\xff\xfe\x00")
     with pytest.raises(UserError, match="not UTF-8"):
         load_board(str(tmp_path / "c.toml"))
+
+
+def test_emulator_key_names_a_part_machine_that_has_the_board_s_usart():
+    from edgeformer.runtime.part_qemu import part_machine
+    assert {b.name for b in list_boards() if b.emulator} == {"nucleo-f411re", "stm32f427"}
+    assert [part_machine(load_board(n)).serial_index(load_board(n).uart.base) for n in ("stm32f427", "nucleo-f411re")] \
+        == [0, 1]                                        # USART1 on -serial 0, USART2 on -serial 1
+    with pytest.raises(UserError, match="'emulator' = 'stm32vldiscovery'; use one of netduinoplus2"):
+        parse_board('emulator = "stm32vldiscovery"\n' + GOOD)
+    with pytest.raises(UserError, match="names no emulator"):
+        part_machine(load_board("stm32f746g-disco"))
+    wrong = 'emulator = "netduinoplus2"\n' + GOOD + '[uart]\nkind = "stm32-v1"\nbase = 0x40013000\n'     # SPI1's address, not a USART
+    with pytest.raises(UserError, match="not one of netduinoplus2's USARTs"):
+        part_machine(parse_board(wrong))
