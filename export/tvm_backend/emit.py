@@ -4,10 +4,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from edgeformer.errors import UserError
+from edgeformer.export.emit.clib import CNames, c_names
 from edgeformer.export.planner import BufferReq, Plan, plan_to_dict
-from edgeformer.export.tvm_backend.executor import (DL_TYPES, banner, c_comment, header, plan_program,
-                                                    rt_header, scratch_name, weights_files, describe)
+from edgeformer.export.tvm_backend.executor import (DL_TYPES, banner, c_comment, plan_program, rt_header,
+                                                    scratch_name, weights_files, describe)
 from edgeformer.export.tvm_backend.kernels_c import RT_HEADER, KernelInfo, build_kernels_c
 from edgeformer.export.tvm_backend.relax_graph import RProgram, load_relax, relax_program, zero_pipeline
 from edgeformer.fsio import write_text
@@ -16,8 +16,19 @@ KERNELS_C = "ef_tvm_kernels.c"  # ef_*.c: runtime/host.py compiles it with model
 OWNED = ("model.h", "model.c", "weights.h", "weights.c", RT_HEADER, KERNELS_C)
 
 
+def _header(prog: RProgram, arena_bytes: int, names: CNames, source: str) -> str:
+    """model.h: the native backend's API header (export/emit/writer.py), with every I/O copied."""
+    from edgeformer.export.emit.writer import api_header
+
+    def io(ns):
+        return [(n, prog.tensors[n].dtype, tuple(prog.tensors[n].shape), prog.tensors[n].nbytes) for n in ns]
+    return api_header(banner("model.h: the model API.", source), "model", arena_bytes, io(prog.inputs),
+                      io(prog.outputs), names=names)
+
+
 def _model_c(prog: RProgram, info: dict[str, KernelInfo], placed: Plan, wname: dict[str, str],
-             prefix: str, model: str, source: str) -> str:
+             names: CNames, source: str) -> str:
+    prefix, m = names.sym, names.macro
     off = placed.offsets
     shapes: dict[tuple[int, ...], str] = {}
     tindex: dict[str, int] = {}
@@ -30,7 +41,7 @@ def _model_c(prog: RProgram, info: dict[str, KernelInfo], placed: Plan, wname: d
         rows.append(f"    /* {len(rows)}: {c_comment(describe(prog, n))}"
                     f"{' (const)' if n in wname else f' @ {off[n]}'} */\n"
                     f"    {{{where}, {{1, 0}}, {len(t.shape)}, {{{code}, {bits}, 1}}, (int64_t *){sname}, NULL, 0}},")
-    out = [banner(f"model.c: {model}'s forward pass, one TVM kernel call per fused op.", source),
+    out = [banner(f"model.c: {names.lib}'s forward pass, one TVM kernel call per fused op.", source),
            "#include <string.h>", "", f'#include "{RT_HEADER}"', '#include "model.h"',
            '#include "weights.h"', "",
            "/* Profiling hooks: a target defines these (e.g. reading a cycle counter). */",
@@ -39,8 +50,9 @@ def _model_c(prog: RProgram, info: dict[str, KernelInfo], placed: Plan, wname: d
            "#if defined(__GNUC__)", "#define EF_ALIGNED __attribute__((aligned(16)))",
            "#define EF_UNUSED __attribute__((unused))", "#else", "#define EF_ALIGNED",
            "#define EF_UNUSED", "#endif", "",
-           "/* Every activation and every kernel's workspace lives at a fixed planner offset here. */",
-           "static uint8_t ef_arena[EF_ARENA_BYTES > 0 ? EF_ARENA_BYTES : 1] EF_ALIGNED;", "",
+           "/* Every activation and every kernel's workspace lives at a fixed planner offset here;",
+           f" * {m}_ARENA_SECTION (model.h) places it. static: two models link into one firmware. */",
+           f"static uint8_t ef_arena[{m}_ARENA_BYTES > 0 ? {m}_ARENA_BYTES : 1] {m}_ARENA_SECTION EF_ALIGNED;", "",
            "/* TVM's kernel workspace: a stack inside the block the plan reserved for this call.",
            " * TVM frees in reverse order of allocation, so free pops back to the pointer. */",
            "static uint8_t *ef_ws_base, *ef_ws_top, *ef_ws_end;", "",
@@ -66,11 +78,11 @@ def _model_c(prog: RProgram, info: dict[str, KernelInfo], placed: Plan, wname: d
         args = ", ".join(f"{{kTVMFFIDLTensorPtr, 0, (void *)&ef_t[{tindex[n]}]}}"
                          for n in (*c.inputs, *c.outputs))
         out.append(f"static const TVMFFIAny ef_args_{i}[{len(c.inputs) + len(c.outputs)}] = {{{args}}};")
-    out += ["", f"int ef_{model}_init(void)", "{", "    return 0;", "}", "",
-            f"int ef_{model}_run(const void *const *inputs, void *const *outputs)", "{",
+    out += ["", f"int {prefix}_init(void)", "{", "    return 0;", "}", "",
+            f"int {prefix}_run(const void *const *inputs, void *const *outputs)", "{",
             "    int32_t st;", "    /* Inputs are copied into the arena at their planned offsets. */"]
     for i, n in enumerate(prog.inputs):
-        out.append(f"    memcpy(ef_arena + {off[n]}, inputs[{i}], EF_INPUT{i}_BYTES);  /* {c_comment(n)} */")
+        out.append(f"    memcpy(ef_arena + {off[n]}, inputs[{i}], {m}_INPUT{i}_BYTES);  /* {c_comment(n)} */")
     out.append("")
     for i, c in enumerate(prog.calls):
         k = info[c.kernel]
@@ -88,31 +100,35 @@ def _model_c(prog: RProgram, info: dict[str, KernelInfo], placed: Plan, wname: d
     out += ["", "    /* Outputs are copied out of the arena. */"]
     for i, n in enumerate(prog.outputs):
         src = wname[n] if n in wname else f"ef_arena + {off[n]}"
-        out.append(f"    memcpy(outputs[{i}], {src}, EF_OUTPUT{i}_BYTES);  /* {c_comment(n)} */")
+        out.append(f"    memcpy(outputs[{i}], {src}, {m}_OUTPUT{i}_BYTES);  /* {c_comment(n)} */")
     out += ["    (void)inputs;", "    (void)outputs;", "    (void)st;", "    return 0;", "}", ""]
     return "\n".join(out)
 
 
-def emit_tvm_c(onnx_path: str | Path, out_dir: str | Path,
-               model_name: str = "model") -> tuple[dict[str, Any], list[BufferReq], Plan]:
+def emit_tvm_c(onnx_path: str | Path, out_dir: str | Path, model_name: str = "model",
+               name: str | None = None) -> tuple[dict[str, Any], list[BufferReq], Plan]:
     """Write model.h/model.c/weights.h/weights.c/ef_tvm_rt.h/ef_tvm_kernels.c into out_dir.
+
+    `name` (export --name) prefixes every exported symbol and macro as the native backend
+    does (NAME_init, NAME_run, NAME_ARENA_BYTES, NAME_ARENA_SECTION, the include guard), and
+    every other global symbol too (kernels, workspace allocator, weights), so two models
+    link into one firmware; without it today's ef_<model_name> / EF_ names stay.
 
     The Relax program after TVM's fusion has its own tensors, so it is planned here with
     our planner (plan_buffers); the returned (plan dict, buffers, placed plan) mirror
     export/plan.make_plan. plan dict: plan_to_dict's keys plus backend, kernel_calls,
     max_workspace_bytes (largest kernel scratch) and kernel_stack_bytes (largest C-stack
     arrays of one kernel, outside the arena)."""
-    if not model_name.isidentifier():
-        raise UserError(f"model name {model_name!r} must be a C identifier")
+    names = c_names(model_name, name)    # UserError for a name that is no C identifier
     onnx_path, out = Path(onnx_path), Path(out_dir)
-    prefix = f"ef_{model_name}"
+    prefix = names.sym
     mod = zero_pipeline(load_relax(onnx_path))
     prog = relax_program(mod)
     src, info = build_kernels_c(mod, prefix)
     bufs, placed = plan_program(prog, info)
     whdr, wsrc, wname = weights_files(prog, prefix, onnx_path.name)
-    files = {"model.h": header(prog, placed.arena_bytes, model_name, onnx_path.name),
-             "model.c": _model_c(prog, info, placed, wname, prefix, model_name, onnx_path.name),
+    files = {"model.h": _header(prog, placed.arena_bytes, names, onnx_path.name),
+             "model.c": _model_c(prog, info, placed, wname, names, onnx_path.name),
              "weights.h": whdr, "weights.c": wsrc,
              RT_HEADER: rt_header(prefix, info, onnx_path.name), KERNELS_C: src}
     out.mkdir(parents=True, exist_ok=True)

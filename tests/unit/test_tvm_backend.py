@@ -106,3 +106,42 @@ def test_relax_static_plan_reads_storage_pools(tmp_path):
     assert peer["planned_bytes"] == sum(peer["storages"]) > 0
     assert peer["output_bytes"] == 4 * 300 * 4  # the returned tensor is left to the VM
     assert peer["total_bytes"] == peer["planned_bytes"] + peer["scratch_bytes"]
+
+
+def test_name_prefixes_every_symbol_so_two_models_link_into_one_program(tmp_path):
+    """export --backend tvm --name: NAME_run, NAME_* macros, NAME_ARENA_SECTION, and prefixed
+    kernels, allocator and weights, so two TVM models link together and both compute right."""
+    import shutil
+    import subprocess
+
+    a, b = mlp_softmax(tmp_path / "a.onnx"), two_outputs(tmp_path / "b.onnx")
+    emit_tvm_c(a, tmp_path / "kws", name="kws")
+    emit_tvm_c(b, tmp_path / "vision", name="vision")
+    h = (tmp_path / "kws/model.h").read_text()
+    assert "#define KWS_ARENA_BYTES" in h and "#ifndef KWS_ARENA_SECTION" in h and "#ifndef KWS_MODEL_H" in h
+    assert "int kws_run(const void *const *inputs, void *const *outputs);" in h and "EF_" not in h
+    assert "KWS_ARENA_SECTION EF_ALIGNED" in (tmp_path / "kws/model.c").read_text()
+    main = tmp_path / "main.c"
+    main.write_text("\n".join([
+        "#include <stdio.h>", '#include "kws/model.h"', '#include "vision/model.h"',
+        "static float x[4 * 8], y[4 * 300], s[3 * 300], r[3 * 300], z[3 * 300];",
+        "int main(void) {", "    int k;",
+        "    const void *ka[] = {x}; void *ko[] = {y}; const void *va[] = {z}; void *vo[] = {s, r};",
+        "    for (k = 0; k < 4 * 8; ++k) x[k] = (float)((k % 7) - 3) / 4;",
+        "    for (k = 0; k < 3 * 300; ++k) z[k] = (float)((k % 11) - 5) / 2;",
+        "    if (kws_init() || vision_init() || kws_run(ka, ko) || vision_run(va, vo)) return 1;",
+        "    for (k = 0; k < 4 * 300; ++k) printf(\"%.9g\\n\", (double)y[k]);",
+        "    for (k = 0; k < 3 * 300; ++k) printf(\"%.9g\\n\", (double)s[k]);", "    return 0;", "}", ""]))
+    srcs = [str(main)] + [str(tmp_path / d / f) for d in ("kws", "vision")
+                          for f in ("model.c", "weights.c", "ef_tvm_kernels.c")]
+    section = "-DKWS_ARENA_SECTION=__attribute__((section(\".kws_arena\")))"
+    exe = tmp_path / "two"
+    cc = shutil.which("cc") or shutil.which("gcc")
+    subprocess.run([cc, "-O1", "-std=c99", section, *srcs, "-lm", "-o", str(exe)], check=True)
+    assert ".kws_arena" in subprocess.run(["objdump", "-h", str(exe)], capture_output=True, text=True).stdout
+    got = np.array(subprocess.run([str(exe)], capture_output=True, text=True, check=True).stdout.split(), np.float32)
+    x = ((np.arange(32) % 7 - 3) / 4).astype(np.float32).reshape(4, 8)
+    z = ((np.arange(900) % 11 - 5) / 2).astype(np.float32).reshape(3, 300)
+    want = np.concatenate([session(str(a)).run(None, {"x": x})[0].ravel(),
+                           session(str(b)).run(None, {"x": z})[0].ravel()])
+    assert np.max(np.abs(got - want)) <= 1e-5
