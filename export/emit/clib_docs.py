@@ -167,18 +167,28 @@ the cycles of one run.
 def example_c(api: Api) -> str:
     n, m = api.names, api.names.macro
     bufs, ins, outs, prints = [], [], [], []
-    for kind, ios, names in (("INPUT", api.inputs, ins), ("OUTPUT", api.outputs, outs)):
-        for i, (_name, dtype, _shape, _nb) in enumerate(ios):
-            var = f"{kind.lower()}{i}"
-            bufs.append(f"static {C_TYPES[dtype]} {var}[{m}_{kind}{i}_NUMEL];")
-            names.append(var)
+    state_in, state_out = {s.inp for s in api.states}, {s.out for s in api.states}
+    for kind, ios, names, state in (("INPUT", api.inputs, ins, state_in), ("OUTPUT", api.outputs, outs, state_out)):
+        for i, (name, dtype, shape, _nb) in enumerate(ios):
+            var, ctype, fn = f"{kind.lower()}{i}", C_TYPES[dtype], f"{n.sym}_{kind.lower()}"
+            if i in state:   # a streaming model's state outlives the run: the caller holds it
+                bufs += [f"/* {kind.lower()} {i} ({name}): state, kept in your buffer between steps. */",
+                         f"static {ctype} {var}_buf[{m}_{kind}{i}_NUMEL];", f"#define {var.upper()} {var}_buf", ""]
+            else:            # zero copy: the model's own arena bytes, where {fn}(i) points
+                bufs += [f"/* {kind.lower()} {i} ({name}, {dtype} {list(shape)}): "
+                         + ("write it" if kind == "INPUT" else "read it") + f" where {fn}({i}) points,",
+                         " * in the model's arena: the run copies nothing and you hold no second buffer. */",
+                         f"#if {m}_{kind}{i}_IN_ARENA", f"#define {var.upper()} (({ctype} *){fn}({i}))", "#else",
+                         f"static {ctype} {var}_buf[{m}_{kind}{i}_NUMEL];   /* kept outside the arena */",
+                         f"#define {var.upper()} {var}_buf", "#endif", ""]
+            names.append(var.upper())
     for i, (name, dtype, shape, _nb) in enumerate(api.outputs):
         fmt, cast = PRINTF.get(dtype, ("%d", "(int)"))
         numel = int(np.prod(shape, dtype=np.int64))
         if any(s.out == i for s in api.states):
             continue   # state: fed back, not printed
         prints += [f'    printf("output{i} {name}:");',
-                   f"    for (k = 0; k < {numel}; ++k) printf(\" {fmt}\", {cast}output{i}[k]);",
+                   f"    for (k = 0; k < {numel}; ++k) printf(\" {fmt}\", {cast}OUTPUT{i}[k]);",
                    '    printf("\\n");']
     header = "\n".join(f" * {line}" for line in provenance_lines(api.prov))
     in_type = C_TYPES[api.inputs[0][1]] if api.inputs else "uint8_t"
@@ -224,12 +234,12 @@ def example_c(api: Api) -> str:
         "#ifdef EF_EXAMPLE_SEMIHOSTING",
         "extern void initialise_monitor_handles(void);   /* newlib's rdimon: stdio over the debugger */",
         "#endif", "",
-        "/* Your buffers: the model reads inputs and writes outputs here (zero-initialised). */",
-        *bufs, "",
+        "/* Where the model reads its inputs and writes its outputs. */",
+        *bufs,
         "static void fill_input0(void)",
         "{",
         "    int k;",
-        f"    for (k = 0; k < {m}_INPUT0_NUMEL; ++k) input0[k] = ({in_type})(((k % 17) - 8){scale});",
+        f"    for (k = 0; k < {m}_INPUT0_NUMEL; ++k) INPUT0[k] = ({in_type})(((k % 17) - 8){scale});",
         "}", "",
         "int main(void)",
         "{",
