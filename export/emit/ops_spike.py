@@ -1,8 +1,8 @@
 """ef.SpikeFC (export/passes/spike_fc.py): the event-driven int8 fully-connected layer of
 ef_spike.c. Everything the kernel reads is one int32 stream (layout in ef_spike.h): the
-params, one record per output (bias with the silent level folded in, then the dense
-path's requantisation: qepilogue's proved all-integer one when every channel passes,
-ef_qfc_s8's chan otherwise) and the weights transposed into tiles of 8 outputs, per input
+params, one record per output (bias with the silent level folded in, then ef_qfc_s8's chan
+requantisation), the same with qepilogue's all-integer requantisation where that is proved
+exact for rows of spikes only, and the weights transposed into tiles of 8 outputs, per input
 k one row of int16 pairs. model.c includes only ef_kernels.h, so the call carries its own
 prototype (the one in ef_spike.h)."""
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from edgeformer.export.emit.ctx import EmitCtx
-from edgeformer.export.emit.qepilogue import acc_bounds, requant_consts
+from edgeformer.export.emit.qepilogue import requant_consts
 from edgeformer.export.emit.registry import register
 from edgeformer.export.ir import Node
 
@@ -23,11 +23,20 @@ def _wrap32(v: np.ndarray) -> np.ndarray:
     return (np.asarray(v, np.int64) & 0xFFFFFFFF).astype(np.uint32).view(np.int32)
 
 
+def spike_bounds(w: np.ndarray, folded: np.ndarray, x_lo: int, x_hi: int) -> np.ndarray:
+    """Per output: the largest |acc| of a row whose inputs are all x_lo or x_hi:
+    bias' + (x_hi - x_lo) * (a sum of some of the row's weights)."""
+    w64 = w.astype(np.int64)
+    reach = np.maximum(np.where(w64 > 0, w64, 0).sum(axis=1), -np.where(w64 < 0, w64, 0).sum(axis=1))
+    return np.abs(folded) + abs(int(x_hi) - int(x_lo)) * reach
+
+
 def pack_spike_fc(w: np.ndarray, bias, x_zp: int, y_zp: int, mult, shift, x_lo: int,
                   x_hi: int, m: int, epi: bool | None = None) -> np.ndarray:
-    """w (n, k) int8 and the dense node's quantisation -> ef_spike_fc_s8's stream. epi:
-    None picks the all-integer records where every channel is proved exact; False forces
-    the chan records (tests exercise both)."""
+    """w (n, k) int8 and the dense node's quantisation -> ef_spike_fc_s8's stream. The chan
+    records hold for any input; the all-integer ones (epi) are added where every channel is
+    proved exact for rows of spikes only (a far smaller accumulator than any int8 row when
+    x_hi - x_lo is small). epi False leaves them out (tests exercise both)."""
     n, k = w.shape
     nt = -(-n // TILE)
     w64 = w.astype(np.int64)
@@ -35,24 +44,27 @@ def pack_spike_fc(w: np.ndarray, bias, x_zp: int, y_zp: int, mult, shift, x_lo: 
     mult = np.broadcast_to(np.asarray(mult, np.int64).reshape(-1), (n,))
     shift = np.broadcast_to(np.asarray(shift, np.int64).reshape(-1), (n,))
     folded = b + (int(x_lo) - int(x_zp)) * w64.sum(axis=1)
-    bounds = acc_bounds(w, bias, x_zp)
+    bounds = spike_bounds(w, folded, x_lo, x_hi)
     hs = [requant_consts(int(mult[j]), int(shift[j]), y_zp, int(bounds[j])) for j in range(n)]
     epi = all(h is not None for h in hs) and epi is not False
-    rec = np.zeros((nt * TILE, 4), np.int64)
-    rec[:n, 0], rec[:n, 1] = folded, mult
+    chan = np.zeros((nt * TILE, 4), np.int64)
+    chan[:n, 0], chan[:n, 1] = folded, mult
+    s = -1 - shift
+    chan[:n, 2] = s
+    chan[:n, 3] = np.where(s >= 1, (np.int64(1) << np.clip(s - 1, 0, 62)) - 1, 0)
+    recs = [chan.ravel()]
     if epi:
+        rec = np.zeros((nt * TILE, 4), np.int64)
+        rec[:n, 0], rec[:n, 1] = folded, mult
         rec[:n, 2] = [h[0] for h in hs]
         rec[:n, 3] = [h[1] for h in hs]
-    else:
-        s = -1 - shift
-        rec[:n, 2] = s
-        rec[:n, 3] = np.where(s >= 1, (np.int64(1) << np.clip(s - 1, 0, 62)) - 1, 0)
+        recs.append(rec.ravel())
     wp = np.zeros((nt * TILE, k), np.int64)
     wp[:n] = w64
     tiles = wp.reshape(nt, TILE, k).transpose(0, 2, 1)            # (tile, k, 8 outputs)
     words = (tiles[..., 0::2] & 0xFFFF) | ((tiles[..., 1::2] & 0xFFFF) << 16)
     head = np.array([m, k, n, nt, x_lo, x_hi, int(epi), y_zp], np.int64)
-    return _wrap32(np.concatenate([head, rec.ravel(), words.ravel()]))
+    return _wrap32(np.concatenate([head, *recs, words.ravel()]))
 
 
 @register("ef.SpikeFC")

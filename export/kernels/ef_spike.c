@@ -64,10 +64,9 @@ static inline void ef_spike_tile(const int32_t *wt, const uint8_t *f, int32_t nf
     acc[0] = a0, acc[1] = a1, acc[2] = a2, acc[3] = a3;
 }
 
-/* One output from its exact accumulator and record. */
+/* One output from its exact accumulator and chan record. */
 static inline int8_t ef_spike_out(const ef_spike_fc_params *p, int32_t acc, const int32_t *r)
 {
-    if (p->epi) return (int8_t)ef_sat8(ef_smmla(acc, r[1], r[2]) >> r[3]);
     return ef_clamp8((r[2] >= 1 ? ef_requant_s(acc, r[1], r[2], r[3])
                                 : ef_requant_ref(acc, r[1], -1 - r[2])) + p->y_zp, -128, 127);
 }
@@ -94,15 +93,16 @@ static void ef_spike_other(const int8_t *x, int32_t lo, const int32_t *wt, const
 int ef_spike_fc_s8(const int32_t *ws, const int8_t *x, int8_t *y)
 {
     const ef_spike_fc_params *p = (const ef_spike_fc_params *)(const void *)ws;
-    const int32_t *rec = ws + 8, *w = rec + 32 * p->nt;
+    const int32_t *rec = ws + 8, *erec = rec + 32 * p->nt, *w = erec + (p->epi ? 32 * p->nt : 0);
     const int32_t d = p->x_hi - p->x_lo, tw = 4 * p->k;
     uint8_t fired[EF_SPIKE_KMAX], other[EF_SPIKE_KMAX];
-    int32_t r, t, j, i, no, nf;
+    int32_t r, t, j, i, no, nf, spikes_only;
     if (!ef_spike_check(p)) return EF_ERR_PARAM;
     for (r = 0; r < p->m; ++r, x += p->k, y += p->n) {
         nf = ef_spike_events(x, p->k, p->x_lo, p->x_hi, fired, other, &no);
+        spikes_only = p->epi && !no;   /* the epi records' proof covers this row */
         for (t = 0; t < p->nt; ++t) {
-            const int32_t *wt = w + t * tw, *rt = rec + 32 * t;
+            const int32_t *wt = w + t * tw, *rt = (spikes_only ? erec : rec) + 32 * t;
             const int32_t jn = p->n - 8 * t < 8 ? p->n - 8 * t : 8;
             int32_t acc16[4], acc[8];
             int8_t *yt = y + 8 * t;
@@ -112,7 +112,7 @@ int ef_spike_fc_s8(const int32_t *ws, const int8_t *x, int8_t *y)
                 acc[2 * i + 1] = rt[8 * i + 4] + d * ef_lane(acc16[i], 1);
             }
             if (no) ef_spike_other(x, p->x_lo, wt, other, no, acc);
-            if (p->epi) {
+            if (spikes_only) {
                 for (j = 0; j < jn; ++j, rt += 4)
                     yt[j] = (int8_t)ef_sat8(ef_smmla(acc[j], rt[1], rt[2]) >> rt[3]);
             } else {
@@ -126,7 +126,7 @@ int ef_spike_fc_s8(const int32_t *ws, const int8_t *x, int8_t *y)
 int ef_spike_fc_s8_ref(const int32_t *ws, const int8_t *x, int8_t *y)
 {
     const ef_spike_fc_params *p = (const ef_spike_fc_params *)(const void *)ws;
-    const int32_t *rec = ws + 8, *w = rec + 32 * p->nt;
+    const int32_t *rec = ws + 8, *w = rec + 32 * p->nt * (p->epi ? 2 : 1);
     int32_t r, j, i;
     if (!ef_spike_check(p)) return EF_ERR_PARAM;
     for (r = 0; r < p->m; ++r, x += p->k, y += p->n) {

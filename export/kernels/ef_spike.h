@@ -11,10 +11,13 @@
  *
  * ws, one int32 stream written by export/emit/ops_spike.py:
  *   ef_spike_fc_params (8 words);
- *   per output (nt * 8 of them) a record: epi != 0: {bias', mult, h, s}, the all-integer
- *     requantisation of ef_qfc_epi_s8 (y = ssat8((h + (acc * mult) >> 32) >> s), proved
- *     exact offline by qepilogue.requant_consts); epi == 0: {bias', mult, s, rnd} as
- *     ef_qfc_s8's chan (y = clamp8(requant(acc) + y_zp));
+ *   per output (nt * 8 of them) a record {bias', mult, s, rnd}: ef_qfc_s8's chan
+ *     requantisation (y = clamp8(requant(acc) + y_zp)), exact for any input;
+ *   when epi != 0, per output a record {bias', mult, h, s}: the all-integer requantisation of
+ *     ef_qfc_epi_s8 (y = ssat8((h + (acc * mult) >> 32) >> s)), proved exact offline by
+ *     qepilogue.requant_consts for every row of spikes only (x_lo or x_hi everywhere: a far
+ *     smaller accumulator than an arbitrary int8 row's); rows with other values take the
+ *     chan records;
  *   per tile of 8 outputs, per k: 4 words of int16 pairs (w[j0+2i][k], w[j0+2i+1][k]),
  *     low half first (SADD16 lanes); padding outputs have zero weights. */
 #ifndef EF_SPIKE_H
@@ -28,8 +31,8 @@ typedef struct {
     int32_t m, k, n;          /* x (m, k), y (m, n) */
     int32_t nt;               /* tiles of 8 outputs: (n + 7) / 8 */
     int32_t x_lo, x_hi;       /* silent and fired input levels */
-    int32_t epi;              /* records are {bias', mult, h, s} (1) or ef_qfc_s8's chan (0) */
-    int32_t y_zp;             /* used when epi == 0 */
+    int32_t epi;              /* 1: the spike-row {bias', mult, h, s} records follow the chan ones */
+    int32_t y_zp;             /* of the chan records */
 } ef_spike_fc_params;
 
 /* y (m, n) int8 from x (m, k) int8 and the stream ws; EF_ERR_PARAM (1) on a bad header. */

@@ -171,7 +171,14 @@ def match_lif(g: Graph, gt: Node) -> _Match | None:
 
 
 def lif_fuse(graph: Graph) -> Graph:
-    matches = [x for x in (match_lif(graph, n) for n in graph.nodes) if x is not None]
+    matches, taken = [], set()
+    for n in graph.nodes:
+        x = match_lif(graph, n)
+        # Two thresholds of one membrane (dup_tokenwise copies a Greater per consumer): the
+        # first takes the membrane and keeps v as an output; the copy stays as it is.
+        if x is not None and not taken & {a.name for a in x.absorbed}:
+            matches.append(x)
+            taken |= {a.name for a in x.absorbed}
     if not matches:
         return graph
     drop = {n.name for x in matches for n in x.absorbed}

@@ -102,7 +102,7 @@ def test_host_c_equals_onnxruntime(model, tmp_path):
     from edgeformer.export.onnx_check import session
     from edgeformer.runtime.host import build_host, run_host
     from tests.native_helpers import emit_graph
-    g = run(load_onnx(model), LOWERING + SPIKING + MEMORY)
+    g = run(load_onnx(model), LOWERING + MEMORY + SPIKING)   # where they run in the export
     assert [n.op for n in g.nodes].count("ef.LIF") == 2
     emit_graph(g, tmp_path / "c")
     exe = build_host(tmp_path / "c", tmp_path / "model.exe", extra_cflags=("-O1", "-Werror"))
