@@ -1,9 +1,10 @@
-"""Session fixture that builds every selected ONNX node case once, and the summary's data:
-selected/passed/skipped counts overall and per op type (tests/conftest.py prints it, gathered
-from the xdist workers)."""
+"""Session fixture that collects, selects and builds every ONNX node case once per test session
+(the first xdist worker does it; the others wait on the lock and load its result), and the
+summary's data: selected/passed/skipped counts overall and per op type (tests/conftest.py
+prints it, gathered from the xdist workers)."""
 import collections
-import json
 import os
+import pickle
 from pathlib import Path
 
 import pytest
@@ -14,30 +15,30 @@ SUMMARY: dict = {}
 
 
 @pytest.fixture(scope="session")
-def built_cases(tmp_path_factory):
-    cs = {c.name: c for c in _cases.select_cases()}
+def built_cases(tmp_path_factory) -> dict[str, _cases.Case]:
     # pytest-xdist workers share their basetemp's parent: the first one builds, the others reuse.
     base = tmp_path_factory.getbasetemp()
-    _build_once(cs, (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "onnx_node")
+    cs = _build_once((base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "onnx_node")
     SUMMARY["cases"] = cs
     return cs
 
 
-def _build_once(cs: dict, work: Path) -> None:
-    """Build every case (about a minute) into `work` and record the outcome, unless another
-    process of this session did: then wait on the lock and take its outcome."""
+def _build_once(work: Path) -> dict[str, _cases.Case]:
+    """Collect, select and build every case into `work` (about a minute) and keep the cases
+    with their outcome in built.pkl, unless another process of this session did: then wait
+    on the lock and load that."""
     from filelock import FileLock
 
-    done = work / "built.json"
+    done = work / "built.pkl"
     with FileLock(str(work) + ".lock"):
         if not done.is_file():
             work.mkdir(exist_ok=True)
-            _cases.build_all(list(cs.values()), work)
-            rec = {n: {"skip": c.skip, "error": c.error, "exe": str(c.exe) if c.exe else None} for n, c in cs.items()}
-            done.write_text(json.dumps(rec))
-    for name, r in json.loads(done.read_text()).items():
-        c = cs[name]
-        c.skip, c.error, c.exe = r["skip"], r["error"], Path(r["exe"]) if r["exe"] else None
+            selected = _cases.select(_cases.collect())
+            _cases.build_all(selected, work)
+            tmp = done.with_suffix(".part")
+            tmp.write_bytes(pickle.dumps([c for c, _ in selected]))
+            tmp.replace(done)
+    return {c.name: c for c in pickle.loads(done.read_bytes())}
 
 
 def summary_data() -> dict | None:
@@ -55,7 +56,7 @@ def report(data: dict, w) -> None:
     cs, res = data["cases"], data["results"]
     count = collections.Counter(res.values())
     w(f"onnx node conformance: selected {len(cs)}, ran {len(res)}, passed {count['passed']}, "
-      f"skipped {count['skipped']}, failed {count['failed']}")
+      f"skipped {count['skipped']}, known failures {count['xfailed']}, failed {count['failed']}")
     per_op: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
     for name, c in cs.items():
         for op in c["ops"]:
