@@ -159,7 +159,10 @@ uint32_t cycles = DWT_CYCCNT - t0;   /* wraps after 2^32 cycles: ~20 s at 216 MH
 
 Per-node timings: `model.c` wraps every kernel call in `EF_PROFILE_BEGIN(i)` /
 `EF_PROFILE_END(i, name)`, empty by default; define them (e.g. with `-include my_profile.h`)
-to read `DWT_CYCCNT` around each node. `example/main.c` built with `-DEF_EXAMPLE_DWT` prints
+to read `DWT_CYCCNT` around each node. Inside a fused row loop, `EF_PROFILE_PART(slot)` marks
+where each of your modules' parts (a norm, attention's QKV / scores / softmax / AV /
+projection, the MLP) starts, every row, and `EF_PROFILE_LOOP(first_slot, labels)` follows the
+loop; they are empty too (edgeformer's own `ef_profile.h` sums the counter at each marker). `example/main.c` built with `-DEF_EXAMPLE_DWT` prints
 the cycles of one run.
 {stream}"""
 
