@@ -11,6 +11,8 @@ reference read instead of parsing the generated C or the ONNX file again.
     io_dtype              float32 | int8 | uint8
     state_pairs           streaming state: input i is fed back from output o after each step
     ops                   profiled ops (model.c's EF_PROFILE_BEGIN(0..ops-1))
+    profile_slots         the profile table model.c fills (EF_PROF_MAX_OPS): the ops, then the
+                          parts of every fused row loop (export/emit/profile_parts.py)
 
 Both backends' model.h are written from the same tensors (export/emit/writer.api_header); the
 native backend's I/O placement and state pairs are the emitter's own rules (export/emit/clib).
@@ -57,8 +59,10 @@ def _io(graph, names: list[str], quant: list, held: list[bool] | None) -> list[d
 
 def artifact_signature(graph, reference: Path, backend: str, name: str | None, io_dtype: str,
                        ops: int) -> dict[str, Any]:
-    """The signature of the C written for `graph` (the lowered graph the C runs)."""
+    """The signature of the C written for `graph` (the lowered graph the C runs); `ops`: the
+    kernel calls model.c profiles (the graph's nodes, or the TVM executor's calls)."""
     from edgeformer.export.emit.clib import c_names, caller_held, state_pairs
+    from edgeformer.export.emit.profile_parts import profile_slots
 
     native = backend == "native"
     name = name if native else None   # the TVM executor's API is always ef_model_*
@@ -77,4 +81,4 @@ def artifact_signature(graph, reference: Path, backend: str, name: str | None, i
     return {"name": name or "model", "symbol": names.sym, "macro": names.macro, "inputs": ins, "outputs": outs,
             "io_in_arena": native, "io_dtype": io_dtype,
             "state_pairs": [{"input": p.inp, "output": p.out, "name": p.name, "bytes": p.nbytes} for p in pairs],
-            "ops": int(ops)}
+            "ops": int(ops), "profile_slots": int(profile_slots(graph)) if native else int(ops)}

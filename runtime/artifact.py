@@ -18,7 +18,8 @@ from edgeformer.errors import UserError
 META = "export.json"
 REQUIRED_META_KEYS = ("quantize", "reference", "source")
 C_FILES = ("model.h", "model.c", "weights.h", "weights.c")
-SIGNATURE_KEYS = ("name", "symbol", "macro", "inputs", "outputs", "io_in_arena", "state_pairs", "ops")
+SIGNATURE_KEYS = ("name", "symbol", "macro", "inputs", "outputs", "io_in_arena", "state_pairs", "ops",
+                  "profile_slots")
 IO_KEYS = ("index", "name", "dtype", "shape", "bytes", "in_arena")
 
 
@@ -70,6 +71,11 @@ class Artifact:
     @property
     def ops(self) -> int:
         return int(self.signature["ops"])
+
+    @property
+    def profile_slots(self) -> int:
+        """The profile table's size: the ops, then the parts of the fused row loops."""
+        return int(self.signature["profile_slots"])
 
     @property
     def streaming(self) -> bool:
@@ -133,5 +139,6 @@ def _check_signature(meta: dict[str, Any], art: Path) -> None:
                         f"edgeformer export ... --out {art}-new")
     ios = [io for kind in ("inputs", "outputs") for io in (sig.get(kind) if isinstance(sig.get(kind), list) else [None])]
     if any(k not in sig for k in SIGNATURE_KEYS) or not isinstance(sig["ops"], int) \
+            or not isinstance(sig["profile_slots"], int) \
             or not all(isinstance(io, dict) and all(k in io for k in IO_KEYS) for io in ios):
         raise UserError(f"{art / META} is corrupt (bad signature); {_reexport(art)}")

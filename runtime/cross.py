@@ -205,7 +205,7 @@ def build_firmware(art: Artifact | Path, board: Board, image: str = "sim", log=l
     art, c_dir, plan, sig = opened.path, opened.c_dir, opened.plan, opened.signature
     tgt = board.target
     cc = find_tool(tgt.cc, "gcc-arm-none-eabi libnewlib-arm-none-eabi")
-    n_ops = max(opened.ops, 1)   # the profile table's size (EF_PROFILE_BEGIN indices 0..ops-1)
+    n_ops = max(opened.profile_slots, 1)   # the profile table: every op, then the row loops' parts
     # I/O the caller holds outside the arena (state; all I/O of a model.h without NAME_input())
     io_bytes = sum(io["bytes"] for io in sig["inputs"] + sig["outputs"]
                    if not (sig.get("io_in_arena") and io.get("in_arena")))
@@ -279,7 +279,8 @@ def build_firmware(art: Artifact | Path, board: Board, image: str = "sim", log=l
         sizes.update(ram_figure(sizes, stack))
         record = {**sizes, "elf": str(dest / "firmware.elf"), "board": board.name, "core": board.core,
                   "image": image, "simulator": board.simulator, "sram_bytes": board.ram.size,
-                  "flash_capacity_bytes": board.flash.size, "ram_reserve": reserve, "ops": n_ops,
+                  "flash_capacity_bytes": board.flash.size, "ram_reserve": reserve, "ops": opened.ops,
+                  "profile_slots": n_ops,
                   "streaming": opened.streaming, "io": io, "warnings": warnings[:20],
                   "elf_sha256": digest}
         write_json(tmp / "build.json", record)

@@ -46,6 +46,15 @@ def test_device_image_runs_only_where_a_part_is_emulated(lmu, args, needle):
     assert (sorted(p.name for p in (lmu / "build").glob("*")) if (lmu / "build").exists() else []) == before
 
 
+def test_the_profile_table_holds_every_op_and_row_loop_part(lmu):
+    import re
+    sig = json.loads((lmu / "export.json").read_text())["signature"]
+    model_c = (lmu / "c" / "model.c").read_text()
+    parts = set(re.findall(r"EF_PROFILE_PART\((\d+)\)", model_c))
+    assert sig["ops"] == len(set(re.findall(r"EF_PROFILE_BEGIN\((\d+)\)", model_c)))
+    assert sig["profile_slots"] == sig["ops"] + len(parts)
+
+
 def test_device_uart_images_build_without_semihosting(lmu):
     from elftools.elf.elffile import ELFFile
 
@@ -59,6 +68,7 @@ def test_device_uart_images_build_without_semihosting(lmu):
             names = {s.name for s in ELFFile(fh).get_section_by_name(".symtab").iter_symbols()}
         assert "uart_init" in names and "sh_exit" not in names, board.name
         assert rec["io"] == "uart" and rec["arena_bytes"] == json.loads((lmu / "plan.json").read_text())["arena_bytes"]
+        assert rec["profile_slots"] == json.loads((lmu / "export.json").read_text())["signature"]["profile_slots"]
 
 
 def test_flash_port_errors_exit_2_before_building(lmu):

@@ -31,6 +31,7 @@ def test_the_signature_is_what_the_c_declares(arts, io):
         assert [{k: r[k] for k in ("index", "shape", "dtype", "bytes", "in_arena")} for r in sig[kind]] == c[kind]
     model_c = (arts[io] / "c" / "model.c").read_text()
     assert sig["ops"] == len(set(re.findall(r"EF_PROFILE_BEGIN\((\d+)\)", model_c))) >= 1
+    assert sig["profile_slots"] == sig["ops"]          # no fused row loop, so no part slots
     assert sig["outputs"][0]["step_scale"] == float(np.float32(OUT_SCALE)) and sig["state_pairs"] == []
 
 
