@@ -2,10 +2,8 @@
 instructions per MAC, the spike rate of every event-driven layer, and accuracy (the trained
 run's float test accuracy and the int8 model's on the same test inputs the rates use).
 
-The firmware profile cannot see data, so spike rates come from onnxruntime on the int8 model
-(model.int8.onnx, the numerics truth) over real test inputs: for each ef.SpikeFC input (the
-layers export/passes/spike_fc.py makes event-driven), the share of inputs that are not the
-silent level, over every step of every sequence. Instructions: QEMU -icount on mps2-an500
+Spike rates and int8 accuracy: export/spike_rates.py (onnxruntime on the int8 model over real
+test inputs: the share of each event-driven layer's inputs that fired). Instructions: QEMU -icount on mps2-an500
 (the stand-in of stm32f746g-disco) over the first test input; streaming models are counted
 per step (profile.py) and per sequence (x steps). The spiking passes (lif_fuse, spike_fc) run
 for both models of a pair; while they are not in the export PIPELINE this script adds them
@@ -21,8 +19,6 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
-
-import numpy as np
 
 BOARD = "stm32f746g-disco"
 PAIRS = ("spiking-lmuformer-fsdd:lmuformer-fsdd",)
@@ -42,70 +38,9 @@ def spiking_passes() -> str:
     return "spiking passes (lif_fuse, spike_fc) appended to MEMORY by this bench: not yet in PIPELINE"
 
 
-def spike_layers(reference: Path) -> list[dict]:
-    """The event-driven layers of an int8 model: name, input tensor, silent level, k, n."""
-    from edgeformer.export.load import load_onnx
-    from edgeformer.export.passes import LOWERING, MEMORY, run
-    g = run(load_onnx(reference), LOWERING + MEMORY)
-    return [{"layer": n.name, "input": n.inputs[0], "silent": int(n.attrs["x_lo"]),
-             "k": int(n.attrs["k"]), "n": int(g.tensors[n.inputs[1]].shape[0])}
-            for n in g.nodes if n.op == "ef.SpikeFC"]
-
-
-def onnxruntime_pass(art: Path, n_inputs: int) -> tuple[list[dict], float | None, str]:
-    """spike_layers with `rate` (share of non-silent inputs), and the int8 model's top-1
-    accuracy, from onnxruntime on n_inputs real test inputs; and where the inputs came from."""
-    import onnx
-
-    from edgeformer.export.onnx_check import session
-    from edgeformer.runtime.verify import load_meta, test_inputs
-    meta = load_meta(art)
-    ref = art / meta["reference"]
-    layers = spike_layers(ref)
-    model = onnx.load(str(ref))
-    have = {o.name for o in model.graph.output}
-    for t in dict.fromkeys(x["input"] for x in layers):
-        if t not in have:
-            model.graph.output.append(onnx.ValueInfoProto(name=t))
-    sess = session(model.SerializeToString())
-    names = [o.name for o in sess.get_outputs()]
-    ins = sess.get_inputs()
-    x, provenance = test_inputs(meta, art, n_inputs)
-    fired = {x_["input"]: 0 for x_ in layers}
-    total = dict.fromkeys(fired, 0)
-    silent = {x_["input"]: x_["silent"] for x_ in layers}
-
-    def count(out: dict) -> None:
-        for t in fired:
-            fired[t] += int(np.count_nonzero(out[t] != silent[t]))
-            total[t] += int(out[t].size)
-
-    preds = []
-    for sample in x:
-        if meta.get("streaming"):
-            state = [np.zeros([d if isinstance(d, int) else 1 for d in i.shape], np.float32)
-                     for i in ins[1:]]
-            for x_t in sample:
-                res = dict(zip(names, sess.run(names, dict(zip([i.name for i in ins],
-                                                                [x_t[None].astype(np.float32), *state])))))
-                count(res)
-                state = [res["state_out." + i.name[len("state_in."):]] for i in ins[1:]]
-        else:
-            res = dict(zip(names, sess.run(names, {ins[0].name: sample[None].astype(np.float32)})))
-            count(res)
-        preds.append(int(np.argmax(res[names[0]])))
-    for x_ in layers:
-        x_["rate"] = fired[x_["input"]] / max(total[x_["input"]], 1)
-    acc = None
-    if meta.get("dataset"):
-        from edgeformer.data import load_dataset
-        y = np.asarray(load_dataset(meta["dataset"]).y_test[:len(preds)])
-        acc = float(np.mean(np.asarray(preds) == y))
-    return layers, acc, provenance
-
-
 def measure(name: str, work: Path, n_inputs: int, run_dir: Path | None) -> dict:
     from edgeformer.export.pipeline import export_artifact, resolve_source
+    from edgeformer.export.spike_rates import spike_rates
     from edgeformer.runtime.boards import load_board
     from edgeformer.runtime.cross import build_firmware
     from edgeformer.runtime.profile import profile_qemu
@@ -114,7 +49,7 @@ def measure(name: str, work: Path, n_inputs: int, run_dir: Path | None) -> dict:
     export_artifact(art, src, quantize="int8", log=lambda m: None)
     board = load_board(BOARD)
     prof = profile_qemu(art, board, build_firmware(art, board))
-    layers, acc8, provenance = onnxruntime_pass(art, n_inputs)
+    layers, acc8, provenance = spike_rates(art, n_inputs)
     res = {k: prof.get(k) for k in ("instructions_total", "macs", "instructions_per_mac", "steps",
                                     "sequence_instructions", "streaming")}
     res["instructions_per_inference"] = prof.get("sequence_instructions") or prof["instructions_total"]

@@ -165,6 +165,33 @@ static uint32_t ef_lif_chunk(const ef_lif_params *p, const int8_t *x, const floa
     return bits;
 }
 
+/* The LMUFormer's shape of a LIF, in one loop (about 22 instructions a neuron on the M7):
+ * a membrane from (v_in, s_in), v wanted, the int8 spike and one float form of it. */
+static void ef_lif_state_q1f(const ef_lif_params *p, const int8_t *restrict x,
+                             const float *restrict v_in, const float *restrict s_in,
+                             float *restrict v_out, int8_t *restrict s_q, float *restrict s_fl,
+                             float f_lo, float f_hi)
+{
+    const float sc = p->x_scale, leak = p->leak, one = p->one, th = p->th;
+    const int32_t zp = p->x_zp, n = p->n;
+    const int8_t q_lo = (int8_t)p->q_lo, q_hi = (int8_t)p->q_hi;
+    int32_t i;
+    for (i = 0; i < n; ++i) {   /* one rounding per statement: no compiler may contract them */
+        const float xd = (float)((int32_t)x[i] - zp) * sc, keep = one - s_in[i];
+        float m = v_in[i] * leak, v;
+        m = m * keep;
+        v = m + xd;
+        v_out[i] = v;
+        if (v > th) {
+            s_q[i] = q_hi;
+            s_fl[i] = f_hi;
+        } else {
+            s_q[i] = q_lo;
+            s_fl[i] = f_lo;
+        }
+    }
+}
+
 /* One LIF step (ef_spike.h), 32 elements at a time: the membrane and its fire bits first
  * (the float ops are the graph's own, in its order, so v is bit-exact to onnxruntime), then
  * each spike form the graph wants from the bits. */
@@ -177,6 +204,12 @@ int ef_lif_s8(const int32_t *ws, const int8_t *x, const float *v_in, const float
     uint32_t ql, qx, dlo, dx;
     memcpy(&p, ws, sizeof p);
     if (p.n < 0 || (p.state && (!v_in || !s_in))) return EF_ERR_PARAM;
+    /* No output may overlap an input (the planner gives ef.LIF no in-place rule): restrict. */
+    if (p.state && v_out && s_q && (!s_f) != (!s_dq)) {
+        ef_lif_state_q1f(&p, x, v_in, s_in, v_out, s_q, s_f ? s_f : s_dq,
+                         s_f ? 0.0f : p.d_lo, s_f ? 1.0f : p.d_hi);
+        return EF_OK;
+    }
     /* Each level pair as (lo, lo ^ hi) bit patterns (1.0f is 0x3F800000). */
     ql = (uint32_t)p.q_lo, qx = (uint32_t)(p.q_lo ^ p.q_hi);
     memcpy(&dlo, &p.d_lo, 4);
