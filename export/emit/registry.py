@@ -1,7 +1,9 @@
 """The emitter registry: ONNX op type -> function that writes that node's C call.
 
 One source of truth for "what ops does the native backend support": the loader's
-unsupported-op error and the conformance test both read `supported_ops()`.
+unsupported-op error reads `supported_ops()`, and the conformance test selects its ONNX cases
+by it (what the backend claims is pinned there too, tests/conformance/expected.py, so an
+emitter that goes fails its cases instead of deselecting them).
 
 An emitter is `fn(ctx: EmitCtx, node: Node) -> list[str]` (C statements that set `st`).
 `const_inputs` names the input positions that must be constants at export time (shapes,
