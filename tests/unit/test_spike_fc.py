@@ -17,7 +17,7 @@ from onnx import numpy_helper as nh
 
 from edgeformer.export.emit.ops_spike import pack_spike_fc
 from edgeformer.export.load import load_onnx
-from edgeformer.export.passes import EXPERIMENTAL, LOWERING, PIPELINE, run
+from edgeformer.export.passes import LOWERING, MEMORY, run
 from edgeformer.export.passes.fold_qdq import quantize_multiplier
 from edgeformer.export.passes.spike_fc import levels, spike_fc
 
@@ -57,7 +57,7 @@ def _qdq_model(k: int = 40, n: int = 12, spiking: bool = True) -> onnx.ModelProt
 
 
 def test_pass_makes_spike_fc_of_a_threshold_input():
-    g = run(load_onnx(_qdq_model()), LOWERING + EXPERIMENTAL)
+    g = run(load_onnx(_qdq_model()), LOWERING + (spike_fc,))
     fc = [n for n in g.nodes if n.op == "ef.SpikeFC"]
     assert len(fc) == 1 and not [n for n in g.nodes if n.op == "ef.QGemm"]
     assert (fc[0].attrs["x_lo"], fc[0].attrs["x_hi"], fc[0].attrs["macs"]) == (-128, 127, 40 * 12)
@@ -75,7 +75,7 @@ def test_spike_fc_c_equals_onnxruntime(tmp_path):
     from edgeformer.runtime.host import build_host, run_host
     from tests.native_helpers import emit_graph
     model = _qdq_model()
-    g = run(load_onnx(model), LOWERING + EXPERIMENTAL + PIPELINE[len(LOWERING):])
+    g = run(load_onnx(model), LOWERING + MEMORY + (spike_fc,))   # where it runs in the export
     assert "ef.SpikeFC" in [n.op for n in g.nodes]
     emit_graph(g, tmp_path / "c")
     exe = build_host(tmp_path / "c", tmp_path / "model.exe", extra_cflags=("-O1", "-Werror"))
