@@ -54,11 +54,6 @@ class Part:
     first: int
     last: int
 
-    @property
-    def label(self) -> str:
-        """`name|role`: what model.c's marker table and profile.bin carry."""
-        return f"{self.name}|{self.role}"
-
 
 def module_path(node_name: str) -> tuple[str, ...]:
     """'/blocks.0/attn/qkv/MatMul#s0' -> ('blocks.0', 'attn', 'qkv'): the name's modules,
@@ -157,7 +152,8 @@ def body_parts(body: Graph) -> list[Part]:
     if not runs:
         return []
     runs[0][1] = 0                   # leading role-less nodes join the first part
-    return [Part(_common("/".join(p) for p in r[3]) or body.nodes[r[1]].name, r[0], r[1], r[2])
+    # \x1f separates the fields of a part's label in profile.bin (ops_rowloop.py)
+    return [Part((_common("/".join(p) for p in r[3]) or body.nodes[r[1]].name).replace("\x1f", " "), r[0], r[1], r[2])
             for r in runs]
 
 
