@@ -66,7 +66,6 @@ def _name_role(path: tuple[str, ...]) -> str | None:
     """The role a module path names, the innermost word that says one; 'attn' for a node of
     an attention module with no more specific word (its op decides)."""
     low = [p.lower() for p in path]
-    in_attn = any(p in _ATTN for p in low)
     in_mlp = any(p in _MLP and p not in _PROJ for p in low)
     for i in range(len(low) - 1, -1, -1):
         p = low[i]
