@@ -8,8 +8,8 @@ the whole layer on both sides. Each side's kernels are what it runs on that core
   arm_fully_connected_s8 (kernel sums made beforehand, as TFLM's Prepare does),
   arm_batch_matmul_s8 and arm_softmax_s8.
 - rpi-pico on the micro:bit stand-in (QEMU's Cortex-M0; the RP2040 board's memory holds the
-  layers, the micro:bit's 16 KiB do not): ours ef_qfc_epi_s8 (the portable layout) and the
-  same others; CMSIS-NN's pure C paths.
+  layers, the micro:bit's 16 KiB do not): ours ef_qfc_v6m_s8 (what export emits for an
+  Armv6-M core) and the same others; CMSIS-NN's pure C paths.
 Both sides are compiled with the board's own flags (targets/cores.py) into one image and run
 under QEMU with -icount, SysTick read around each call (bench/latency.py's clock: one tick is
 1e9 / cpu_hz instructions). CMSIS-NN is built from a copy fetched at run time (Include/ and
@@ -43,7 +43,7 @@ sys.path.insert(0, str(ROOT))  # tests/kernel_harness: the kernel tests' semihos
 
 from edgeformer.errors import UserError  # noqa: E402
 from edgeformer.export.emit.ops_qint8 import softmax_exp_table  # noqa: E402
-from edgeformer.export.emit.ops_qlinear import pack_fc, pack_rows  # noqa: E402
+from edgeformer.export.emit.ops_qlinear import pack_fc, pack_rows, pack_v6m  # noqa: E402
 from edgeformer.export.emit.qepilogue import acc_bounds, pack_epilogue, requant_consts  # noqa: E402
 from edgeformer.export.passes.fold_qdq import quantize_multiplier  # noqa: E402
 from edgeformer.runtime.boards import load_board  # noqa: E402
@@ -64,6 +64,7 @@ DRIVER = r"""
 #include <string.h>
 #include "ef_kernels.h"
 #include "ef_qfc_rows.h"
+#include "ef_qfc_v6m.h"
 #include "arm_nnfunctions.h"
 int io_read(void *buf, uint32_t n);
 int io_write(const void *buf, uint32_t n);
@@ -71,7 +72,7 @@ int io_write(const void *buf, uint32_t n);
 #define SYST_RVR (*(volatile uint32_t *)0xE000E014)
 #define SYST_CVR (*(volatile uint32_t *)0xE000E018)
 static uint8_t mem[120 * 1024] __attribute__((aligned(16)));
-enum { FC_ROWS = 1, FC_EPI, AA, SOFTMAX };
+enum { FC_ROWS = 1, FC_V6M, AA, SOFTMAX };
 static uint32_t t0;
 static void tic(void) { t0 = SYST_CVR; }
 static uint32_t toc(void) { return (t0 - SYST_CVR) & 0xFFFFFFu; }
@@ -92,7 +93,7 @@ int kt_run(void)
         peer = mem + used; used += (h[2] + 15u) & ~15u;
         if (used > sizeof mem) return 3;
         switch (h[0]) {
-        case FC_ROWS: case FC_EPI: { /* b: ours' params, stream, x, CMSIS-NN's ints, w, bias */
+        case FC_ROWS: case FC_V6M: { /* b: ours' params, stream, x, CMSIS-NN's ints, w, bias */
             const int32_t *c = (const int32_t *)b[3]; /* m, k, n, input_offset, output_offset, mult, shift */
             const cmsis_nn_fc_params fp = {c[3], 0, c[4], {-128, 127}};
             const cmsis_nn_per_tensor_quant_params qp = {c[5], c[6]};
@@ -105,7 +106,7 @@ int kt_run(void)
             }
             tic();
             if (h[0] == FC_ROWS) ef_qfc_rows_s8((void *)b[0], (void *)b[2], (void *)b[1], (void *)ours);
-            else ef_qfc_epi_s8((void *)b[0], (void *)b[2], (void *)b[1], (void *)ours);
+            else ef_qfc_v6m_s8((void *)b[0], (void *)b[2], (void *)b[1], (void *)ours);
             ticks[0] = toc();
             tic();
             arm_fully_connected_s8(&ctx, &fp, &qp, &in, (void *)b[2], &fd, (void *)b[4], &bd, (void *)b[5], &od,
@@ -183,8 +184,9 @@ def fc_layer(rng, name: str, m: int, k: int, n: int, rows: bool) -> Layer:
     stream = pack_epilogue(words, chan, n, y_zp, acc_bounds(w, b, x_zp))
     if stream is None:
         raise SystemExit(f"{name}: the generated scale is not provable; change SEED")
-    kp = -(-k // 16) * 16 if rows else -(-k // 4) * 4
-    ws = pack_rows(w, stream) if rows else stream
+    grid, pack = (16, pack_rows) if rows else (8, pack_v6m)
+    kp = -(-k // grid) * grid
+    ws = pack(w, stream)
     ours = _i32(m, k, n, kp, y_zp, -128, 127)
     peer = _i32(m, k, n, -x_zp, y_zp, mult, shift)
     return Layer(name, m * k * n, 1 if rows else 2, [ours, ws.tobytes(), x.tobytes(), peer, w.tobytes(), b.tobytes()],

@@ -7,8 +7,11 @@ row-major reference kernels (ef_qmatmul_s8, ef_qconv2d_s8) remain for k > KMAX.
 
 A core with Helium (MVE) reads int8 weight rows instead (pack_rows, ef_qfc_rows_s8): one
 vector load feeds 16 weights to VMLADAVA.S8, where the int16 pairs need gathers and give 8.
-The emitter knows the core only through CORE_FEATURES (export --board sets it from the
-board's core, targets/cores.py); without one, the C is the same for every core.
+An Armv6-M core (no DSP extension: Cortex-M0/M0+) reads weights + 128 as bytes (pack_v6m,
+ef_qfc_v6m_s8): immediate-offset LDRB and MULS, where the pairs need shifts to unpack. Both
+take half the flash of the pairs. The emitter knows the core only through CORE_FEATURES
+(export --board sets it from the board's core, targets/cores.py); without one (None), the C
+is the same for every core.
 """
 from __future__ import annotations
 
@@ -26,12 +29,13 @@ from edgeformer.export.ir import Node
 
 KMAX = 256  # EF_QFC_KMAX in ef_kernels.h: the widened input row lives on the stack
 
-# What the target core's kernels may use (targets/cores.py Target.features: "dsp", "mve", ...);
-# empty: a portable artifact, the same C for every core.
-CORE_FEATURES: ContextVar[frozenset[str]] = ContextVar("edgeformer_core_features", default=frozenset())
+# What the target core's kernels may use (targets/cores.py Target.features: "dsp", "mve", ...;
+# empty for v6-M); None: no core named, a portable artifact, the same C for every core.
+CORE_FEATURES: ContextVar[frozenset[str] | None] = ContextVar("edgeformer_core_features", default=None)
 
-# ef_qfc_rows.h's prototype, declared in the call's own block: model.c includes ef_kernels.h only.
-_ROWS_DECL = "extern int ef_qfc_rows_s8(const ef_qfc_params *, const int8_t *, const int32_t *, int8_t *);"
+# The prototypes of ef_qfc_rows.h / ef_qfc_v6m.h, declared in the call's own block: model.c
+# includes ef_kernels.h only.
+_DECL = "extern int {}(const ef_qfc_params *, const int8_t *, const int32_t *, int8_t *);"
 
 
 @contextmanager
@@ -106,6 +110,24 @@ def pack_rows(w: np.ndarray, stream: np.ndarray) -> np.ndarray:
     return (out.ravel() & 0xFFFFFFFF).astype(np.uint32).view(np.int32)
 
 
+def pack_v6m(w: np.ndarray, stream: np.ndarray) -> np.ndarray:
+    """w (n, k) int8 and ef_qfc_epi_s8's stream -> ef_qfc_v6m_s8's stream (ef_qfc_v6m.h): per
+    block of 4 outputs the folded biases less 128 * sum_k w, per 8 k each output's 8 weights
+    + 128 as bytes (zeros past k), then the block's 4 records as they are."""
+    n, k = w.shape
+    npad, kp = _ceil4(n), -(-k // 8) * 8
+    blocks = npad // 4
+    s = stream.reshape(blocks, -1).astype(np.int64)
+    wq = np.zeros((npad, kp), np.int64)
+    wq[:n, :k] = w.astype(np.int64) + 128
+    bias = s[:, :4] - 128 * wq.reshape(blocks, 4, kp).sum(axis=2) + 128 * 128 * np.where(
+        np.arange(npad).reshape(blocks, 4) < n, k, 0)
+    rows = np.ascontiguousarray(wq.astype(np.uint8).reshape(blocks, 4, kp // 8, 8).transpose(0, 2, 1, 3))
+    rows = rows.reshape(blocks, 4 * kp).view("<i4")                        # kp words a block
+    out = np.concatenate([bias, rows.astype(np.int64), s[:, -16:]], axis=1)
+    return (out.ravel() & 0xFFFFFFFF).astype(np.uint32).view(np.int32)
+
+
 def _requant_args(ctx: EmitCtx, node: Node) -> list[str]:
     return [ctx.extra("mult", node.attrs["mult"], "int32"),
             ctx.extra("shift", node.attrs["shift"], "int32")]
@@ -122,8 +144,9 @@ def emit_qmatmul(ctx: EmitCtx, node: Node) -> list[str]:
     k = node.attrs["k"]
     n = ctx.shape(w)[0]
     m = ctx.t(x).numel // k
-    if "mve" in CORE_FEATURES.get():
-        rows = _emit_rows(ctx, node, ctx.need_const(w, "weight").reshape(n, k), m)
+    feats = CORE_FEATURES.get()
+    if feats is not None and ("mve" in feats or "dsp" not in feats) and ("mve" in feats or k <= KMAX):
+        rows = _emit_rows(ctx, node, ctx.need_const(w, "weight").reshape(n, k), m, v6m="mve" not in feats)
         if rows is not None:
             return rows
     if k > KMAX:
@@ -166,9 +189,10 @@ def _add_of(ctx: EmitCtx, node: Node, n: int) -> dict | None:
                 y_zp=at["add_y_zp"])
 
 
-def _emit_rows(ctx: EmitCtx, node: Node, wd: np.ndarray, m: int) -> list[str] | None:
-    """ef_qfc_rows_s8 for a Helium core (any k: it keeps no row on the stack), or None where
-    the all-integer epilogue is not proved (the caller's kernels keep the float one)."""
+def _emit_rows(ctx: EmitCtx, node: Node, wd: np.ndarray, m: int, v6m: bool) -> list[str] | None:
+    """ef_qfc_rows_s8 for a Helium core (any k: it keeps no row on the stack) or ef_qfc_v6m_s8
+    for an Armv6-M one (k <= KMAX), or None where the all-integer epilogue is not proved (the
+    caller's kernels keep the float one)."""
     x, w, b = node.inputs[:3]
     n, k = wd.shape
     at = node.attrs
@@ -177,9 +201,10 @@ def _emit_rows(ctx: EmitCtx, node: Node, wd: np.ndarray, m: int) -> list[str] | 
                            _add_of(ctx, node, n))
     if stream is None:
         return None
-    params = dict(m=m, k=k, n=n, kp=-(-k // 16) * 16, y_zp=at["y_zp"], act_min=-128, act_max=127)
-    args = [ctx.ptr(x), ctx.weight(f"{w}#fc_rows", pack_rows(wd, stream)), ctx.ptr(node.outputs[0], out=True)]
-    return ["{ " + _ROWS_DECL, *("  " + ln for ln in ctx.call("ef_qfc_rows_s8", args, "ef_qfc_params", params)), "}"]
+    kernel, pack, grid = ("ef_qfc_v6m_s8", pack_v6m, 8) if v6m else ("ef_qfc_rows_s8", pack_rows, 16)
+    params = dict(m=m, k=k, n=n, kp=-(-k // grid) * grid, y_zp=at["y_zp"], act_min=-128, act_max=127)
+    args = [ctx.ptr(x), ctx.weight(f"{w}#{kernel}", pack(wd, stream)), ctx.ptr(node.outputs[0], out=True)]
+    return ["{ " + _DECL.format(kernel), *("  " + ln for ln in ctx.call(kernel, args, "ef_qfc_params", params)), "}"]
 
 
 def add_terms(c: np.ndarray, c_zp: int, c_scale: float) -> np.ndarray:

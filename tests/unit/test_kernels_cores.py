@@ -7,7 +7,8 @@ board, whose 264 KiB hold the driver's 96 KiB buffer (the micro:bit's 16 KiB do 
 ef_qfc_rows_s8 (the Helium weight layout, ops_qlinear.pack_rows) runs through the same driver
 in place of ef_qfc_epi_s8, against ef_qmatmul_s8 (then ef_qbinary_s8_ref for a fused Add):
 its MVE path on mps3-an547, its plain C path on the host; with it, more cases of the other
-kernels with a Helium path (LayerNorm, attention's act x act, softmax, the residual add)."""
+kernels with a Helium path (LayerNorm, attention's act x act, softmax, the residual add).
+ef_qfc_v6m_s8 (the v6-M layout, pack_v6m) likewise, on the host and the M0 stand-in."""
 from __future__ import annotations
 
 import numpy as np
@@ -17,21 +18,37 @@ from tests.kernel_harness import i32, run_host_driver, run_target_driver
 from tests.unit.test_kernels_fast import (DRIVER, SEED, _aa_case, _cases, _check, _fc_epi_case, _ln_case,
                                          _qbin_case, _softmax_case, _stream)
 
-from edgeformer.export.emit.ops_qlinear import pack_rows
+from edgeformer.export.emit.ops_qlinear import pack_rows, pack_v6m
 
 EPI_CALL = "ef_qfc_epi_s8((void *)b[1], (void *)b[2], (void *)b[8], (void *)fast);"
-ROWS_DRIVER = DRIVER.replace('#include "ef_kernels.h"', '#include "ef_qfc_rows.h"').replace(
-    EPI_CALL, EPI_CALL.replace("ef_qfc_epi_s8", "ef_qfc_rows_s8"))
 
 
-def _rows_case(rng, m, k, n, add=True, r=128):
-    """_fc_epi_case's layer with its stream repacked as int8 rows (kp: k rounded up to 16)."""
+def _driver(kernel: str, header: str) -> str:
+    """test_kernels_fast's driver with `kernel` (ef_qfc_epi_s8's signature) in its place."""
+    return DRIVER.replace('#include "ef_kernels.h"', f'#include "{header}"').replace(
+        EPI_CALL, EPI_CALL.replace("ef_qfc_epi_s8", kernel))
+
+
+ROWS_DRIVER = _driver("ef_qfc_rows_s8", "ef_qfc_rows.h")
+V6M_DRIVER = _driver("ef_qfc_v6m_s8", "ef_qfc_v6m.h")
+
+
+def _rows_case(rng, m, k, n, add=True, r=128, pack=pack_rows, kgrid=16):
+    """_fc_epi_case's layer with its stream repacked by `pack` (kp: k rounded up to kgrid)."""
     kind, bufs, nout, nscr = _fc_epi_case(rng, m, k, n, add, r)
     w = np.frombuffer(bufs[3], np.int8).reshape(n, k)
     y_zp = int(np.frombuffer(bufs[1], np.int32)[4])
-    bufs[1] = i32(m, k, n, -(-k // 16) * 16, y_zp, -128, 127)
-    bufs[8] = pack_rows(w, np.frombuffer(bufs[8], np.int32)).tobytes()
+    bufs[1] = i32(m, k, n, -(-k // kgrid) * kgrid, y_zp, -128, 127)
+    bufs[8] = pack(w, np.frombuffer(bufs[8], np.int32)).tobytes()
     return kind, bufs, nout, nscr
+
+
+def _v6m_cases() -> list[tuple[str, tuple]]:
+    rng = np.random.default_rng(SEED + 6)
+    return [(f"fc v6m m{m} k{k} n{n} add{int(add)}", _rows_case(rng, m, k, n, add, r, pack_v6m, 8))
+            for m, k, n, add, r in [(1, 64, 64, True, 128), (1, 64, 128, False, 128), (1, 128, 64, True, 128),
+                                    (1, 64, 10, False, 128), (3, 17, 6, True, 128), (2, 9, 5, False, 128),
+                                    (1, 5, 3, True, 128), (1, 256, 7, False, 128), (4, 40, 12, True, 8)]]
 
 
 def _helium_cases() -> list[tuple[str, tuple]]:
@@ -66,6 +83,17 @@ def test_helium_kernels_host(tmp_path):
 def test_helium_kernels_on_mps3_an547(tmp_path):
     cases = _helium_cases()
     _check(cases, *run_target_driver(tmp_path, "mps3-an547", ROWS_DRIVER, _stream(cases), timeout=120,
+                                     no_warnings=True))
+
+
+def test_v6m_fc_host(tmp_path):
+    cases = _v6m_cases()
+    _check(cases, run_host_driver(tmp_path, V6M_DRIVER, _stream(cases), werror=True), "host")
+
+
+def test_v6m_fc_on_the_m0_stand_in(tmp_path):
+    cases = _v6m_cases()
+    _check(cases, *run_target_driver(tmp_path, "rpi-pico", V6M_DRIVER, _stream(cases), timeout=120,
                                      no_warnings=True))
 
 
