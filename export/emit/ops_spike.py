@@ -2,8 +2,8 @@
 ef_spike.c. Everything the kernel reads is one int32 stream (layout in ef_spike.h): the
 params, one record per output (bias with the silent level folded in, then ef_qfc_s8's chan
 requantisation), the same with qepilogue's all-integer requantisation where that is proved
-exact for rows of spikes only, and the weights transposed into tiles of 8 outputs, per input
-k one row of int16 pairs. model.c includes only ef_kernels.h, so the call carries its own
+exact for rows of spikes only, the weights transposed into tiles of 8 outputs, per input
+k one row of int16 pairs, and the outputs of a row where nothing fired. model.c includes only ef_kernels.h, so the call carries its own
 prototype (the one in ef_spike.h)."""
 from __future__ import annotations
 
@@ -29,6 +29,24 @@ def spike_bounds(w: np.ndarray, folded: np.ndarray, x_lo: int, x_hi: int) -> np.
     w64 = w.astype(np.int64)
     reach = np.maximum(np.where(w64 > 0, w64, 0).sum(axis=1), -np.where(w64 < 0, w64, 0).sum(axis=1))
     return np.abs(folded) + abs(int(x_hi) - int(x_lo)) * reach
+
+
+def requant_ref(acc: int, mult: int, shift: int) -> int:
+    """ef_requant_ref (ef_qfast.h) in Python integers: acc * mult / 2^(31 - shift), rounded
+    half to even."""
+    total = 31 - int(shift)
+    prod = int(acc) * int(mult)
+    q = prod >> total
+    rem, half = prod - (q << total), 1 << (total - 1)
+    return q + 1 if rem > half or (rem == half and q & 1) else q
+
+
+def silent_outputs(folded: np.ndarray, mult, shift, y_zp: int) -> np.ndarray:
+    """The layer's output for a row where no input fired (every input x_lo): each output's
+    requantised bias', as the dense kernels compute it (int32 accumulator)."""
+    acc = _wrap32(folded)
+    return np.array([min(127, max(-128, requant_ref(int(a), int(m), int(sh)) + y_zp))
+                     for a, m, sh in zip(acc, mult, shift)], np.int64)
 
 
 def pack_spike_fc(w: np.ndarray, bias, x_zp: int, y_zp: int, mult, shift, x_lo: int,
@@ -63,8 +81,11 @@ def pack_spike_fc(w: np.ndarray, bias, x_zp: int, y_zp: int, mult, shift, x_lo: 
     wp[:n] = w64
     tiles = wp.reshape(nt, TILE, k).transpose(0, 2, 1)            # (tile, k, 8 outputs)
     words = (tiles[..., 0::2] & 0xFFFF) | ((tiles[..., 1::2] & 0xFFFF) << 16)
+    y0 = np.zeros(-(-n // 4) * 4, np.int64)
+    y0[:n] = silent_outputs(folded, mult, shift, y_zp) & 0xFF
+    y0 = y0.reshape(-1, 4) @ np.array([1, 1 << 8, 1 << 16, 1 << 24], np.int64)   # little-endian bytes
     head = np.array([m, k, n, nt, x_lo, x_hi, int(epi), y_zp], np.int64)
-    return _wrap32(np.concatenate([head, *recs, words.ravel()]))
+    return _wrap32(np.concatenate([head, *recs, words.ravel(), y0]))
 
 
 @register("ef.SpikeFC")

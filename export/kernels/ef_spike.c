@@ -95,11 +95,16 @@ int ef_spike_fc_s8(const int32_t *ws, const int8_t *x, int8_t *y)
     const ef_spike_fc_params *p = (const ef_spike_fc_params *)(const void *)ws;
     const int32_t *rec = ws + 8, *erec = rec + 32 * p->nt, *w = erec + (p->epi ? 32 * p->nt : 0);
     const int32_t d = p->x_hi - p->x_lo, tw = 4 * p->k;
+    const int8_t *y0 = (const int8_t *)(const void *)(w + p->nt * tw);
     uint8_t fired[EF_SPIKE_KMAX], other[EF_SPIKE_KMAX];
     int32_t r, t, j, i, no, nf, spikes_only;
     if (!ef_spike_check(p)) return EF_ERR_PARAM;
     for (r = 0; r < p->m; ++r, x += p->k, y += p->n) {
         nf = ef_spike_events(x, p->k, p->x_lo, p->x_hi, fired, other, &no);
+        if (!nf && !no) {   /* a silent row: its outputs are constants */
+            memcpy(y, y0, (size_t)p->n);
+            continue;
+        }
         spikes_only = p->epi && !no;   /* the epi records' proof covers this row */
         for (t = 0; t < p->nt; ++t) {
             const int32_t *wt = w + t * tw, *rt = (spikes_only ? erec : rec) + 32 * t;

@@ -19,7 +19,8 @@
  *     smaller accumulator than an arbitrary int8 row's); rows with other values take the
  *     chan records;
  *   per tile of 8 outputs, per k: 4 words of int16 pairs (w[j0+2i][k], w[j0+2i+1][k]),
- *     low half first (SADD16 lanes); padding outputs have zero weights. */
+ *     low half first (SADD16 lanes); padding outputs have zero weights;
+ *   the n int8 outputs of a row where nothing fired (every input x_lo), 4 to a word. */
 #ifndef EF_SPIKE_H
 #define EF_SPIKE_H
 

@@ -119,8 +119,8 @@ def _c_array(ctype: str, name: str, rows: list[np.ndarray]) -> str:
 
 
 def _cases():
-    """(m, k, n, x, w, bias, mult, shift, y_zp, epi): spike rows at several rates, rows with
-    values that are neither level, k up to EF_SPIKE_KMAX, n not a multiple of 8."""
+    """(m, k, n, x, w, bias, mult, shift, y_zp, epi): spike rows at several rates, silent rows,
+    rows with values that are neither level, k up to EF_SPIKE_KMAX, n not a multiple of 8."""
     rng = np.random.default_rng(SEED)
     out = []
     for m, k, n, epi in ((1, 96, 64, None), (3, 37, 13, None), (2, 256, 9, False), (1, 128, 64, False),
@@ -129,6 +129,8 @@ def _cases():
         x = np.where(rng.uniform(0, 1, (m, k)) < rate, 127, -128).astype(np.int8)
         if m > 1:
             x[-1, rng.integers(0, k, 3)] = rng.integers(-128, 128, 3)   # other values
+        if m > 2:
+            x[0] = -128   # a silent row: the stream's precomputed outputs
         w = rng.integers(-128, 128, (n, k)).astype(np.int8)
         bias = rng.integers(-50000, 50000, n).astype(np.int32)
         ms = [quantize_multiplier(s) for s in rng.uniform(1e-5, 4e-3, n)]
