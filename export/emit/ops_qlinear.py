@@ -26,8 +26,7 @@ from edgeformer.export.emit.ops_conv import _window
 from edgeformer.export.emit.qepilogue import acc_bounds, pack_epilogue
 from edgeformer.export.emit.registry import register
 from edgeformer.export.ir import Node
-
-KMAX = 256  # EF_QFC_KMAX in ef_kernels.h: the widened input row lives on the stack
+from edgeformer.export.kernel_limits import QFC_KMAX as KMAX  # the widened row's stack bound
 
 # What the target core's kernels may use (targets/cores.py Target.features: "dsp", "mve", ...;
 # empty for v6-M); None: no core named, a portable artifact, the same C for every core.
