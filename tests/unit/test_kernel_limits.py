@@ -71,6 +71,17 @@ def test_kernel_stack_bytes_match_the_sources():
         assert got == want, f"{kernel}: the sources keep {got} B of local arrays, kernel_limits says {want}"
 
 
+def test_every_kernel_with_limit_sized_arrays_is_in_the_table():
+    macros = {k: v.pop() for k, v in _defines().items() if len(v) == 1}
+    fns, public = {}, set()
+    for c in sorted(KERNELS.glob("*.c")):
+        src = c.read_text()
+        fns.update(_functions(src))
+        public |= set(re.findall(r"^int (ef_\w+)\s*\(", src, re.M))
+    missing = sorted(k for k in public if k not in lim.KERNEL_STACK_BYTES and _stack(k, fns, macros) > 0)
+    assert not missing, f"kernels with limit-sized stack arrays missing from KERNEL_STACK_BYTES: {missing}"
+
+
 def test_aa_fast_k_matches_the_dispatch():
     src = (KERNELS / "ef_qaa.c").read_text()
     dispatch = src[src.index("(*ef_aa_t_fn(int32_t k))"):].split("default:")[0]
