@@ -1,23 +1,38 @@
 """Search accuracy benchmark: the best model `edgeformer search` finds (supernet) vs the
-hand-sized preset for the same budget, both trained with ONE recipe in the same run.
+hand-sized preset for the same budget, both trained with ONE recipe over several seeds in the same run.
 
-Per dataset one supernet is trained over the whole space (it does not depend on the budget)
-and shared by every budget's search; per budget: the study (fixed trial count, over-budget
-candidates rejected by the memory model before any evaluation), a Kendall tau check of the
-supernet's ranking, then the winner and the preset (edgeformer.zoo.BUDGET_PRESETS) are both
-trained from scratch with recipe R (nas.standalone.recipe: AdamW, warmup + cosine, the
-family's lr and label smoothing, `--epochs`) on the same training samples and tested on the
-test split. One table: budget, preset, preset acc, the search's best spec, search acc, delta
-(points), Kendall tau, candidate evaluations/s (supernet scoring alone), wall time.
+Budgets (issue 15) are the (SRAM, flash) pairs of real boards, 8 KiB to 320 KiB of SRAM and
+64 KiB to 1 MiB of flash (BOARDS; the memory model runs for the default board's core, a
+Cortex-M7, for all of them). Per budget the table names the resource that binds: the space's
+largest specs (every patch, head and low-rank choice, the largest elsewhere) exceed it, and
+how many of the study's trials the memory model rejected on each; a budget the whole space
+fits is marked "binds nothing". The preset of a fashion-mnist budget is the spreadsheet rule
+the zoo's vit-fmnist-* presets were sized by (vit-fmnist's shape: 4 heads, MLP ratio 2, full
+rank; patch 4 or 2; the most MACs that fit, by the same memory model); fsdd budgets use the
+zoo's BUDGET_PRESETS. Protocol (item 2): the winner and the preset are trained with recipe R
+over --seeds seeds; the table gives mean +- sample std, the gap and its standard error
+sqrt(s_a^2/n + s_b^2/n); "win" means gap > 2 SE, "loss" gap < -2 SE, else "noise". Reduced
+data (--max-train, --epochs) is printed in the table title. With --pool N the supernet of
+each budget trains only on the feasible specs among N samples (budget-restricted; one
+supernet file per budget), else one supernet over the whole space serves every budget.
+Search time (item 6) is the wall time of the whole search (supernet, study, tau check).
+
+Per budget: the study (fixed trial count, over-budget candidates rejected by the memory
+model before any evaluation), a Kendall tau check of the supernet's ranking, then the winner
+and the preset are both trained from scratch with recipe R (nas.standalone.recipe: AdamW,
+warmup + cosine, the family's lr and label smoothing, `--epochs`) on the same training
+samples, once per seed, and tested on the whole test split.
 
     .venv/bin/python bench/search_accuracy.py                       # full: fashion-mnist + fsdd
     .venv/bin/python bench/search_accuracy.py --quick               # smoke run (digits-sized work)
-    .venv/bin/python bench/search_accuracy.py --largest-only        # each space's largest SRAM only
+    .venv/bin/python bench/search_accuracy.py --largest-only        # what binds at each budget, no training
+    .venv/bin/python bench/search_accuracy.py --dataset fashion-mnist --budgets 16/128,nrf52832 --pool 200
     .venv/bin/python bench/search_accuracy.py --dataset fsdd --budgets 16,32 --epochs 10 --device cuda
 
-Targets (issue): at every budget the search beats the preset by >= 1 point.
+Targets (issue 15): at every budget that binds, a win (gap > 2 SE); Kendall tau >= 0.6 over >= 8 candidates.
 
-How long (the --quick and per-epoch CPU figures measured on the 2-core dev box; the rest estimated):
+How long (measured with the older, narrower ViT space and single-seed protocol; with --seeds 3
+every recipe-R figure below is 3x; the rest estimated):
   - 2-core CPU, --quick (fsdd, 16 KiB only, 400 samples): measured 83 s for the budget, ~2 min in all.
   - 2-core CPU, a reduced fashion-mnist run (measured, 58 min for three budgets, one 800 s supernet):
       bench/search_accuracy.py --dataset fashion-mnist --budgets 32,64,128 --trials 40 \
@@ -79,40 +94,116 @@ def subset(ds, max_train: int | None, seed: int):
 
 
 # Axes whose largest choice need not give the largest SRAM (token count vs width, per-head
-# scores, the low-rank split's extra op, depth): every choice is tried; the others take their
-# largest choice.
-EXTREME_AXES = {"vit": ("patch_size", "heads", "low_rank_ratio", "depth"), "lmuformer": ("patch_layers", "depth")}
+# scores, the low-rank split's extra op): every choice is tried; the others take their
+# largest choice (the deepest ViT: the arena is reused layer by layer, depth adds flash).
+EXTREME_AXES = {"vit": ("patch_size", "heads", "low_rank_ratio"), "lmuformer": ("patch_layers", "depth")}
+
+# (board, SRAM KiB, flash KiB): real parts, from an 8 KiB Cortex-M0+ to the Cortex-M7 of the default board.
+BOARDS = (("stm32g031k8", 8, 64), ("nrf51822-qfab (micro:bit class)", 16, 128), ("stm32f103c8", 20, 64),
+          ("atsamd21g18", 32, 256), ("nrf52832", 64, 512), ("stm32f405rg-class, item 4", 64, 1024),
+          ("stm32f411re", 128, 512), ("stm32f746g-disco", 320, 1024))
 
 
-def space_largest(ds, family: str) -> tuple[int, dict]:
-    """(SRAM bytes, spec) of the space's largest-SRAM spec among its largest ones (every
-    choice on EXTREME_AXES, the largest elsewhere), by the search's own memory model: a budget
-    at or above it constrains nothing."""
+def _memory_model():
     from edgeformer.nas.memory import Budget, MemoryModel
-    from edgeformer.nas.space import space
     from edgeformer.runtime.boards import load_board
+
+    board = load_board(DEFAULT_BOARD)
+    return MemoryModel(Budget(1 << 30, 1 << 30, core=board.core, clock_hz=board.clock_hz))
+
+
+def space_largest(ds, family: str) -> dict:
+    """The largest SRAM and the largest flash over the space's largest specs (every choice on
+    EXTREME_AXES, the largest elsewhere), by the search's own memory model, with the spec of
+    each: a resource whose budget is at or above its figure binds nothing."""
+    from edgeformer.nas.space import space
 
     specs = [spec for _, spec in space(family).extreme_trials(ds, EXTREME_AXES[family], largest=True)]
-    board = load_board(DEFAULT_BOARD)
-    memory = MemoryModel(Budget(1 << 30, 1 << 30, core=board.core, clock_hz=board.clock_hz))
-    sram, spec = max(((m["sram_bytes"], s) for s, m in zip(specs, memory.many(specs))), key=lambda t: t[0])
-    return sram, spec.to_dict()
+    mems = _memory_model().many(specs)
+    sram = max(zip(mems, specs), key=lambda t: t[0]["sram_bytes"])
+    flash = max(zip(mems, specs), key=lambda t: t[0]["flash_bytes"])
+    return {"sram_bytes": sram[0]["sram_bytes"], "sram_spec": sram[1].to_dict(),
+            "flash_bytes": flash[0]["flash_bytes"], "flash_spec": flash[1].to_dict()}
 
 
-def run_budget(ds, family: str, sram: int, a, out: Path, supernet_file: Path, bar) -> dict:
+def preset_rule(ds, sram: int, flash: int):
+    """The hand-sized ViT for a budget, as a spreadsheet would pick it: vit-fmnist's shape (4
+    heads, MLP ratio 2, full rank), patch 4 or 2, dim and depth from the space's lists, the
+    most MACs that fit (memory model). None if no such shape fits."""
+    from edgeformer.models import macs
+    from edgeformer.nas.space import vit_axes
+    from edgeformer.specs import ViTSpec
+
+    c, size = ds.input_shape[0], ds.input_shape[1]
+    dims, depths = vit_axes(size)
+    memory, best = _memory_model(), None
+    for patch in (4, 2):
+        for depth in depths:
+            for dim in sorted(dims, reverse=True):   # memory grows with dim: the first fit is the widest
+                if dim % 4:
+                    continue
+                spec = ViTSpec(in_channels=c, image_size=size, patch_size=patch, dim=dim, depth=depth, heads=4,
+                               mlp_ratio=2.0, num_classes=max(2, ds.num_classes))
+                m = memory(spec)
+                if m["sram_bytes"] <= sram and m["flash_bytes"] <= flash:
+                    if best is None or macs(spec) > macs(best):
+                        best = spec
+                    break
+    return best
+
+
+def binding(largest: dict, sram: int, flash: int) -> str:
+    """Which resource of the budget the space's largest specs exceed."""
+    over = [r for r, have, cap in (("SRAM", largest["sram_bytes"], sram), ("flash", largest["flash_bytes"], flash))
+            if have > cap]
+    return " + ".join(over) if over else "binds nothing"
+
+
+def rejections(out: Path, study: str) -> dict[str, int]:
+    """The study's trials the memory model rejected, by the resource they were over."""
+    import optuna
+
+    st = optuna.load_study(study_name=study, storage=f"sqlite:///{(out / 'study.db').resolve()}")
+    cons = [t.user_attrs.get("constraints") for t in st.get_trials(deepcopy=False)]
+    cons = [c for c in cons if c]
+    return {"over_sram": sum(c[0] > 0 for c in cons), "over_flash": sum(c[1] > 0 for c in cons), "asked": len(cons)}
+
+
+def seeded_stats(accs: list[float]) -> tuple[float, float]:
+    """Mean and sample standard deviation (0 for one seed)."""
+    a = np.asarray(accs, dtype=float)
+    return float(a.mean()), float(a.std(ddof=1)) if len(a) > 1 else 0.0
+
+
+def verdict(search: list[float], preset: list[float]) -> tuple[float, float, str]:
+    """Gap of the means (points), its standard error (points), and win / loss / noise at 2 SE."""
+    ms, ss = seeded_stats(search)
+    mp, sp = seeded_stats(preset)
+    gap = 100 * (ms - mp)
+    se = 100 * float(np.sqrt(ss ** 2 / len(search) + sp ** 2 / len(preset)))
+    if len(search) < 2 or len(preset) < 2:
+        return gap, se, "n/a (1 seed)"
+    return gap, se, "win" if gap > 2 * se else "loss" if gap < -2 * se else "noise"
+
+
+def run_budget(ds, family: str, board: str, sram: int, flash: int, largest: dict, a, out: Path,
+               supernet_file: Path | None, bar) -> dict:
     from edgeformer.nas.memory import Budget
     from edgeformer.nas.space import space
-    from edgeformer.runtime.boards import load_board
     from edgeformer.nas.standalone import accuracy, pick_device, recipe, train_standalone
     from edgeformer.nas.study import SearchConfig, run_search
+    from edgeformer.runtime.boards import load_board
     from edgeformer.specs import spec_from_dict
-    from edgeformer.zoo import BUDGET_FLASH, BUDGET_PRESETS, preset
+    from edgeformer.zoo import BUDGET_PRESETS, preset
 
     device = pick_device(a.device)
-    name = BUDGET_PRESETS.get((ds.name, sram))
-    if name is None:
-        raise SystemExit(f"no hand-sized preset for {ds.name} at {sram // KIB} KiB; known: "
-                         + ", ".join(f"{d} {b // KIB}" for d, b in BUDGET_PRESETS))
+    if family == "vit":
+        preset_spec = preset_rule(ds, sram, flash)
+        name = "rule: -" if preset_spec is None else "rule: " + summary(preset_spec.to_dict())
+    else:
+        name = BUDGET_PRESETS.get((ds.name, sram))
+        preset_spec = preset(name) if name else None
+        name = name or "-"
     tasks: dict[str, int] = {}
 
     def train_progress(what, epoch, epochs, step, steps, loss):
@@ -120,14 +211,14 @@ def run_budget(ds, family: str, sram: int, a, out: Path, supernet_file: Path, ba
             tasks[what] = bar.add_task(f"{ds.name} {sram // KIB}K {what}", total=epochs * steps, info="")
         bar.update(tasks[what], total=epochs * steps, completed=epoch * steps + step, info=f"loss {loss:.3f}")
 
-    search_task = bar.add_task(f"{ds.name} {sram // KIB}K search", total=a.trials, info="")
+    search_task = bar.add_task(f"{ds.name} {sram // KIB}K/{flash // KIB}K search", total=a.trials, info="")
     t0 = time.perf_counter()
-    board = load_board(DEFAULT_BOARD)  # its core and clock, as `edgeformer search --sram --flash` uses
-    budget = Budget(sram_bytes=sram, flash_bytes=BUDGET_FLASH, core=board.core, clock_hz=board.clock_hz)
+    core = load_board(DEFAULT_BOARD)  # its core and clock, as `edgeformer search --sram --flash` uses
+    budget = Budget(sram_bytes=sram, flash_bytes=flash, core=core.core, clock_hz=core.clock_hz, board=board)
     cfg = SearchConfig(space(family), ds, budget, out, trials=a.trials,
                        epochs=a.tau_epochs, seed=a.seed, max_train=a.max_train, supernet=True,
                        supernet_epochs=a.supernet_epochs, supernet_file=supernet_file, final_epochs=0,
-                       tau_candidates=a.tau_candidates, device=a.device, jobs=a.jobs,
+                       tau_candidates=a.tau_candidates, device=a.device, jobs=a.jobs, pool_size=a.pool,
                        train_progress=train_progress,
                        progress=lambda done, total, best: bar.update(search_task, completed=done),
                        log=lambda m: bar.console.print(f"[dim]{m}[/]"))
@@ -135,31 +226,48 @@ def run_budget(ds, family: str, sram: int, a, out: Path, supernet_file: Path, ba
     search_seconds = time.perf_counter() - t0
     best = res["best"]
     x, y = subset(ds, a.max_train, a.seed)
-    rec = recipe(family, a.epochs, a.seed)
-    accs = {}
-    for label, spec in (("search", spec_from_dict(best)), ("preset", preset(name))):
-        model, _ = train_standalone(spec, x, y, ds.name, ds.kind, rec, device,
-                                    progress=lambda *p, label=label: train_progress(f"R {label}", *p))
-        accs[label] = accuracy(model, ds.x_test, ds.y_test, device)
-    sup = res.get("supernet", {})
-    return {"dataset": ds.name, "family": family, "sram_kib": sram // KIB, "flash_bytes": BUDGET_FLASH,
-            "preset": name, "preset_accuracy": accs["preset"], "search_spec": summary(best),
-            "search_accuracy": accs["search"], "delta_points": round(100 * (accs["search"] - accs["preset"]), 2),
+    accs: dict[str, list[float]] = {"search": [], "preset": []}
+    for seed in range(a.seed, a.seed + a.seeds):
+        rec = recipe(family, a.epochs, seed)
+        for label, spec in (("search", spec_from_dict(best)), ("preset", preset_spec)):
+            if spec is None:
+                continue
+            model, _ = train_standalone(spec, x, y, ds.name, ds.kind, rec, device,
+                                        progress=lambda *p, label=label, seed=seed:
+                                        train_progress(f"R {label} s{seed}", *p))
+            accs[label].append(accuracy(model, ds.x_test, ds.y_test, device))
+    gap, se, call = verdict(accs["search"], accs["preset"]) if accs["preset"] else (None, None, "no preset fits")
+    return {"dataset": ds.name, "family": family, "board": board, "sram_kib": sram // KIB, "flash_kib": flash // KIB,
+            "binds": binding(largest, sram, flash), "rejected": rejections(out, res["study"]),
+            "preset": name, "preset_accuracies": accs["preset"], "search_spec": summary(best),
+            "search_accuracies": accs["search"], "gap_points": gap, "se_points": se, "verdict": call,
             "supernet_accuracy": best.get("supernet_accuracy"), "kendall_tau": best.get("kendall_tau"),
-            "evaluations_per_second": sup.get("evaluations_per_second"), "search_seconds": round(search_seconds, 1),
+            "tau_candidates": a.tau_candidates, "search_wall_seconds": round(search_seconds, 1),
             "wall_seconds": round(time.perf_counter() - t0, 1), "sram_bytes": best["sram_bytes"],
             "flash_used": best["flash_bytes"], "trials": res["trials"], "recipe_epochs": a.epochs,
-            "supernet_epochs": a.supernet_epochs, "device": str(device), "best": best}
+            "seeds": a.seeds, "max_train": a.max_train, "supernet_epochs": a.supernet_epochs, "pool": a.pool,
+            "device": str(device), "best": best}
+
+
+def _pm(accs: list[float]) -> str:
+    if not accs:
+        return "-"
+    m, s = seeded_stats(accs)
+    return f"{m:.4f} ± {s:.4f}"
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--dataset", choices=["fashion-mnist", "fsdd", "both"], default="both")
-    ap.add_argument("--budgets", help="SRAM budgets in KiB, comma-separated (default: every budget of the dataset)")
+    ap.add_argument("--budgets", help="fashion-mnist: board names or SRAM/flash KiB pairs such as 16/128, "
+                    "comma-separated (default: every board of BOARDS); fsdd: SRAM KiB (flash 1 MiB)")
     ap.add_argument("--trials", type=int, default=100, help="feasible candidates per search")
     ap.add_argument("--supernet-epochs", type=int, default=30)
+    ap.add_argument("--pool", type=int, default=0,
+                    help="budget-restricted supernet: train on the feasible specs of this many samples (0: whole space)")
     ap.add_argument("--epochs", type=int, default=24, help="recipe R: epochs for the winner and the preset")
-    ap.add_argument("--tau-candidates", type=int, default=5)
+    ap.add_argument("--seeds", type=int, default=3, help="recipe R seeds per model (item 2: at least 3)")
+    ap.add_argument("--tau-candidates", type=int, default=8)
     ap.add_argument("--tau-epochs", type=int, default=5, help="standalone epochs per tau candidate")
     ap.add_argument("--max-train", type=int, help="use at most this many training samples everywhere")
     ap.add_argument("--device", default="auto", help="auto, cpu or cuda")
@@ -168,16 +276,16 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--quick", action="store_true", help="smoke run: fsdd at 16 KiB, tiny settings")
     ap.add_argument("--out", default="bench-search-out", help="search folders (studies, supernets) go here")
-    ap.add_argument("--json", help="also write the rows to this JSON file")
+    ap.add_argument("--json", help="also write the rows to this JSON file (rewritten after every budget)")
     ap.add_argument("--largest-only", action="store_true",
-                    help="only print the SRAM of each space's largest spec (the memory model, no training)")
+                    help="only print each space's largest SRAM and flash and what binds at each budget (no training)")
     a = ap.parse_args()
     if a.quick:
         a.dataset, a.budgets = ("fsdd" if a.dataset == "both" else a.dataset), (a.budgets or None)
         a.trials, a.supernet_epochs, a.epochs, a.tau_candidates, a.tau_epochs = 12, 2, 2, 3, 2
         a.max_train = a.max_train or 400
     from edgeformer.data import load_dataset
-    from edgeformer.zoo import BUDGET_PRESETS
+    from edgeformer.zoo import BUDGET_FLASH, BUDGET_PRESETS
 
     datasets = ["fashion-mnist", "fsdd"] if a.dataset == "both" else [a.dataset]
     err = Console(stderr=True)
@@ -187,42 +295,59 @@ def main() -> int:
     with bar:
         for name in datasets:
             ds = load_dataset(name)
-            budgets = sorted(b for d, b in BUDGET_PRESETS if d == name)
-            if a.budgets:
-                budgets = [int(b) * KIB for b in a.budgets.split(",")]
+            if FAMILY[name] == "vit":
+                budgets = [(b, s * KIB, f * KIB) for b, s, f in BOARDS]
+                if a.budgets:
+                    known = {b: (s, f) for b, s, f in budgets}
+                    budgets = [(t, *known[t]) if t in known else
+                               (t, int(t.split("/")[0]) * KIB, int(t.split("/")[1]) * KIB)
+                               for t in a.budgets.split(",")]
+            else:
+                budgets = [(f"{b // KIB} KiB", b, BUDGET_FLASH) for d, b in sorted(BUDGET_PRESETS) if d == name]
+                if a.budgets:
+                    budgets = [(f"{b} KiB", int(b) * KIB, BUDGET_FLASH) for b in a.budgets.split(",")]
             if a.quick and not a.budgets:
                 budgets = budgets[:1]
             out = Path(a.out) / name
-            largest, largest_spec = space_largest(ds, FAMILY[name])
-            err.print(f"{name}: the space's largest spec needs SRAM {largest:,} B ({summary(largest_spec)}); "
-                      "a budget at or above it constrains nothing")
+            largest = space_largest(ds, FAMILY[name])
+            err.print(f"{name}: the space's largest specs need SRAM {largest['sram_bytes']:,} B "
+                      f"({summary(largest['sram_spec'])}) and flash {largest['flash_bytes']:,} B "
+                      f"({summary(largest['flash_spec'])})")
+            for board, sram, flash in budgets:
+                err.print(f"  {board} ({sram // KIB} KiB / {flash // KIB} KiB): {binding(largest, sram, flash)}")
             if a.largest_only:
                 continue
-            for sram in budgets:
-                row = run_budget(ds, FAMILY[name], sram, a, out / f"{sram // KIB}k", out / "supernet.pt", bar)
-                row.update(space_largest_sram=largest, unconstrained=sram >= largest)
+            for board, sram, flash in budgets:
+                folder = out / f"{sram // KIB}k-{flash // KIB}k"
+                row = run_budget(ds, FAMILY[name], board, sram, flash, largest, a, folder,
+                                 None if a.pool else out / "supernet.pt", bar)
                 rows.append(row)
-                err.print(f"{name} {row['sram_kib']} KiB: search {row['search_accuracy']:.4f} vs preset "
-                          f"{row['preset_accuracy']:.4f} ({row['delta_points']:+.2f} points)")
+                err.print(f"{name} {board}: search {_pm(row['search_accuracies'])} vs preset "
+                          f"{_pm(row['preset_accuracies'])}: {row['verdict']}")
+                if a.json:
+                    from edgeformer.fsio import write_json
+                    write_json(a.json, json.loads(json.dumps(rows, default=str)))
     if a.largest_only:
         return 0
-    table = Table(title=f"search (supernet) vs hand-sized preset, same recipe R ({a.epochs} epochs), flash 1 MiB",
-                  title_justify="left")
-    cols = ["dataset", "budget", "preset", "preset acc", "search best", "search acc", "delta (pts)", "supernet acc",
-            "kendall tau", "evals/s", "wall s"]
+    data = f"{a.max_train or 'all'} training samples" + (" (reduced)" if a.max_train else "")
+    table = Table(title=f"search (supernet) vs hand-sized preset, recipe R: {a.epochs} epochs, {a.seeds} seeds, "
+                        f"{data}; test split in full", title_justify="left")
+    cols = ["dataset", "board", "SRAM/flash", "binds (rejected S/F)", "preset", "preset acc", "search best",
+            "search acc", "gap ± SE (pts)", "verdict", "tau (n)", "search wall s"]
     for c in cols:
-        table.add_column(c, justify="left" if c in ("dataset", "preset", "search best") else "right")
+        table.add_column(c, justify="left" if c in ("dataset", "board", "preset", "search best", "verdict") else "right")
     for r in rows:
-        tau = "-" if r["kendall_tau"] is None else f"{r['kendall_tau']:.2f}"
-        budget = f"{r['sram_kib']} KiB" + (" (all fit)" if r["unconstrained"] else "")
-        table.add_row(r["dataset"], budget, r["preset"], f"{r['preset_accuracy']:.4f}",
-                      r["search_spec"], f"{r['search_accuracy']:.4f}", f"{r['delta_points']:+.2f}",
-                      f"{r['supernet_accuracy']:.4f}", tau, str(r["evaluations_per_second"]), f"{r['wall_seconds']:.0f}")
-    Console(width=200).print(table)
-    beat = sum(r["delta_points"] >= 1.0 for r in rows)
-    print(f"search beats the preset by >= 1 point at {beat} of {len(rows)} budgets (target: all)")
-    if a.json:
-        Path(a.json).write_text(json.dumps(rows, indent=2, default=str))
+        tau = "-" if r["kendall_tau"] is None else f"{r['kendall_tau']:.2f} ({r['tau_candidates']})"
+        gap = "-" if r["gap_points"] is None else f"{r['gap_points']:+.2f} ± {r['se_points']:.2f}"
+        rej = r["rejected"]
+        table.add_row(r["dataset"], r["board"], f"{r['sram_kib']}K/{r['flash_kib']}K",
+                      f"{r['binds']} ({rej['over_sram']}/{rej['over_flash']} of {rej['asked']})", r["preset"],
+                      _pm(r["preset_accuracies"]), r["search_spec"], _pm(r["search_accuracies"]), gap, r["verdict"],
+                      tau, f"{r['search_wall_seconds']:.0f}")
+    Console(width=240).print(table)
+    binding_rows = [r for r in rows if r["binds"] != "binds nothing"]
+    wins = sum(r["verdict"] == "win" for r in binding_rows)
+    print(f"search wins (gap > 2 SE) at {wins} of {len(binding_rows)} budgets that bind (target: all)")
     return 0
 
 

@@ -19,7 +19,7 @@ from typing import Callable
 import torch
 
 from edgeformer.errors import UserError
-from edgeformer.nas.space import VIT_DEPTHS, VIT_DIMS, VIT_LOW_RANK, VIT_MLP_RATIOS, patch_sizes
+from edgeformer.nas.space import VIT_DEPTHS, VIT_DIMS, VIT_LOW_RANK, VIT_MLP_RATIOS, patch_sizes, vit_axes
 from edgeformer.specs import ViTSpec, low_rank_dim
 
 Get = Callable[[str], torch.Tensor]
@@ -64,8 +64,12 @@ class ViTLayout:
     @classmethod
     def for_dataset(cls, ds, spiking: bool = False) -> "ViTLayout":
         c, size = ds.input_shape[0], ds.input_shape[1]
+        dims, depths = vit_axes(size)
+        dim = max(dims)
         return cls(in_channels=c, image_size=size, num_classes=max(2, ds.num_classes), patch_sizes=patch_sizes(size),
-                   spiking=spiking)
+                   spiking=spiking, dim=dim, depth=max(depths),
+                   mlp_hidden=max(1, int(round(dim * max(VIT_MLP_RATIOS)))),
+                   rank=low_rank_dim(max(r for r in VIT_LOW_RANK if r < 1.0), dim, 3 * dim))
 
     def parameters(self) -> dict[str, tuple]:
         """role -> (shape, init): init is normal (std 0.02, as ViTs are initialised), zeros or ones."""

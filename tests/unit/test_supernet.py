@@ -170,3 +170,21 @@ def test_pool_training_draws_only_pool_members_and_keys_the_cache(data, tmp_path
     with pytest.raises(TypeError):   # a different pool is stale: it would train (here: None is not callable)
         prepare("vit", space("vit"), ds, tmp_path / "supernet.pt", epochs=1, seed=3, max_train=80,
                 device=torch.device("cpu"), pool=pool[:-1])
+
+
+def test_fashion_mnist_space_is_wider_and_its_supernet_holds_it():
+    """28x28 images get the wide axes (d up to 256, depth up to 6: past 1 MiB flash); the
+    supernet layout follows the dataset's axes, digits keeps the narrow ones."""
+    from edgeformer.nas.space import VIT_DEEP_DEPTHS, VIT_WIDE_DIMS, vit_axes
+
+    fm = load_dataset("fashion-mnist")
+    assert vit_axes(28) == (VIT_WIDE_DIMS, VIT_DEEP_DEPTHS) and max(vit_axes(8)[0]) == 128
+    big = sample(space("vit"), fm, np.random.default_rng(0), "largest")
+    assert (big.dim, big.depth, big.mlp_ratio) == (256, 6, 4.0)
+    layout = layout_for("vit", fm)
+    assert (layout.dim, layout.depth, layout.mlp_hidden) == (256, 6, 1024)
+    net = Supernet(layout)
+    for spec in _specs("vit", fm, n=1):
+        want = {k: tuple(v.shape) for k, v in build(spec).state_dict().items()}
+        got = net.sub_state(spec)
+        assert {k: tuple(got[k].shape) for k in want} == want, spec
