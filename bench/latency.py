@@ -3,7 +3,10 @@
 Native backend vs the tvm backend side by side, int8 and float32, from one run: each preset is
 exported once per (dtype, backend) and profiled on each core's stand-in board: mps2-an500
 (Cortex-M7), mps2-an386 (M4), mps3-an547 (M55 with Helium), mps2-an505 (M33) and rpi-pico
-(M0+: the RP2040's 264 KiB on the micro:bit's nRF51 stand-in, an M0). The float32 columns put
+(M0+: the RP2040's 264 KiB on the micro:bit's nRF51 stand-in, an M0). An int8 model is
+exported once per weight layout the cores need (ops_qlinear.core_features: int8 rows for the
+M55's Helium kernels, weights + 128 for the M0's, int16 pairs for the others), as
+an export for a named core does. The float32 columns put
 our FPU kernels (export/kernels/ef_f32_fast.c) beside TVM's generated float kernels. A backend
 that cannot export, or a model that does not fit a board, shows "n/a".
 
@@ -19,11 +22,13 @@ Usage: .venv/bin/python bench/latency.py [--presets a,b] [--corpus m,n] [--dtype
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import tempfile
 from pathlib import Path
 
 from edgeformer.errors import EdgeformerError
+from edgeformer.export.emit.ops_qlinear import core_features
 from edgeformer.export.pipeline import export_artifact, resolve_source
 from edgeformer.runtime.boards import load_board
 from edgeformer.runtime.cross import build_firmware
@@ -52,22 +57,41 @@ def _source(model: str, work: Path):
     return resolve_source(None, None, str(path))
 
 
+def _layout(board_name: str, quantize: str, backend: str) -> tuple[str, tuple[str, ...] | None]:
+    """The weight layout export picks for the board's core (ops_qlinear.CORE_FEATURES): int8
+    rows on Helium, weights + 128 on Armv6-M, else the portable int16 pairs (float32 and the
+    tvm backend have one layout for all)."""
+    feats = load_board(board_name).target.features
+    if quantize != "int8" or backend != "native":
+        return "portable", None
+    if "mve" in feats:
+        return "helium", feats
+    return ("v6m", feats) if "dsp" not in feats else ("portable", None)
+
+
 def measure(preset: str, backend: str, work: Path, quantize: str = "int8",
             boards: tuple[str, ...] = STAND_INS) -> dict[str, dict | str]:
-    art = work / f"{preset.replace(':', '-')}-{backend}-{quantize}"
-    try:
-        export_artifact(art, _source(preset, work), quantize=quantize, backend=backend,
-                        log=lambda m: None, force=True)
-    except EdgeformerError as e:
-        return {b: f"n/a ({str(e).splitlines()[0][:60]})" for b in boards}
+    """Export once per weight layout the boards' cores need, profile each board on its own."""
+    groups: dict[tuple, list[str]] = {}
+    for b in boards:
+        groups.setdefault(_layout(b, quantize, backend), []).append(b)
     res: dict[str, dict | str] = {}
-    for name in boards:
-        board = load_board(name)
+    for (layout, feats), names in groups.items():
+        art = work / f"{preset.replace(':', '-')}-{backend}-{quantize}-{layout}"
         try:
-            prof = profile_qemu(art, board, build_firmware(art, board))
-            res[name] = {k: prof[k] for k in ("instructions_total", "macs", "instructions_per_mac")}
+            with core_features(feats) if feats is not None else contextlib.nullcontext():
+                export_artifact(art, _source(preset, work), quantize=quantize, backend=backend,
+                                log=lambda m: None, force=True)
         except EdgeformerError as e:
-            res[name] = f"n/a ({str(e)[:60]})"
+            res.update({b: f"n/a ({str(e).splitlines()[0][:60]})" for b in names})
+            continue
+        for name in names:
+            board = load_board(name)
+            try:
+                prof = profile_qemu(art, board, build_firmware(art, board))
+                res[name] = {k: prof[k] for k in ("instructions_total", "macs", "instructions_per_mac")}
+            except EdgeformerError as e:
+                res[name] = f"n/a ({str(e)[:60]})"
     return res
 
 

@@ -232,6 +232,11 @@ def emit_qconv(ctx: EmitCtx, node: Node) -> list[str]:
         args = [ctx.ptr(x), ctx.ptr(w), ctx.ptr(b), *_requant_args(ctx, node),
                 ctx.ptr(y, out=True)]
         return ctx.call("ef_qconv2d_s8", args, "ef_qconv2d_params", params)
+    feats = CORE_FEATURES.get()
+    if feats is not None and "mve" in feats and groups == 1 and k <= KMAX:
+        rows = _emit_conv_rows(ctx, node, conv, k)
+        if rows is not None:
+            return rows
     words, chan = pack_conv(ctx.need_const(w, "weight"), groups, _bias(ctx, b), at["x_zp"],
                             at["mult"], at["shift"])
     params = dict(conv=conv, kp=_ceil4(k), x_zp=at["x_zp"], y_zp=at["y_zp"], act_min=-128,
@@ -239,6 +244,24 @@ def emit_qconv(ctx: EmitCtx, node: Node) -> list[str]:
     args = [ctx.ptr(x), ctx.weight(f"{w}#fc", words), ctx.extra("chan", chan, "int32"),
             ctx.ptr(y, out=True)]
     return ctx.call("ef_qconv2d_fc_s8", args, "ef_qconv2d_fc_params", params)
+
+
+def _emit_conv_rows(ctx: EmitCtx, node: Node, conv: dict, k: int) -> list[str] | None:
+    """ef_qconv2d_rows_s8 (groups == 1) for a Helium core, or None where the all-integer
+    epilogue is not proved."""
+    x, w, b = node.inputs
+    at = node.attrs
+    wd = ctx.need_const(w, "weight").reshape(conv["c_out"], k)
+    words, chan = pack_fc(wd, _bias(ctx, b), at["x_zp"], at["mult"], at["shift"])
+    stream = pack_epilogue(words, chan, conv["c_out"], at["y_zp"], acc_bounds(wd, _bias(ctx, b), at["x_zp"]))
+    if stream is None:
+        return None
+    params = dict(conv=conv, kp=-(-k // 16) * 16, x_zp=at["x_zp"], y_zp=at["y_zp"], act_min=-128, act_max=127)
+    args = [ctx.ptr(x), ctx.weight(f"{w}#conv_rows", pack_rows(wd, stream)), ctx.ptr(node.outputs[0], out=True)]
+    decl = ("extern int ef_qconv2d_rows_s8(const ef_qconv2d_fc_params *, const int8_t *, const int32_t *, "
+            "int8_t *);")
+    return ["{ " + decl, *("  " + ln for ln in ctx.call("ef_qconv2d_rows_s8", args, "ef_qconv2d_fc_params", params)),
+            "}"]
 
 
 # The int8 ops of the int8_* passes live next door; importing them here registers them

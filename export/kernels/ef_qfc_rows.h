@@ -18,4 +18,10 @@
 
 int ef_qfc_rows_s8(const ef_qfc_params *p, const int8_t *x, const int32_t *ws, int8_t *y);
 
+/* The convolution of ef_qconv2d_fc_s8 on the same stream (groups == 1: k = c_in * kh * kw in
+ * (ic, ky, kx) order, n = c_out), bit-exact to ef_qconv2d_s8 when the epilogue is proved:
+ * each output pixel's window gathered into a row on the stack (padding reads x_zp), then
+ * ef_qfc_rows_s8's row. p->kp == (k + 15) / 16 * 16, k <= EF_QFC_KMAX. */
+int ef_qconv2d_rows_s8(const ef_qconv2d_fc_params *p, const int8_t *x, const int32_t *ws, int8_t *y);
+
 #endif /* EF_QFC_ROWS_H */

@@ -7,7 +7,8 @@ board, whose 264 KiB hold the driver's 96 KiB buffer (the micro:bit's 16 KiB do 
 ef_qfc_rows_s8 (the Helium weight layout, ops_qlinear.pack_rows) runs through the same driver
 in place of ef_qfc_epi_s8, against ef_qmatmul_s8 (then ef_qbinary_s8_ref for a fused Add):
 its MVE path on mps3-an547, its plain C path on the host; with it, more cases of the other
-kernels with a Helium path (LayerNorm, attention's act x act, softmax, the residual add).
+kernels with a Helium path (LayerNorm, attention's act x act, softmax, the residual add)
+and the convolution on the same rows (ef_qconv2d_rows_s8).
 ef_qfc_v6m_s8 (the v6-M layout, pack_v6m) likewise, on the host and the M0 stand-in."""
 from __future__ import annotations
 
@@ -15,10 +16,12 @@ import numpy as np
 import pytest
 
 from tests.kernel_harness import i32, run_host_driver, run_target_driver
-from tests.unit.test_kernels_fast import (DRIVER, SEED, _aa_case, _cases, _check, _fc_epi_case, _ln_case,
-                                         _qbin_case, _softmax_case, _stream)
+from tests.unit.test_kernels_fast import (DRIVER, SEED, _aa_case, _cases, _check, _conv_case, _fc_epi_case,
+                                         _ln_case, _qbin_case, _softmax_case, _stream)
 
-from edgeformer.export.emit.ops_qlinear import pack_rows, pack_v6m
+from edgeformer.export.emit.ops_qlinear import pack_fc, pack_rows, pack_v6m
+from edgeformer.export.emit.qepilogue import acc_bounds, pack_epilogue
+from edgeformer.export.passes.fold_qdq import quantize_multiplier
 
 EPI_CALL = "ef_qfc_epi_s8((void *)b[1], (void *)b[2], (void *)b[8], (void *)fast);"
 
@@ -29,7 +32,9 @@ def _driver(kernel: str, header: str) -> str:
         EPI_CALL, EPI_CALL.replace("ef_qfc_epi_s8", kernel))
 
 
-ROWS_DRIVER = _driver("ef_qfc_rows_s8", "ef_qfc_rows.h")
+CONV_CALL = "ef_qconv2d_fc_s8((void *)b[1], (void *)b[2], (void *)b[7], (void *)b[8], (void *)fast);"
+ROWS_DRIVER = _driver("ef_qfc_rows_s8", "ef_qfc_rows.h").replace(
+    CONV_CALL, "ef_qconv2d_rows_s8((void *)b[1], (void *)b[2], (void *)b[8], (void *)fast);")
 V6M_DRIVER = _driver("ef_qfc_v6m_s8", "ef_qfc_v6m.h")
 
 
@@ -40,6 +45,25 @@ def _rows_case(rng, m, k, n, add=True, r=128, pack=pack_rows, kgrid=16):
     y_zp = int(np.frombuffer(bufs[1], np.int32)[4])
     bufs[1] = i32(m, k, n, -(-k // kgrid) * kgrid, y_zp, -128, 127)
     bufs[8] = pack(w, np.frombuffer(bufs[8], np.int32)).tobytes()
+    return kind, bufs, nout, nscr
+
+
+def _conv_rows_case(rng, c_in, h, wd, c_out, kh, kw, stride, pad):
+    """ef_qconv2d_rows_s8 vs ef_qconv2d_s8: scales that keep the outputs inside int8 and prove
+    the integer epilogue (as a trained model's do)."""
+    k = c_in * kh * kw
+    kind, bufs, nout, nscr = _conv_case(rng, c_in, h, wd, c_out, kh, kw, stride, pad, 1)
+    w = np.frombuffer(bufs[3], np.int8).reshape(c_out, k)
+    b = np.frombuffer(bufs[4], np.int32)
+    mq = [quantize_multiplier(float(v) * 3 / (np.sqrt(k) * 128 * 128)) for v in rng.uniform(5, 100, c_out)]
+    mult, shift = np.array([q[0] for q in mq], np.int32), np.array([q[1] for q in mq], np.int32)
+    geo, (x_zp, y_zp) = bufs[0][:-16], np.frombuffer(bufs[0][-16:-8], np.int32)
+    words, chan = pack_fc(w, b, int(x_zp), mult, shift)
+    ws = pack_epilogue(words, chan, c_out, int(y_zp), acc_bounds(w, b, int(x_zp)))
+    assert ws is not None, "the generator's channels should all be provable"
+    bufs[0] = geo + i32(x_zp, y_zp, -128, 127)
+    bufs[1] = geo + i32(-(-k // 16) * 16, x_zp, y_zp, -128, 127)
+    bufs[5], bufs[6], bufs[8] = mult.tobytes(), shift.tobytes(), pack_rows(w, ws).tobytes()
     return kind, bufs, nout, nscr
 
 
@@ -72,6 +96,9 @@ def _helium_cases() -> list[tuple[str, tuple]]:
         c.append((f"softmax {rows}x{row} pre{pre}", _softmax_case(rng, rows, row, pre)))
     for n in (64, 128, 7, 20):
         c.append((f"qbinary add {n}", _qbin_case(rng, 0, n)))
+    c.append(("conv rows patch 4x4/4", _conv_rows_case(rng, 3, 32, 32, 64, 4, 4, 4, 0)))
+    c.append(("conv rows 3x3 pad", _conv_rows_case(rng, 4, 7, 6, 6, 3, 3, 1, 1)))
+    c.append(("conv rows 1x1 odd", _conv_rows_case(rng, 5, 3, 3, 7, 1, 1, 1, 0)))
     return c
 
 
