@@ -17,11 +17,16 @@ resumed search does the same for trials an interrupt (Ctrl-C) left FAIL,
 so a killed search loses no candidate and repeats no trial number. A study keeps the settings
 its trials were scored under (budget, dataset, training sizes): resuming it with others is an
 error, not a silent mix.
+
+This module holds the search's configuration, the trial function and the loop; each other
+job has its module: storage (study_storage), trial states (study_trials), pinned settings
+(study_settings), resume and retries (study_resume), the fallback for a budget at the
+space's edge (study_fallback), the supernet's part (study_supernet), best.json and the plot
+(study_results).
 """
 from __future__ import annotations
 
 import os
-import socket
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -29,19 +34,19 @@ from pathlib import Path
 from typing import Any, Callable
 
 import optuna
-from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
 from optuna.trial import TrialState
 
-from edgeformer.errors import DoesNotFit, UserError
-from edgeformer.fsio import write_json
 from edgeformer.nas.memory import Budget, MemoryModel
 from edgeformer.nas.space import Space
-from edgeformer.specs import spec_from_dict
+from edgeformer.nas.study_fallback import smallest_reachable
+from edgeformer.nas.study_resume import WORKER, note_resume, recover
+from edgeformer.nas.study_settings import check_objective, check_settings
+from edgeformer.nas.study_storage import driver, storage_for, study_name
+from edgeformer.nas.study_supernet import after_supernet_study, feasible_pool, prepare_supernet
+from edgeformer.nas.study_trials import constraints, feasible, trial_counts
+from edgeformer.nas.study_results import write_results
 
 CYCLES_PER_MAC = 4.0          # the old uncalibrated MACs proxy, kept for bench/latency_model.py's comparison
-HEARTBEAT_S, GRACE_S = 2, 8   # a trial silent for GRACE_S belongs to a dead worker
-MAX_RETRY = 2                 # a candidate whose trial failed is re-run at most this often
-WORKER = f"{socket.gethostname()}:{os.getpid()}"
 
 
 @dataclass
@@ -76,92 +81,9 @@ warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning
 warnings.filterwarnings("ignore", message=r".*constraints_func.* deprecated",
                         category=FutureWarning)
 
-
-def _driver(url: str) -> str:
-    """postgresql:// means psycopg (v3) to SQLAlchemy 2.1; the `postgres` extra installs psycopg2."""
-    import importlib.util
-
-    if not url.startswith("postgresql://"):
-        return url
-    if importlib.util.find_spec("psycopg") is not None:
-        return url
-    if importlib.util.find_spec("psycopg2") is not None:
-        return "postgresql+psycopg2://" + url[len("postgresql://"):]
-    raise UserError("--storage postgresql://... needs a PostgreSQL driver: pip install 'edgeformer[postgres]'")
-
-
-def study_name(cfg: SearchConfig) -> str:
-    return cfg.study_name or f"{cfg.space.family}-{cfg.dataset.name}"
-
-
-def _storage_url(cfg: SearchConfig) -> str:
-    return _driver(cfg.storage or f"sqlite:///{(cfg.out / 'study.db').resolve()}")
-
-
-def storage_for(cfg: SearchConfig) -> RDBStorage:
-    url = _storage_url(cfg)
-    try:
-        return RDBStorage(url, heartbeat_interval=HEARTBEAT_S, grace_period=GRACE_S,
-                          heartbeat_stale_trial_callback=_LockedRetry(url),
-                          engine_kwargs={"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {})
-    except Exception as e:  # SQLAlchemy's connection/driver errors, Optuna's URL checks
-        import sqlalchemy
-
-        first = (str(e).strip().splitlines() or [type(e).__name__])[0]
-        try:
-            shown = sqlalchemy.engine.make_url(url).render_as_string(hide_password=True)
-        except Exception:
-            shown = url.split("@")[-1]
-        raise UserError(f"--storage {shown}: cannot open the study storage: {first[:200]}") from None
-
-
-class _LockedRetry:
-    """Queues a failed trial's candidate again (Optuna's retry callback) unless some trial's
-    retry history already holds it, under the study lock: workers that fail the same stale
-    trials, or resume together, queue each failure once."""
-
-    def __init__(self, url: str) -> None:
-        self.url = url
-
-    def __call__(self, study, trial) -> None:
-        from edgeformer.nas.study_lock import study_lock
-
-        with study_lock(self.url, study.study_name):
-            ts = study.get_trials(deepcopy=False)
-            # A retry lists every trial of its chain in retry_history ("failed_trial" names the first).
-            if trial.number not in {n for t in ts for n in t.system_attrs.get("retry_history", ())}:
-                RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRY)(study, trial)
-
-
-def _constraints(trial: optuna.trial.FrozenTrial) -> list[float]:
-    return trial.user_attrs.get("constraints", [1.0, 1.0])  # <= 0 feasible (Optuna's convention)
-
-
-def feasible(t: optuna.trial.FrozenTrial) -> bool:
-    return t.state == TrialState.COMPLETE and all(c <= 0 for c in _constraints(t))
-
-
-def smallest_reachable(cfg: SearchConfig, memory: MemoryModel) -> tuple[dict[str, int], dict[str, Any]]:
-    """The smallest SRAM and flash over the space's corner specs, and the Optuna params of the
-    fitting corner with the least SRAM (the study's fallback trial); DoesNotFit if none fits."""
-    corners = cfg.space.corner_trials(cfg.dataset)
-    mems = memory.many([spec for _, spec in corners])
-    sram, flash = min(m["sram_bytes"] for m in mems), min(m["flash_bytes"] for m in mems)
-    b = cfg.budget
-    fit = [(m["sram_bytes"], params) for (params, _), m in zip(corners, mems)
-           if m["sram_bytes"] <= b.sram_bytes and m["flash_bytes"] <= b.flash_bytes]
-    if not fit:
-        where = f"SRAM {b.sram_bytes} B / flash {b.flash_bytes} B{' of ' + b.board if b.board else ''}"
-        if sram <= b.sram_bytes and flash <= b.flash_bytes:   # each fits alone, no one spec fits both
-            low_sram = min((m for m in mems if m["sram_bytes"] <= b.sram_bytes), key=lambda m: m["flash_bytes"])
-            low_flash = min((m for m in mems if m["flash_bytes"] <= b.flash_bytes), key=lambda m: m["sram_bytes"])
-            raise DoesNotFit(f"no {cfg.space.family} candidate fits {where}: the smallest within the SRAM needs flash "
-                             f"{low_sram['flash_bytes']} B, the smallest within the flash needs SRAM "
-                             f"{low_flash['sram_bytes']} B")
-        raise DoesNotFit(f"no {cfg.space.family} candidate fits {where}: the smallest the space reaches is SRAM "
-                         f"{sram} B ({max(0, sram - b.sram_bytes)} B over) and flash {flash} B "
-                         f"({max(0, flash - b.flash_bytes)} B over)")
-    return {"sram_bytes": sram, "flash_bytes": flash}, min(fit, key=lambda f: f[0])[1]
+# Kept importable from here: tests and bench scripts name them as edgeformer.nas.study.*.
+__all__ = ["CYCLES_PER_MAC", "SearchConfig", "driver", "feasible", "make_objective", "run_search", "storage_for",
+           "study_name", "write_results"]
 
 
 def _train_accuracy(spec, cfg: SearchConfig) -> float:
@@ -224,11 +146,11 @@ def run_search(cfg: SearchConfig) -> dict[str, Any]:
     name = study_name(cfg)
     study = optuna.create_study(study_name=name, storage=storage, load_if_exists=True,
                                 directions=["maximize", "minimize"], sampler=_sampler(cfg, storage, name))
-    _note_resume(study, cfg)
-    _check_objective(study, cfg)
-    _check_settings(study, cfg)
-    _recover(study, cfg)
-    oneshot = _prepare_supernet(cfg, feasible_pool(cfg, memory)) if cfg.supernet else None
+    note_resume(study, cfg)
+    check_objective(study, cfg)
+    check_settings(study, cfg)
+    recover(study, cfg)
+    oneshot = prepare_supernet(cfg, feasible_pool(cfg, memory)) if cfg.supernet else None
     cap = 20 * cfg.trials  # infeasible candidates are cheap but must not run forever
     objective = make_objective(cfg, memory, oneshot.score if oneshot else None)
 
@@ -261,148 +183,14 @@ def run_search(cfg: SearchConfig) -> dict[str, Any]:
     best = write_results(study, cfg, write_best=oneshot is None)
     extra = {}
     if oneshot is not None and best is not None:
-        best, extra = _after_supernet_study(study, best, oneshot, cfg)
+        best, extra = after_supernet_study(study, best, oneshot, cfg)
     wall = time.perf_counter() - t0
     return {"study": name, "best": best, "smallest_reachable": smallest, "wall_seconds": round(wall, 2),
             "study_seconds": round(study_wall, 2), **extra,
             "memory_model": {"lowered": memory.lowered, "cache_hits": memory.hits,
                              "candidates_per_second": round(memory.lowered / memory.lower_seconds, 2)
                              if memory.lower_seconds else None},
-            "trials": _counts(study)}
-
-
-def _check_objective(study, cfg: SearchConfig) -> None:
-    """A study's accuracies are all of one kind: supernet scores and trained accuracies do not mix."""
-    want = "supernet" if cfg.supernet else "standalone"
-    have = study.user_attrs.get("objective")
-    if have is None:
-        if study.get_trials(deepcopy=False):
-            have = "standalone"  # studies from before the supernet
-        else:
-            study.set_user_attr("objective", want)
-            return
-    if have != want:
-        flag = "--supernet" if have == "supernet" else "--no-supernet"
-        raise UserError(f"study {study.study_name} holds {have} accuracies; resume it with {flag}, "
-                        f"or start a new one with another --out or --study")
-
-
-# What a trial's values and constraints depend on, with the flag that sets it: a study resumed
-# with other settings would mix incomparable trials and judge them against another budget.
-SETTINGS_FLAGS = {"family": "--family", "dataset": "--dataset", "sram_bytes": "--sram", "flash_bytes": "--flash", "core": "--board",
-                  "clock_hz": "--board", "max_train": "--max-train", "seed": "--seed",
-                  "supernet_epochs": "--supernet-epochs", "pool_size": "--pool", "epochs": "--epochs"}
-
-
-def _settings(cfg: SearchConfig) -> dict[str, Any]:
-    b = cfg.budget
-    out = {"family": cfg.space.family, "dataset": cfg.dataset.name, "sram_bytes": b.sram_bytes, "flash_bytes": b.flash_bytes, "core": b.core,
-           "clock_hz": b.clock_hz, "max_train": cfg.max_train, "seed": cfg.seed}
-    # --epochs trains each candidate only without a supernet (with one it is the tau check's).
-    out.update({"supernet_epochs": cfg.supernet_epochs, "pool_size": cfg.pool_size} if cfg.supernet
-               else {"epochs": cfg.epochs})
-    return out
-
-
-def _check_settings(study, cfg: SearchConfig) -> None:
-    want = _settings(cfg)
-    have = study.user_attrs.get("settings")
-    if have is None:   # a new study, or one from before settings were stored: these are its settings
-        study.set_user_attr("settings", want)
-        return
-    for k, v in want.items():
-        if k in have and have[k] != v:
-            raise UserError(f"study {study.study_name} was run with {SETTINGS_FLAGS[k]} giving {k}={have[k]} "
-                            f"(now {v}); resume it with the same settings, or start a new one with another "
-                            "--out or --study")
-
-
-def _recover(study, cfg: SearchConfig) -> None:
-    """Re-run the candidates of trials a previous run left unfinished: RUNNING ones of a dead
-    worker of this machine (its process is gone: no need to wait out the heartbeat grace; a
-    remote worker's are failed by the heartbeat check as the study runs), and FAIL ones nothing
-    re-ran yet (an interrupted trial is marked FAIL by Optuna, with no retry of its own). Each
-    comes back as a WAITING trial with the same params, which the study runs first."""
-    host = socket.gethostname()
-    for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        where, _, pid = t.user_attrs.get("worker", "").rpartition(":")
-        if where == host and pid.isdigit() and not _alive(int(pid)):
-            study.tell(t.number, state=TrialState.FAIL, skip_if_finished=True)
-    retry = _LockedRetry(_storage_url(cfg))
-    for t in study.get_trials(deepcopy=False, states=(TrialState.FAIL,)):
-        retry(study, t)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True    # another user's process
-    return True
-
-
-def _train_progress(cfg: SearchConfig, what: str):
-    if cfg.train_progress is None:
-        return None
-    return lambda epoch, epochs, step, steps, loss: cfg.train_progress(what, epoch, epochs, step, steps, loss)
-
-
-def feasible_pool(cfg: SearchConfig, memory: MemoryModel) -> list | None:
-    """MCUFormer's first step, the space shrunk to the budget: `pool_size` seeded samples of the
-    space, kept where the memory model says they fit. The supernet trains on these only."""
-    import numpy as np
-
-    from edgeformer.nas.space import sample
-
-    if not cfg.pool_size:
-        return None
-    rng = np.random.default_rng(cfg.seed)
-    specs = [sample(cfg.space, cfg.dataset, rng, mode) for mode in ("largest", "smallest")]
-    specs += [sample(cfg.space, cfg.dataset, rng) for _ in range(max(0, cfg.pool_size - 2))]
-    specs = list({repr(s.to_dict()): s for s in specs}.values())
-    cfg.log(f"supernet pool: {len(specs)} sampled specs through the memory model")
-    b = cfg.budget
-    pool = [s for s, m in zip(specs, memory.many(specs))
-            if m["sram_bytes"] <= b.sram_bytes and m["flash_bytes"] <= b.flash_bytes]
-    cfg.log(f"supernet pool: {len(pool)} of {len(specs)} fit the budget")
-    return pool or None
-
-
-def _prepare_supernet(cfg: SearchConfig, pool: list | None = None):
-    from edgeformer.nas.oneshot import prepare
-    from edgeformer.nas.standalone import pick_device
-    from edgeformer.nas.supernet_store import SupernetStore
-
-    # A PostgreSQL study's workers share one supernet through its database; SQLite studies
-    # live on one machine and share the supernet.pt file.
-    shared = (SupernetStore(_driver(cfg.storage), study_name(cfg))
-              if cfg.storage and cfg.storage.startswith("postgresql") else None)
-    return prepare(cfg.space.family, cfg.space, cfg.dataset, cfg.supernet_file or cfg.out / "supernet.pt",
-                   cfg.supernet_epochs, cfg.seed, cfg.max_train, pick_device(cfg.device), cfg.log,
-                   _train_progress(cfg, "supernet"), pool=pool, shared=shared)
-
-
-def _after_supernet_study(study, best: dict[str, Any], oneshot, cfg: SearchConfig):
-    """Kendall tau check (supernet.json), then the winner fine-tuned: its test accuracy into best.json."""
-    from edgeformer.nas.oneshot_report import finetune_best, rank_check
-    from edgeformer.nas.standalone import pick_device
-
-    device = pick_device(cfg.device)
-    tau = None
-    if cfg.tau_candidates:
-        ok = [t for t in study.get_trials(deepcopy=False) if feasible(t)]
-        tau = rank_check(oneshot, ok, cfg.space.family, cfg.dataset, cfg.tau_candidates, cfg.epochs, cfg.seed,
-                         device, cfg.out, cfg.log, _train_progress(cfg, "tau check"))
-    best = {**best, **finetune_best(oneshot, best, cfg.space.family, cfg.dataset, cfg.final_epochs, cfg.seed,
-                                    device, cfg.out, cfg.log, _train_progress(cfg, "final"))}
-    best.update({"kendall_tau": tau["kendall_tau"] if tau else None, "objective": "supernet",
-                 "supernet_epochs": cfg.supernet_epochs})
-    write_json(cfg.out / "best.json", best)
-    extra = {"supernet": {**oneshot.meta, "evaluations": oneshot.evaluations,
-                          "evaluations_per_second": oneshot.rate()}, "kendall": tau}
-    return best, extra
+            "trials": trial_counts(study)}
 
 
 def _sampler(cfg: SearchConfig, storage, name: str) -> optuna.samplers.BaseSampler:
@@ -413,64 +201,5 @@ def _sampler(cfg: SearchConfig, storage, name: str) -> optuna.samplers.BaseSampl
     except KeyError:
         n = 0
     seed = cfg.seed * 100_003 + n + (os.getpid() if cfg.storage else 0)
-    return optuna.samplers.TPESampler(seed=seed % 2**31, constraints_func=_constraints, multivariate=True,
+    return optuna.samplers.TPESampler(seed=seed % 2**31, constraints_func=constraints, multivariate=True,
                                       n_startup_trials=min(10, max(3, cfg.trials // 2)))
-
-
-def _counts(study) -> dict[str, int]:
-    ts = study.get_trials(deepcopy=False)
-    out = {s.name.lower(): sum(t.state == s for t in ts) for s in TrialState}
-    out["feasible"] = sum(feasible(t) for t in ts)
-    return {k: v for k, v in out.items() if v}
-
-
-def _note_resume(study, cfg: SearchConfig) -> None:
-    ts = study.get_trials(deepcopy=False)
-    if ts:
-        c = _counts(study)
-        cfg.log(f"resuming study {study.study_name}: " + ", ".join(f"{v} {k}" for k, v in c.items())
-                + (" (a dead worker's running trials are failed and re-run: at once for this machine's, "
-                   f"after {GRACE_S} s without heartbeat for others')" if c.get("running") else ""))
-
-
-def write_results(study, cfg: SearchConfig, write_best: bool = True) -> dict[str, Any] | None:
-    ok = [t for t in study.get_trials(deepcopy=False) if feasible(t)]
-    if not ok:
-        return None
-    top = max(ok, key=lambda t: (t.values[0], -t.values[1], -t.number))
-    u = top.user_attrs
-    best = {**spec_from_dict(u["spec"]).to_dict(), "sram_bytes": u["sram_bytes"], "flash_bytes": u["flash_bytes"],
-            "accuracy": top.values[0], "trial": top.number, "arena_bytes": u["arena_bytes"],
-            "weights_bytes": u["weights_bytes"], "est_latency_ms": u["est_latency_ms"], "macs": u["macs"],
-            "budget": {"sram_bytes": cfg.budget.sram_bytes, "flash_bytes": cfg.budget.flash_bytes,
-                       "board": cfg.budget.board, "core": cfg.budget.core}, "dataset": cfg.dataset.name,
-            "epochs": cfg.epochs, "study": study.study_name}
-    if write_best:
-        write_json(cfg.out / "best.json", best)
-    _plot(study, cfg.out / "pareto.png", "supernet accuracy (validation split)" if cfg.supernet else "test accuracy")
-    return best
-
-
-def _plot(study, path: Path, ylabel: str) -> None:
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    ts = [t for t in study.get_trials(deepcopy=False) if t.state == TrialState.COMPLETE]
-    ok = [t for t in ts if feasible(t)]
-    front = {t.number for t in study.best_trials}
-    fig, ax = plt.subplots(figsize=(6, 4))
-    bad = [t for t in ts if not feasible(t)]
-    ax.scatter([t.values[1] for t in bad], [0.0] * len(bad), c="lightgrey", s=12, label="over budget (not trained)")
-    ax.scatter([t.values[1] for t in ok], [t.values[0] for t in ok], c="tab:blue", s=16, label="feasible")
-    pf = sorted((t for t in ok if t.number in front), key=lambda t: t.values[1])
-    ax.plot([t.values[1] for t in pf], [t.values[0] for t in pf], "o-", c="tab:red", label="Pareto front")
-    ax.set_xlabel("estimated latency, ms (cost model calibrated on QEMU profiles)")
-    ax.set_ylabel(ylabel)
-    ax.set_title(f"{study.study_name}: {len(ok)} feasible of {len(ts)}")
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    tmp = path.with_suffix(".tmp.png")
-    fig.savefig(tmp, dpi=100)
-    plt.close(fig)
-    os.replace(tmp, path)

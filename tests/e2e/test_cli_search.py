@@ -4,7 +4,6 @@ import os
 import signal
 import sqlite3
 import subprocess
-import sys
 import time
 
 import pytest
@@ -149,8 +148,8 @@ def test_two_workers_share_one_postgresql_study(tmp_path, board48):
     assert all(p.returncode == 0 for p in procs), [o[1][-2000:] for o in outs]
     import optuna
 
-    from edgeformer.nas.study import _driver
-    trials = optuna.load_study(study_name=study, storage=_driver(url)).trials
+    from edgeformer.nas.study_storage import driver
+    trials = optuna.load_study(study_name=study, storage=driver(url)).trials
     numbers = [t.number for t in trials]
     assert len(numbers) == len(set(numbers)) and sum(t.state.name == "COMPLETE" for t in trials) >= 4
     workers = {t.user_attrs.get("worker") for t in trials if t.state.name == "COMPLETE"}

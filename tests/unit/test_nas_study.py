@@ -6,6 +6,9 @@ from optuna.trial import TrialState
 from edgeformer.data import load_dataset
 from edgeformer.errors import UserError
 from edgeformer.nas import study as st
+from edgeformer.nas.study_resume import recover
+from edgeformer.nas.study_settings import check_settings
+from edgeformer.nas.study_storage import MAX_RETRY
 from edgeformer.nas.memory import Budget
 from edgeformer.nas.space import SPACES
 from tests.conftest import postgres_url
@@ -34,27 +37,27 @@ def test_a_failed_trial_is_re_run_once_per_failure_up_to_max_retry(tmp_path):
     study = _study(cfg)
     _fail(study, {"dim": 16})
     for _ in range(2):                      # resuming twice does not queue the candidate twice
-        st._recover(study, cfg)
+        recover(study, cfg)
     waiting = study.get_trials(states=(TrialState.WAITING,))
     assert len(waiting) == 1 and waiting[0].params == {"dim": 16}
-    for n in range(st.MAX_RETRY):           # each re-run fails too: re-run again, MAX_RETRY times in all
+    for n in range(MAX_RETRY):              # each re-run fails too: re-run again, MAX_RETRY times in all
         t = study.ask()                     # takes the waiting trial
         assert t.params == {"dim": 16}
         study.tell(t, state=TrialState.FAIL)
-        st._recover(study, cfg)
-        st._recover(study, cfg)
-        expect = 1 if n + 1 < st.MAX_RETRY else 0
+        recover(study, cfg)
+        recover(study, cfg)
+        expect = 1 if n + 1 < MAX_RETRY else 0
         assert len(study.get_trials(states=(TrialState.WAITING,))) == expect
 
 
 def test_a_study_refuses_a_resume_under_other_settings(tmp_path):
     study = _study(_cfg(tmp_path))
-    st._check_settings(study, _cfg(tmp_path))
-    st._check_settings(study, _cfg(tmp_path, trials=50, jobs=2, tau_candidates=0))  # not scoring settings
+    check_settings(study, _cfg(tmp_path))
+    check_settings(study, _cfg(tmp_path, trials=50, jobs=2, tau_candidates=0))  # not scoring settings
     with pytest.raises(UserError, match="--sram giving sram_bytes=49152 \\(now 40960\\)"):
-        st._check_settings(study, _cfg(tmp_path, sram=40 * 1024))
+        check_settings(study, _cfg(tmp_path, sram=40 * 1024))
     with pytest.raises(UserError, match="--max-train"):
-        st._check_settings(study, _cfg(tmp_path, max_train=100))
+        check_settings(study, _cfg(tmp_path, max_train=100))
 
 
 @pytest.mark.parametrize("storage", ["sqlite", "postgresql"])
@@ -68,7 +71,7 @@ def test_workers_resuming_together_queue_a_failure_once(tmp_path, storage):
     for d in (8, 16, 24):
         _fail(study, {"dim": d})
     studies = [_study(cfg) for _ in range(4)]    # four workers, each with its own connection
-    threads = [threading.Thread(target=st._recover, args=(s, cfg)) for s in studies]
+    threads = [threading.Thread(target=recover, args=(s, cfg)) for s in studies]
     for t in threads:
         t.start()
     for t in threads:
@@ -79,10 +82,10 @@ def test_workers_resuming_together_queue_a_failure_once(tmp_path, storage):
 
 def test_another_family_on_the_same_study_is_refused(tmp_path):
     study = _study(_cfg(tmp_path))
-    st._check_settings(study, _cfg(tmp_path))
+    check_settings(study, _cfg(tmp_path))
     other = st.SearchConfig(SPACES["lmuformer"], load_dataset("digits"), Budget(48 * 1024, 1 << 20), tmp_path)
     with pytest.raises(UserError, match="--family giving family=vit \\(now lmuformer\\)"):
-        st._check_settings(study, other)
+        check_settings(study, other)
 
 
 def test_an_unreachable_storage_is_one_line_without_the_password(tmp_path):

@@ -1,0 +1,72 @@
+"""Where a study lives: the Optuna storage URL (SQLite file by default, PostgreSQL for many
+processes), its study name, heartbeats, and the retry of a dead worker's trial under the study lock."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
+
+from edgeformer.errors import UserError
+
+if TYPE_CHECKING:
+    from edgeformer.nas.study import SearchConfig
+
+HEARTBEAT_S, GRACE_S = 2, 8   # a trial silent for GRACE_S belongs to a dead worker
+
+MAX_RETRY = 2                 # a candidate whose trial failed is re-run at most this often
+
+
+def driver(url: str) -> str:
+    """postgresql:// means psycopg (v3) to SQLAlchemy 2.1; the `postgres` extra installs psycopg2."""
+    import importlib.util
+
+    if not url.startswith("postgresql://"):
+        return url
+    if importlib.util.find_spec("psycopg") is not None:
+        return url
+    if importlib.util.find_spec("psycopg2") is not None:
+        return "postgresql+psycopg2://" + url[len("postgresql://"):]
+    raise UserError("--storage postgresql://... needs a PostgreSQL driver: pip install 'edgeformer[postgres]'")
+
+
+def study_name(cfg: SearchConfig) -> str:
+    return cfg.study_name or f"{cfg.space.family}-{cfg.dataset.name}"
+
+
+def storage_url(cfg: SearchConfig) -> str:
+    return driver(cfg.storage or f"sqlite:///{(cfg.out / 'study.db').resolve()}")
+
+
+def storage_for(cfg: SearchConfig) -> RDBStorage:
+    url = storage_url(cfg)
+    try:
+        return RDBStorage(url, heartbeat_interval=HEARTBEAT_S, grace_period=GRACE_S,
+                          heartbeat_stale_trial_callback=LockedRetry(url),
+                          engine_kwargs={"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {})
+    except Exception as e:  # SQLAlchemy's connection/driver errors, Optuna's URL checks
+        import sqlalchemy
+
+        first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        try:
+            shown = sqlalchemy.engine.make_url(url).render_as_string(hide_password=True)
+        except Exception:
+            shown = url.split("@")[-1]
+        raise UserError(f"--storage {shown}: cannot open the study storage: {first[:200]}") from None
+
+
+class LockedRetry:
+    """Queues a failed trial's candidate again (Optuna's retry callback) unless some trial's
+    retry history already holds it, under the study lock: workers that fail the same stale
+    trials, or resume together, queue each failure once."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+    def __call__(self, study, trial) -> None:
+        from edgeformer.nas.study_lock import study_lock
+
+        with study_lock(self.url, study.study_name):
+            ts = study.get_trials(deepcopy=False)
+            # A retry lists every trial of its chain in retry_history ("failed_trial" names the first).
+            if trial.number not in {n for t in ts for n in t.system_attrs.get("retry_history", ())}:
+                RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRY)(study, trial)
