@@ -64,6 +64,28 @@ static inline void ef_spike_tile(const int32_t *wt, const uint8_t *f, int32_t nf
     acc[0] = a0, acc[1] = a1, acc[2] = a2, acc[3] = a3;
 }
 
+/* The same for two neighbouring tiles (wt and wt + tw) in one pass over the fired list: one
+ * index load and address for 16 outputs (2 instructions saved a fired input and tile pair). */
+static inline void ef_spike_tile2(const int32_t *wt, int32_t tw, const uint8_t *f, int32_t nf,
+                                  int32_t *acc, int32_t *acc2)
+{
+    int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0, b0 = 0, b1 = 0, b2 = 0, b3 = 0;
+    const uint8_t *end = f + nf;
+    while (f < end) {
+        const int32_t *w = wt + 4 * (int32_t)*f++, *v = w + tw;
+        a0 = ef_add16(a0, w[0]);
+        a1 = ef_add16(a1, w[1]);
+        a2 = ef_add16(a2, w[2]);
+        a3 = ef_add16(a3, w[3]);
+        b0 = ef_add16(b0, v[0]);
+        b1 = ef_add16(b1, v[1]);
+        b2 = ef_add16(b2, v[2]);
+        b3 = ef_add16(b3, v[3]);
+    }
+    acc[0] = a0, acc[1] = a1, acc[2] = a2, acc[3] = a3;
+    acc2[0] = b0, acc2[1] = b1, acc2[2] = b2, acc2[3] = b3;
+}
+
 /* One output from its exact accumulator and chan record. */
 static inline int8_t ef_spike_out(const ef_spike_fc_params *p, int32_t acc, const int32_t *r)
 {
@@ -97,7 +119,7 @@ int ef_spike_fc_s8(const int32_t *ws, const int8_t *x, int8_t *y)
     const int32_t d = p->x_hi - p->x_lo, tw = 4 * p->k;
     const int8_t *y0 = (const int8_t *)(const void *)(w + p->nt * tw);
     uint8_t fired[EF_SPIKE_KMAX], other[EF_SPIKE_KMAX];
-    int32_t r, t, j, i, no, nf, spikes_only;
+    int32_t r, t, j, i, no, nf, spikes_only, acc16[8];
     if (!ef_spike_check(p)) return EF_ERR_PARAM;
     for (r = 0; r < p->m; ++r, x += p->k, y += p->n) {
         nf = ef_spike_events(x, p->k, p->x_lo, p->x_hi, fired, other, &no);
@@ -109,12 +131,16 @@ int ef_spike_fc_s8(const int32_t *ws, const int8_t *x, int8_t *y)
         for (t = 0; t < p->nt; ++t) {
             const int32_t *wt = w + t * tw, *rt = (spikes_only ? erec : rec) + 32 * t;
             const int32_t jn = p->n - 8 * t < 8 ? p->n - 8 * t : 8;
-            int32_t acc16[4], acc[8];
+            int32_t acc[8];
             int8_t *yt = y + 8 * t;
-            ef_spike_tile(wt, fired, nf, acc16);
+            if (t % 2 == 0) {   /* tiles in pairs; the odd one of a pair was summed with it */
+                if (t + 1 < p->nt) ef_spike_tile2(wt, tw, fired, nf, acc16, acc16 + 4);
+                else ef_spike_tile(wt, fired, nf, acc16);
+            }
             for (i = 0; i < 4; ++i) {
-                acc[2 * i] = rt[8 * i] + d * ef_lane(acc16[i], 0);
-                acc[2 * i + 1] = rt[8 * i + 4] + d * ef_lane(acc16[i], 1);
+                const int32_t a = acc16[4 * (t % 2) + i];
+                acc[2 * i] = rt[8 * i] + d * ef_lane(a, 0);
+                acc[2 * i + 1] = rt[8 * i + 4] + d * ef_lane(a, 1);
             }
             if (no) ef_spike_other(x, p->x_lo, wt, other, no, acc);
             if (spikes_only) {

@@ -120,11 +120,12 @@ def _c_array(ctype: str, name: str, rows: list[np.ndarray]) -> str:
 
 def _cases():
     """(m, k, n, x, w, bias, mult, shift, y_zp, epi): spike rows at several rates, silent rows,
-    rows with values that are neither level, k up to EF_SPIKE_KMAX, n not a multiple of 8."""
+    rows with values that are neither level, k up to EF_SPIKE_KMAX, n not a multiple of 8,
+    an odd number of tiles (the kernel sums them in pairs)."""
     rng = np.random.default_rng(SEED)
     out = []
     for m, k, n, epi in ((1, 96, 64, None), (3, 37, 13, None), (2, 256, 9, False), (1, 128, 64, False),
-                         (4, 5, 1, None)):
+                         (4, 5, 1, None), (3, 64, 20, None)):
         rate = rng.uniform(0, 1, (m, 1))
         x = np.where(rng.uniform(0, 1, (m, k)) < rate, 127, -128).astype(np.int8)
         if m > 1:
