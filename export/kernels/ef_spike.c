@@ -1,8 +1,10 @@
-/* Event-driven int8 fully-connected layers for spike inputs: the layout and the arithmetic
- * are in ef_spike.h. Per row: one pass over x lists the events (fired, other); per tile of
- * 8 outputs, 4 int16x2 accumulators take one weight row per fired input (SADD16: 4
- * instructions per 8 additions); the epilogue multiplies by x_hi - x_lo, adds bias' and the
- * rare other inputs, and requantises exactly as the dense kernels do. */
+/* Spiking layers: the layouts and the arithmetic are in ef_spike.h.
+ * ef_spike_fc_s8, event-driven int8 fully-connected: per row, one pass over x lists the
+ * events (fired, other); a row where nothing fired copies its precomputed outputs; else per
+ * pair of tiles of 8 outputs, 8 int16x2 accumulators take one weight row per fired input
+ * (SADD16), and the epilogue multiplies by x_hi - x_lo, adds bias' and the rare other inputs,
+ * and requantises exactly as the dense kernels do.
+ * ef_lif_s8: a LIF neuron's float glue in one pass (passes/lif_fuse.py). */
 #include <string.h>
 
 #include "ef_spike.h"
