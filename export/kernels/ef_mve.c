@@ -259,6 +259,17 @@ void ef_mve_fc_rows(const int8_t *x, int32_t k, const int32_t *ws, int32_t n, in
     }
 }
 
+void ef_mve_lut(const int8_t *x, const int8_t *table, int32_t n, int8_t *y)
+{
+    const uint8x16_t bias = vdupq_n_u8(0x80);
+    int32_t i;
+    for (i = 0; i < n; i += 16) {
+        const mve_pred16_t t = vctp8q((uint32_t)(n - i));
+        const uint8x16_t off = veorq_u8(vldrbq_z_u8((const uint8_t *)x + i, t), bias);
+        vstrbq_p_s8(y + i, vldrbq_gather_offset_z_s8(table, off, t), t);
+    }
+}
+
 int32_t ef_mve_max_s8(const int8_t *x, int32_t n)
 {
     int8_t top = x[0];

@@ -35,6 +35,10 @@ void ef_mve_aa_row_t(const int16_t *a16, const int8_t *bt, int32_t k, int32_t n,
 /* ef_qfc_rows_s8's row (ef_qfc_rows.h): y[0..n) from x[0..k) and the stream ws. */
 void ef_mve_fc_rows(const int8_t *x, int32_t k, const int32_t *ws, int32_t n, int8_t *y);
 
+/* y[i] = table[x[i] + 128] for i < n (ef_lut_s8): 16 bytes a pass, the table read by one
+ * byte gather (offsets x ^ 0x80), the tail under a VCTP predicate; y may be x. */
+void ef_mve_lut(const int8_t *x, const int8_t *table, int32_t n, int8_t *y);
+
 /* The largest of x[0..n), n >= 1: 16 bytes a VMAXV, the last ones under a VCTP predicate. */
 int32_t ef_mve_max_s8(const int8_t *x, int32_t n);
 

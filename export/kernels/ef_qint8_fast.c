@@ -8,6 +8,9 @@
 
 int ef_lut_s8(const ef_lut_params *p, const int8_t *x, const int8_t *table, int8_t *y)
 {
+#if EF_MVE
+    ef_mve_lut(x, table, p->n, y);
+#else
     const int8_t *t = table + 128; /* indexed by the signed byte itself */
     int32_t i = 0;
     for (; i + 4 <= p->n; i += 4) {
@@ -15,6 +18,7 @@ int ef_lut_s8(const ef_lut_params *p, const int8_t *x, const int8_t *table, int8
         y[i] = a, y[i + 1] = b, y[i + 2] = c, y[i + 3] = d;
     }
     for (; i < p->n; ++i) y[i] = t[x[i]];
+#endif
     return EF_OK;
 }
 

@@ -7,7 +7,7 @@ board, whose 264 KiB hold the driver's 96 KiB buffer (the micro:bit's 16 KiB do 
 ef_qfc_rows_s8 (the Helium weight layout, ops_qlinear.pack_rows) runs through the same driver
 in place of ef_qfc_epi_s8, against ef_qmatmul_s8 (then ef_qbinary_s8_ref for a fused Add):
 its MVE path on mps3-an547, its plain C path on the host; with it, more cases of the other
-kernels with a Helium path (LayerNorm, attention's act x act, softmax, the residual add)
+kernels with a Helium path (LayerNorm, attention's act x act, softmax, the residual add, LUT)
 and the convolution on the same rows (ef_qconv2d_rows_s8).
 ef_qfc_v6m_s8 (the v6-M layout, pack_v6m) likewise, on the host and the M0 stand-in."""
 from __future__ import annotations
@@ -17,7 +17,8 @@ import pytest
 
 from tests.kernel_harness import i32, run_host_driver, run_target_driver
 from tests.unit.test_kernels_fast import (DRIVER, SEED, _aa_case, _cases, _check, _conv_case, _fc_epi_case,
-                                         _ln_case, _qbin_case, _softmax_case, _stream)
+                                         _ln_case, _lut_case, _qbin_case, _softmax_case,
+                                         _stream)
 
 from edgeformer.export.emit.ops_qlinear import pack_fc, pack_rows, pack_v6m
 from edgeformer.export.emit.qepilogue import acc_bounds, pack_epilogue
@@ -96,6 +97,8 @@ def _helium_cases() -> list[tuple[str, tuple]]:
         c.append((f"softmax {rows}x{row} pre{pre}", _softmax_case(rng, rows, row, pre)))
     for n in (64, 128, 7, 20):
         c.append((f"qbinary add {n}", _qbin_case(rng, 0, n)))
+    for n in (128, 17, 1):
+        c.append((f"lut {n}", _lut_case(rng, n)))
     c.append(("conv rows patch 4x4/4", _conv_rows_case(rng, 3, 32, 32, 64, 4, 4, 4, 0)))
     c.append(("conv rows 3x3 pad", _conv_rows_case(rng, 4, 7, 6, 6, 3, 3, 1, 1)))
     c.append(("conv rows 1x1 odd", _conv_rows_case(rng, 5, 3, 3, 7, 1, 1, 1, 0)))
