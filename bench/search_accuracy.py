@@ -6,10 +6,13 @@ Budgets (issue 15) are the (SRAM, flash) pairs of real boards, 8 KiB to 320 KiB 
 Cortex-M7, for all of them). Per budget the table names the resource that binds: the space's
 largest specs (every patch, head and low-rank choice, the largest elsewhere) exceed it, and
 how many of the study's trials the memory model rejected on each; a budget the whole space
-fits is marked "binds nothing". The preset of a fashion-mnist budget is the spreadsheet rule
+fits is marked "binds nothing". Datasets: fashion-mnist (ViT), fsdd and fashion-mnist-rows
+(LMUFormer; the row-sequential set, edgeformer/data/seqimages.py, where fsdd's 99%+ leaves no
+room). The preset of a fashion-mnist budget is the spreadsheet rule
 the zoo's vit-fmnist-* presets were sized by (vit-fmnist's shape: 4 heads, MLP ratio 2, full
 rank; patch 4 or 2; the most MACs that fit, by the same memory model); fsdd budgets use the
-zoo's BUDGET_PRESETS. Protocol (item 2): the winner and the preset are trained with recipe R
+zoo's BUDGET_PRESETS, fashion-mnist-rows the largest of the zoo's lmuformer-fsdd* shapes that
+fits, adapted to 28 steps of 28 features. Protocol (item 2): the winner and the preset are trained with recipe R
 over --seeds seeds; the table gives mean +- sample std, the gap and its standard error
 sqrt(s_a^2/n + s_b^2/n); "win" means gap > 2 SE, "loss" gap < -2 SE, else "noise". Reduced
 data (--max-train, --epochs) is printed in the table title. With --pool N the supernet of
@@ -70,7 +73,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-FAMILY = {"fashion-mnist": "vit", "fsdd": "lmuformer"}
+FAMILY = {"fashion-mnist": "vit", "fsdd": "lmuformer", "fashion-mnist-rows": "lmuformer"}
 DEFAULT_BOARD = "stm32f746g-disco"  # the board `edgeformer search` takes its core and clock from
 KIB = 1024
 
@@ -152,6 +155,22 @@ def preset_rule(ds, sram: int, flash: int):
     return best
 
 
+def preset_lmu(ds, sram: int, flash: int):
+    """A sequence set without hand-sized presets of its own: the largest of the zoo's
+    lmuformer-fsdd-* presets, adapted to the dataset's shape, that fits (memory model); or None."""
+    from edgeformer.models import macs
+    from edgeformer.train import adapt_preset
+    from edgeformer.zoo import PRESETS
+
+    memory, fits = _memory_model(), []
+    for name in ("lmuformer-fsdd", "lmuformer-fsdd-16k", "lmuformer-fsdd-32k"):
+        spec, _ = adapt_preset(name, PRESETS[name], ds)
+        m = memory(spec)
+        if m["sram_bytes"] <= sram and m["flash_bytes"] <= flash:
+            fits.append((macs(spec), name, spec))
+    return max(fits, key=lambda f: f[0])[1:] if fits else (None, None)
+
+
 def binding(largest: dict, sram: int, flash: int) -> str:
     """Which resource of the budget the space's largest specs exceed."""
     over = [r for r, have, cap in (("SRAM", largest["sram_bytes"], sram), ("flash", largest["flash_bytes"], flash))
@@ -200,10 +219,13 @@ def run_budget(ds, family: str, board: str, sram: int, flash: int, largest: dict
     if family == "vit":
         preset_spec = preset_rule(ds, sram, flash)
         name = "rule: -" if preset_spec is None else "rule: " + summary(preset_spec.to_dict())
-    else:
+    elif ds.name == "fsdd":
         name = BUDGET_PRESETS.get((ds.name, sram))
         preset_spec = preset(name) if name else None
         name = name or "-"
+    else:
+        name, preset_spec = preset_lmu(ds, sram, flash)
+        name = f"{name} (adapted)" if name else "-"
     tasks: dict[str, int] = {}
 
     def train_progress(what, epoch, epochs, step, steps, loss):
@@ -258,9 +280,9 @@ def _pm(accs: list[float]) -> str:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--dataset", choices=["fashion-mnist", "fsdd", "both"], default="both")
-    ap.add_argument("--budgets", help="fashion-mnist: board names or SRAM/flash KiB pairs such as 16/128, "
-                    "comma-separated (default: every board of BOARDS); fsdd: SRAM KiB (flash 1 MiB)")
+    ap.add_argument("--dataset", choices=["fashion-mnist", "fsdd", "fashion-mnist-rows", "both"], default="both")
+    ap.add_argument("--budgets", help="board names or SRAM/flash KiB pairs such as 16/128, comma-separated "
+                    "(default: every board of BOARDS); fsdd: SRAM KiB (flash 1 MiB, the zoo's presets)")
     ap.add_argument("--trials", type=int, default=100, help="feasible candidates per search")
     ap.add_argument("--supernet-epochs", type=int, default=30)
     ap.add_argument("--pool", type=int, default=0,
@@ -295,7 +317,7 @@ def main() -> int:
     with bar:
         for name in datasets:
             ds = load_dataset(name)
-            if FAMILY[name] == "vit":
+            if name != "fsdd":
                 budgets = [(b, s * KIB, f * KIB) for b, s, f in BOARDS]
                 if a.budgets:
                     known = {b: (s, f) for b, s, f in budgets}

@@ -27,7 +27,7 @@ def _budget(board_name, sram, flash):
 
 @click.command()
 @click.option("--family", required=True, type=click.Choice(["vit", "spiking-vit", "lmuformer", "spiking-lmuformer"]))
-@click.option("--dataset", required=True, help="digits, fashion-mnist, fsdd or npz:PATH")
+@click.option("--dataset", required=True, help="digits, fashion-mnist, fsdd, fashion-mnist-rows or npz:PATH")
 @click.option("--board", "board_name", help="board name or .toml path: its SRAM (ram region) and flash are the budget")
 @click.option("--sram", help="SRAM budget, e.g. 64KiB (overrides the board's)")
 @click.option("--flash", help="flash budget, e.g. 1MiB (overrides the board's)")

@@ -11,7 +11,7 @@ from typing import Callable
 
 import numpy as np
 
-from edgeformer.data import fsdd, images, npz
+from edgeformer.data import fsdd, images, npz, seqimages
 from edgeformer.data.dataset import Dataset
 from edgeformer.errors import UserError
 
@@ -19,6 +19,7 @@ _LOADERS: dict[str, Callable[[], Dataset]] = {
     "digits": images.load_digits,
     "fashion-mnist": images.load_fashion_mnist,
     "fsdd": fsdd.load_fsdd,
+    "fashion-mnist-rows": seqimages.load_fashion_mnist_rows,
 }
 DATASETS: tuple[str, ...] = tuple(_LOADERS)
 

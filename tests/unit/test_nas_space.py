@@ -10,7 +10,8 @@ from edgeformer.specs import LMUFormerSpec, ViTSpec, spec_from_dict
 
 @pytest.mark.parametrize("family,dataset,cls", [("vit", "digits", ViTSpec), ("spiking-vit", "digits", ViTSpec),
                                                 ("lmuformer", "fsdd", LMUFormerSpec),
-                                                ("spiking-lmuformer", "fsdd", LMUFormerSpec)])
+                                                ("spiking-lmuformer", "fsdd", LMUFormerSpec),
+                                                ("lmuformer", "fashion-mnist-rows", LMUFormerSpec)])
 def test_samples_are_valid_specs_for_the_dataset(family, dataset, cls):
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     ds = load_dataset(dataset)
@@ -34,3 +35,9 @@ def test_patch_sizes_and_errors():
         space("cnn")
     with pytest.raises(UserError, match="lmuformer"):
         SPACES["vit"].suggest(optuna.create_study().ask(), load_dataset("fsdd"))
+
+
+def test_row_sequential_fashion_mnist_is_the_image_set_read_by_rows():
+    seq, img = load_dataset("fashion-mnist-rows"), load_dataset("fashion-mnist")
+    assert seq.kind == "sequence" and seq.input_shape == (28, 28) and seq.num_classes == 10
+    assert (seq.x_test[7] == img.x_test[7, 0]).all() and (seq.y_train == img.y_train).all()
