@@ -264,7 +264,7 @@ def lower_and_emit(art: Path, reference: Path, backend: str = "native", name: st
         # out, and that is the arena the C really has; our IR's figures (unfused bound,
         # no_reuse, weights, macs) stay for comparison.
         from edgeformer.export.tvm_backend import TVM_PLAN_KEYS, emit_tvm_c
-        tvm_plan, bufs, placed = emit_tvm_c(reference, art / "c")
+        tvm_plan, bufs, placed = emit_tvm_c(reference, art / "c", name=name)
         plan["native_arena_bytes"] = plan["arena_bytes"]
         plan.update({k: tvm_plan[k] for k in TVM_PLAN_KEYS})
     write_json(art / "plan.json", plan)

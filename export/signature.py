@@ -65,8 +65,7 @@ def artifact_signature(graph, reference: Path, backend: str, name: str | None, i
     from edgeformer.export.emit.profile_parts import profile_slots
 
     native = backend == "native"
-    name = name if native else None   # the TVM executor's API is always ef_model_*
-    names = c_names("model", name)
+    names = c_names("model", name)   # both backends' API: NAME_run / NAME_* (export --name) or ef_model_* / EF_*
     q = graph.meta.get("io_quant") or {}
     if native:
         held_in, held_out = caller_held(graph)
