@@ -241,6 +241,7 @@ def run_budget(ds, family: str, board: str, sram: int, flash: int, largest: dict
                        epochs=a.tau_epochs, seed=a.seed, max_train=a.max_train, supernet=True,
                        supernet_epochs=a.supernet_epochs, supernet_file=supernet_file, final_epochs=0,
                        tau_candidates=a.tau_candidates, device=a.device, jobs=a.jobs, pool_size=a.pool,
+                       rerank_top=a.rerank, rerank_epochs=a.rerank_epochs,
                        train_progress=train_progress,
                        progress=lambda done, total, best: bar.update(search_task, completed=done),
                        log=lambda m: bar.console.print(f"[dim]{m}[/]"))
@@ -264,7 +265,7 @@ def run_budget(ds, family: str, board: str, sram: int, flash: int, largest: dict
             "preset": name, "preset_accuracies": accs["preset"], "search_spec": summary(best),
             "search_accuracies": accs["search"], "gap_points": gap, "se_points": se, "verdict": call,
             "supernet_accuracy": best.get("supernet_accuracy"), "kendall_tau": best.get("kendall_tau"),
-            "tau_candidates": a.tau_candidates, "search_wall_seconds": round(search_seconds, 1),
+            "tau_candidates": a.tau_candidates, "rerank": best.get("rerank"), "search_wall_seconds": round(search_seconds, 1),
             "wall_seconds": round(time.perf_counter() - t0, 1), "sram_bytes": best["sram_bytes"],
             "flash_used": best["flash_bytes"], "trials": res["trials"], "recipe_epochs": a.epochs,
             "seeds": a.seeds, "max_train": a.max_train, "supernet_epochs": a.supernet_epochs, "pool": a.pool,
@@ -287,6 +288,9 @@ def main() -> int:
     ap.add_argument("--supernet-epochs", type=int, default=30)
     ap.add_argument("--pool", type=int, default=0,
                     help="budget-restricted supernet: train on the feasible specs of this many samples (0: whole space)")
+    ap.add_argument("--rerank", type=int, default=0,
+                    help="re-rank the supernet's top K by a short fine-tune on the validation split (0: off)")
+    ap.add_argument("--rerank-epochs", type=int, default=1)
     ap.add_argument("--epochs", type=int, default=24, help="recipe R: epochs for the winner and the preset")
     ap.add_argument("--seeds", type=int, default=3, help="recipe R seeds per model (item 2: at least 3)")
     ap.add_argument("--tau-candidates", type=int, default=8)

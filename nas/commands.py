@@ -47,6 +47,10 @@ def _budget(board_name, sram, flash):
               help="fine-tune the winner from its supernet weights; its test accuracy goes into best.json")
 @click.option("--tau-candidates", type=click.IntRange(0, 100), default=5, show_default=True,
               help="candidates trained standalone to rank-check the supernet (Kendall tau); 0 skips")
+@click.option("--rerank", "rerank_top", type=click.IntRange(0, 100), default=0, show_default=True,
+              help="fine-tune the supernet's top K candidates (--rerank-epochs) and keep the best on the "
+                   "validation split; 0 keeps the supernet's pick")
+@click.option("--rerank-epochs", type=click.IntRange(1, 1000), default=1, show_default=True)
 @click.option("--pool", "pool_size", type=click.IntRange(0, 10000), default=0, show_default=True,
               help="specs sampled (through the memory model) to find the within-budget pool the supernet "
                    "trains on; 0 trains it over the whole space")
@@ -55,7 +59,8 @@ def _budget(board_name, sram, flash):
 @click.option("--out", required=True, type=click.Path(), help="folder for best.json, pareto.png, study.db")
 @click.option("--json", "as_json", is_flag=True)
 def search(family, dataset, board_name, sram, flash, trials, storage, study_name, jobs, epochs, max_train, supernet,
-           supernet_epochs, final_epochs, tau_candidates, pool_size, device, seed, out, as_json) -> None:
+           supernet_epochs, final_epochs, tau_candidates, rerank_top, rerank_epochs, pool_size, device, seed, out,
+           as_json) -> None:
     """Find the most accurate model of a family that fits an SRAM/flash budget (Optuna)."""
     from edgeformer.data import load_dataset
     from edgeformer.nas.space import space
@@ -93,7 +98,7 @@ def search(family, dataset, board_name, sram, flash, trials, storage, study_name
     cfg = SearchConfig(sp, ds, budget, out, trials=trials, storage=storage, study_name=study_name, jobs=jobs,
                        epochs=epochs, seed=seed, max_train=max_train, progress=progress,
                        log=lambda m: err.print(f"[dim]{m}[/]"), supernet=supernet, supernet_epochs=supernet_epochs,
-                       pool_size=pool_size,
+                       pool_size=pool_size, rerank_top=rerank_top, rerank_epochs=rerank_epochs,
                        final_epochs=final_epochs, tau_candidates=tau_candidates, device=device,
                        train_progress=train_progress)
     err.print(f"[dim]budget: SRAM {budget.sram_bytes} B, flash {budget.flash_bytes} B ({budget.core})[/]")

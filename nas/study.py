@@ -71,6 +71,8 @@ class SearchConfig:
     final_epochs: int = 3            # fine-tune of the winner from its supernet weights (0: as inherited)
     tau_candidates: int = 5          # candidates trained standalone (`epochs`) for Kendall tau; 0 skips
     device: str | None = None        # torch device for the supernet and standalone training; None: auto
+    rerank_top: int = 0              # re-rank the supernet's top k by a short fine-tune on the validation split; 0/1: off
+    rerank_epochs: int = 1
     pool_size: int = 0               # specs sampled to find the feasible pool the supernet trains on; 0: whole space
     train_progress: Callable[[str, int, int, int, int, float], None] | None = None  # (what, epoch, epochs, step, steps, loss)
 

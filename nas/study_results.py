@@ -15,18 +15,23 @@ if TYPE_CHECKING:
     from edgeformer.nas.study import SearchConfig
 
 
-def write_results(study, cfg: SearchConfig, write_best: bool = True) -> dict[str, Any] | None:
-    ok = [t for t in study.get_trials(deepcopy=False) if feasible(t)]
-    if not ok:
-        return None
-    top = max(ok, key=lambda t: (t.values[0], -t.values[1], -t.number))
+def best_record(study, cfg: SearchConfig, top) -> dict[str, Any]:
+    """best.json's content for trial `top`: its spec, memory, scores and the budget."""
     u = top.user_attrs
-    best = {**spec_from_dict(u["spec"]).to_dict(), "sram_bytes": u["sram_bytes"], "flash_bytes": u["flash_bytes"],
+    return {**spec_from_dict(u["spec"]).to_dict(), "sram_bytes": u["sram_bytes"], "flash_bytes": u["flash_bytes"],
             "accuracy": top.values[0], "trial": top.number, "arena_bytes": u["arena_bytes"],
             "weights_bytes": u["weights_bytes"], "est_latency_ms": u["est_latency_ms"], "macs": u["macs"],
             "budget": {"sram_bytes": cfg.budget.sram_bytes, "flash_bytes": cfg.budget.flash_bytes,
                        "board": cfg.budget.board, "core": cfg.budget.core}, "dataset": cfg.dataset.name,
             "epochs": cfg.epochs, "study": study.study_name}
+
+
+def write_results(study, cfg: SearchConfig, write_best: bool = True) -> dict[str, Any] | None:
+    ok = [t for t in study.get_trials(deepcopy=False) if feasible(t)]
+    if not ok:
+        return None
+    top = max(ok, key=lambda t: (t.values[0], -t.values[1], -t.number))
+    best = best_record(study, cfg, top)
     if write_best:
         write_json(cfg.out / "best.json", best)
     _plot(study, cfg.out / "pareto.png", "supernet accuracy (validation split)" if cfg.supernet else "test accuracy")

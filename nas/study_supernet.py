@@ -61,14 +61,26 @@ def after_supernet_study(study, best: dict[str, Any], oneshot, cfg: SearchConfig
 
     device = pick_device(cfg.device)
     tau = None
+    ok = [t for t in study.get_trials(deepcopy=False) if feasible(t)]
+    rerank = None
+    if cfg.rerank_top > 1:
+        from edgeformer.nas.oneshot_rerank import rerank_top
+        from edgeformer.nas.study_results import best_record
+
+        top, rows = rerank_top(oneshot, ok, cfg.rerank_top, cfg.space.family, cfg.dataset, cfg.rerank_epochs,
+                               cfg.seed, device, cfg.log, train_progress(cfg, "re-rank"))
+        rerank = {"top": cfg.rerank_top, "epochs": cfg.rerank_epochs, "candidates": rows,
+                  "supernet_pick": best["trial"], "pick": top.number}
+        if top.number != best["trial"]:
+            cfg.log(f"re-rank: trial {top.number} replaces trial {best['trial']} as the winner")
+            best = best_record(study, cfg, top)
     if cfg.tau_candidates:
-        ok = [t for t in study.get_trials(deepcopy=False) if feasible(t)]
         tau = rank_check(oneshot, ok, cfg.space.family, cfg.dataset, cfg.tau_candidates, cfg.epochs, cfg.seed,
                          device, cfg.out, cfg.log, train_progress(cfg, "tau check"))
     best = {**best, **finetune_best(oneshot, best, cfg.space.family, cfg.dataset, cfg.final_epochs, cfg.seed,
                                     device, cfg.out, cfg.log, train_progress(cfg, "final"))}
     best.update({"kendall_tau": tau["kendall_tau"] if tau else None, "objective": "supernet",
-                 "supernet_epochs": cfg.supernet_epochs})
+                 "supernet_epochs": cfg.supernet_epochs, "rerank": rerank})
     write_json(cfg.out / "best.json", best)
     extra = {"supernet": {**oneshot.meta, "evaluations": oneshot.evaluations,
                           "evaluations_per_second": oneshot.rate()}, "kendall": tau}

@@ -188,3 +188,22 @@ def test_fashion_mnist_space_is_wider_and_its_supernet_holds_it():
         want = {k: tuple(v.shape) for k, v in build(spec).state_dict().items()}
         got = net.sub_state(spec)
         assert {k: tuple(got[k].shape) for k in want} == want, spec
+
+
+def test_rerank_keeps_the_top_candidate_that_fine_tunes_best_on_validation(data, tmp_path):
+    import optuna
+
+    from edgeformer.nas.oneshot_rerank import rerank_top, top_distinct
+
+    ds = data["digits"]
+    one = _tiny_prepare(ds, tmp_path / "supernet.pt")
+    specs = _specs("vit", ds, n=3, seed=4)[1:]                     # small ones: cheap to fine-tune
+    trials = [optuna.trial.create_trial(params={}, distributions={}, values=[one.score(s), 1.0],
+                                        user_attrs={"spec": s.to_dict()}) for s in specs + specs[:1]]
+    for i, t in enumerate(trials):
+        t.number = i
+    assert len(top_distinct(trials, 10)) == len({repr(s) for s in specs})   # a repeated spec counts once
+    pick, rows = rerank_top(one, trials, 3, "vit", ds, 1, 0, torch.device("cpu"))
+    assert len(rows) == 3 and [r["trial"] for r in rows] == [t.number for t in top_distinct(trials, 3)]
+    assert pick.number == max(rows, key=lambda r: r["val_accuracy"])["trial"]
+    assert all(0.0 <= r["val_accuracy"] <= 1.0 for r in rows)
