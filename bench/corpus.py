@@ -182,7 +182,8 @@ def main(argv=None) -> int:
                 console.print(f"{name} {ex}: {json.dumps({k: v for k, v in row.items() if k != 'outputs'}, default=str)[:600]}")
     if args.json:   # before the table: the figures survive a rendering problem
         Path(args.json).write_text(json.dumps(rows, indent=1, default=str))
-    table = Table(title=f"third-party corpus ({args.size} configs): verify on the host, {','.join(board_quants)} on QEMU boards")
+    title = f"third-party corpus ({args.size} configs): verify on the host, {','.join(board_quants)} on QEMU boards"
+    table = Table(title=title)
     cols = ["model", "exporter", "opset", "ops", "params", "MACs", "float32 verify", "int8 verify",
             "f32 arena / no-reuse / TVM B", "int8 arena / no-reuse / TVM B"]
     cols += [f"{q} on boards" for q in board_quants if boards or args.profile_board]

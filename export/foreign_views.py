@@ -121,8 +121,8 @@ def _canonical(x_shape: tuple[int, ...], out: np.ndarray):
     sq = pos.reshape([out.shape[a] for a in big])
     strides = [int(sq[tuple(1 if k == j else 0 for k in range(sq.ndim))] - sq.flat[0]) for j in range(sq.ndim)]
     order = sorted(range(sq.ndim), key=lambda j: -strides[j])   # C order of the source
-    if sq.flat[0] != 0 or not np.array_equal(
-            sq, np.arange(base.size).reshape([sq.shape[j] for j in order]).transpose([order.index(j) for j in range(sq.ndim)])):
+    back = [order.index(j) for j in range(sq.ndim)]
+    if sq.flat[0] != 0 or not np.array_equal(sq, np.arange(base.size).reshape([sq.shape[j] for j in order]).transpose(back)):
         return None
     if order == sorted(order):
         return s, e, list(out.shape), None

@@ -112,8 +112,9 @@ def load_npz(path: str, model_kind: str | None = None, memory_limit_bytes: int |
         num_classes=int(max(y["train"].max(), y["test"].max())) + 1,
         input_shape=tuple(int(d) for d in x["train"].shape[1:]),
         provenance=(f"npz file {file.resolve()} (sha256 {digest}...); split as stored; "
-                    + ("uint8 pixels scaled by 1/255 to float32" if scaled else
-                       "N x T token ids read as N x T x 1 float32 (exact)" if ids else "x cast to float32, no scaling")),
+                    + ("uint8 pixels scaled by 1/255 to float32" if scaled
+                       else "N x T token ids read as N x T x 1 float32 (exact)" if ids
+                       else "x cast to float32, no scaling")),
     )
 
 
