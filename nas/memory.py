@@ -304,7 +304,7 @@ class MemoryModel:
         self._pending: dict[str, Future] = {}
         self.lowered = self.hits = 0
         self.lower_seconds = 0.0
-        key = _tree_hash("export/*.py", "export/passes/*.py", "export/emit/*.py", "edgeformer/models/*.py",
+        key = _tree_hash("export/*.py", "export/memory/*.py", "export/passes/*.py", "export/emit/*.py", "edgeformer/models/*.py",
                          "edgeformer/specs.py", "nas/memory.py", "nas/latency.py")
         self._file = cache_dir() / f"plans-{key}.jsonl"
         if self._file.is_file():

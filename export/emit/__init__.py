@@ -1,6 +1,6 @@
 """The native C backend: emitter registry, per-op emitters and the C writer."""
 from edgeformer.export.emit.record import Emission, emit_nodes
 from edgeformer.export.emit.registry import register, supported_ops
-from edgeformer.export.emit.writer import alias_hints, emit_c
+from edgeformer.export.emit.writer import emit_c
 
-__all__ = ["Emission", "alias_hints", "emit_c", "emit_nodes", "register", "supported_ops"]
+__all__ = ["Emission", "emit_c", "emit_nodes", "register", "supported_ops"]

@@ -117,7 +117,7 @@ class EmitCtx:
 
     def scratch(self, ctype: str = "uint8_t") -> str:
         """Pointer to the current node's planned scratch (node.attrs["scratch_bytes"] bytes)."""
-        from edgeformer.export.lifetimes import scratch_name
+        from edgeformer.export.memory import scratch_name
         key = scratch_name(self.node.name)
         if key not in self.offsets:
             raise self.reject("needs scratch but the plan has none; set attrs['scratch_bytes']")

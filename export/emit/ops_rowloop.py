@@ -20,7 +20,7 @@ from edgeformer.export.emit.ctx import EmitCtx, c_comment, dense_strides, squeez
 from edgeformer.export.emit.profile_parts import Part, loop_parts, loop_slots
 from edgeformer.export.emit.registry import get_emitter, register
 from edgeformer.export.ir import DTYPE_BYTES, Node
-from edgeformer.export.lifetimes import scratch_name
+from edgeformer.export.memory import scratch_name
 
 ROW = "ef_r"
 

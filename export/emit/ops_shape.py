@@ -40,7 +40,7 @@ def strided_copy(ctx: EmitCtx, x: str, y: str, shape, src_stride, offset: int = 
 
 @register(*RESHAPE_LIKE, const_inputs=(1, 2))
 def emit_reshape_like(ctx: EmitCtx, node: Node) -> list[str]:
-    """Zero-copy when the planner put the output on the input (see alias_hints)."""
+    """Zero-copy when the planner put the output on the input (see memory.reshape_aliases)."""
     if node.op == "Dropout":
         training = node.inputs[2] if len(node.inputs) > 2 else ""
         if any(node.outputs[1:]) or (training and ctx.need_const(training, "training_mode").any()):

@@ -19,24 +19,10 @@ from edgeformer.export.emit.clib import (Api, CNames, c_names, caller_held, libr
 from edgeformer.export.emit.ctx import C_TYPES, EmitCtx, c_comment
 from edgeformer.export.emit.record import Emission, emit_nodes
 from edgeformer.export.ir import Graph
+from edgeformer.export.memory import ALIGNMENT
 from edgeformer.fsio import write_text
 
 KERNEL_DIR = Path(__file__).resolve().parent.parent / "kernels"
-RESHAPE_LIKE = ("Reshape", "Flatten", "Squeeze", "Unsqueeze", "Identity", "Dropout")
-
-
-def alias_hints(graph: Graph) -> dict[str, str]:
-    """Outputs that may share their input's arena bytes (same data, new shape): {out: in}.
-
-    The planner glue turns each into an alias_of rule; the emitter then sees equal offsets
-    and emits nothing for the node (else it copies)."""
-    hints = {}
-    for n in graph.nodes:
-        if n.op in RESHAPE_LIKE and n.inputs and not graph.tensors[n.inputs[0]].is_const:
-            hints[n.outputs[0]] = n.inputs[0]
-    return hints
-
-
 def _banner(prov: dict, what: str) -> str:
     return "\n".join([f"/* {what}", *(f" * {line}" for line in provenance_lines(prov))]) + " */\n"
 
@@ -246,7 +232,7 @@ def _model_c(graph: Graph, offsets, names: CNames, body: list[str], ctx: EmitCtx
            "/* Profiling hooks: a target defines these (e.g. reading a cycle counter). */",
            "#ifndef EF_PROFILE_BEGIN", "#define EF_PROFILE_BEGIN(i) ((void)0)", "#endif",
            "#ifndef EF_PROFILE_END", "#define EF_PROFILE_END(i, name) ((void)0)", "#endif", "",
-           "#if defined(__GNUC__)", "#define EF_ALIGNED __attribute__((aligned(16)))", "#else",
+           "#if defined(__GNUC__)", f"#define EF_ALIGNED __attribute__((aligned({ALIGNMENT})))", "#else",
            "#define EF_ALIGNED", "#endif", "",
            "/* Every activation lives at a fixed planner offset in this arena. */",
            "/* static: each model has its own, so two models link into one firmware. */",

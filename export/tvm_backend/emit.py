@@ -5,7 +5,7 @@ from pathlib import Path
 from typing import Any
 
 from edgeformer.export.emit.clib import CNames, c_names
-from edgeformer.export.planner import BufferReq, Plan, plan_to_dict
+from edgeformer.export.memory import ALIGNMENT, BufferReq, Plan, plan_to_dict
 from edgeformer.export.tvm_backend.executor import (DL_TYPES, banner, c_comment, plan_program, rt_header,
                                                     scratch_name, weights_files, describe)
 from edgeformer.export.tvm_backend.kernels_c import RT_HEADER, KernelInfo, build_kernels_c
@@ -47,7 +47,7 @@ def _model_c(prog: RProgram, info: dict[str, KernelInfo], placed: Plan, wname: d
            "/* Profiling hooks: a target defines these (e.g. reading a cycle counter). */",
            "#ifndef EF_PROFILE_BEGIN", "#define EF_PROFILE_BEGIN(i) ((void)0)", "#endif",
            "#ifndef EF_PROFILE_END", "#define EF_PROFILE_END(i, name) ((void)0)", "#endif", "",
-           "#if defined(__GNUC__)", "#define EF_ALIGNED __attribute__((aligned(16)))",
+           "#if defined(__GNUC__)", f"#define EF_ALIGNED __attribute__((aligned({ALIGNMENT})))",
            "#define EF_UNUSED __attribute__((unused))", "#else", "#define EF_ALIGNED",
            "#define EF_UNUSED", "#endif", "",
            "/* Every activation and every kernel's workspace lives at a fixed planner offset here;",

@@ -10,8 +10,9 @@ from onnx import helper as h
 from onnx import numpy_helper as nh
 
 from edgeformer.errors import UserError
-from edgeformer.export.emit import alias_hints, supported_ops
+from edgeformer.export.emit import supported_ops
 from edgeformer.export.load import load_onnx
+from edgeformer.export.memory import reshape_aliases
 from edgeformer.runtime.host import find_cc
 from tests.native_helpers import emit_graph
 
@@ -68,7 +69,7 @@ def _mlp():
 
 def test_alias_hints_and_shapes():
     graph = load_onnx(_mlp())
-    assert alias_hints(graph) == {"y": "b"}
+    assert reshape_aliases(graph) == {"y": "b"}
     assert graph.tensors["a"].shape == (2, 3, 4) and graph.tensors["w"].is_const
 
 

@@ -12,7 +12,7 @@ from onnx import TensorProto, helper, numpy_helper
 pytest.importorskip("tvm")
 
 from edgeformer.export.onnx_check import session  # noqa: E402
-from edgeformer.export.plancheck import check_plan  # noqa: E402
+from edgeformer.export.memory import check_plan  # noqa: E402
 from edgeformer.export.tvm_backend import emit_tvm_c, relax_static_plan  # noqa: E402
 from edgeformer.runtime.host import build_host, run_host  # noqa: E402
 
