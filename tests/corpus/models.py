@@ -222,6 +222,47 @@ class EinsumCausalLM(nn.Module):
         return self.head(h), h
 
 
+class TimmStyleViT(nn.Module):
+    """A ViT written the way timm writes one (timm itself needs torchvision, whose ops do not
+    load against torch 2.13.0+cpu): conv patch embedding, class token, one packed qkv Linear
+    read through reshape(B, N, 3, H, D).permute(2, 0, 3, 1, 4).unbind(0), and
+    F.scaled_dot_product_attention (decomposed by both exporters); pre-LN blocks, class-token head."""
+
+    def __init__(self, px: int = 32, patch: int = 8, dim: int = 32, depth: int = 1, heads: int = 2,
+                 classes: int = 10):
+        super().__init__()
+        self.heads = heads
+        self.patch = nn.Conv2d(3, dim, patch, patch)
+        self.cls = nn.Parameter(torch.randn(1, 1, dim) * 0.02)
+        self.pos = nn.Parameter(torch.randn(1, (px // patch) ** 2 + 1, dim) * 0.02)
+        self.blocks = nn.ModuleList(nn.ModuleDict({
+            "n1": nn.LayerNorm(dim), "qkv": nn.Linear(dim, 3 * dim), "proj": nn.Linear(dim, dim),
+            "n2": nn.LayerNorm(dim), "fc1": nn.Linear(dim, 2 * dim), "fc2": nn.Linear(2 * dim, dim)})
+            for _ in range(depth))
+        self.norm = nn.LayerNorm(dim)
+        self.head = nn.Linear(dim, classes)
+
+    def forward(self, x):
+        x = self.patch(x).flatten(2).transpose(1, 2)
+        x = torch.cat([self.cls.expand(x.shape[0], -1, -1), x], 1) + self.pos
+        b, n, c = x.shape
+        for blk in self.blocks:
+            qkv = blk["qkv"](blk["n1"](x)).reshape(b, n, 3, self.heads, c // self.heads).permute(2, 0, 3, 1, 4)
+            q, k, v = qkv.unbind(0)
+            a = nn.functional.scaled_dot_product_attention(q, k, v).transpose(1, 2).reshape(b, n, c)
+            x = x + blk["proj"](a)
+            x = x + blk["fc2"](nn.functional.gelu(blk["fc1"](blk["n2"](x))))
+        return self.head(self.norm(x)[:, 0])
+
+
+def timm_style_vit(size: str = "small") -> Case:
+    full = size == "full"
+    _seed()
+    m = TimmStyleViT(patch=8 if not full else 4, dim=32 if not full else 64, depth=1 if not full else 2,
+                     heads=2 if not full else 4).eval()
+    return Case("torch-timm-vit", m, (torch.randn(1, 3, 32, 32),), ("pixel_values",), "image")
+
+
 def einsum_lm(size: str = "small") -> Case:
     _seed()
     m = EinsumCausalLM(dim=32 if size != "full" else 64).eval()
@@ -257,7 +298,7 @@ FACTORIES: dict[str, Callable[[str], Case]] = {
     "hf-vit": vit, "hf-deit": deit, "hf-bert": bert, "hf-gpt2": gpt2, "hf-whisper-enc": whisper_encoder,
     "hf-ast": ast, "hf-mobilevit": mobilevit, "torch-encoder": torch_encoder, "torch-mha": torch_mha,
     "torch-einsum-lm": einsum_lm, "hf-llama": llama, "hf-bert-mask": bert_masked,
-    "hf-roberta": roberta,
+    "hf-roberta": roberta, "torch-timm-vit": timm_style_vit,
 }
 
 
