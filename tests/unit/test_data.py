@@ -26,7 +26,7 @@ def _same(a: Dataset, b: Dataset) -> None:
 
 
 def test_names():
-    assert DATASETS == ("digits", "fashion-mnist", "fsdd")
+    assert DATASETS == ("digits", "fashion-mnist", "fsdd", "fashion-mnist-rows")
 
 
 def test_digits():
@@ -84,7 +84,7 @@ def test_unknown_name_lists_known():
     with pytest.raises(UserError) as e:
         load_dataset("cifar")
     assert str(e.value) == ("unknown dataset 'cifar'; known datasets: digits, fashion-mnist, "
-                            "fsdd, npz:PATH")
+                            "fsdd, fashion-mnist-rows, npz:PATH")
 
 
 def test_calibration_samples():
