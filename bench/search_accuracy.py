@@ -265,7 +265,7 @@ def run_budget(ds, family: str, board: str, sram: int, flash: int, largest: dict
             "preset": name, "preset_accuracies": accs["preset"], "search_spec": summary(best),
             "search_accuracies": accs["search"], "gap_points": gap, "se_points": se, "verdict": call,
             "supernet_accuracy": best.get("supernet_accuracy"), "kendall_tau": best.get("kendall_tau"),
-            "tau_candidates": a.tau_candidates, "rerank": best.get("rerank"), "search_wall_seconds": round(search_seconds, 1),
+            "tau_candidates": a.tau_candidates, "rerank": res.get("rerank"), "search_wall_seconds": round(search_seconds, 1),
             "wall_seconds": round(time.perf_counter() - t0, 1), "sram_bytes": best["sram_bytes"],
             "flash_used": best["flash_bytes"], "trials": res["trials"], "recipe_epochs": a.epochs,
             "seeds": a.seeds, "max_train": a.max_train, "supernet_epochs": a.supernet_epochs, "pool": a.pool,

@@ -71,6 +71,7 @@ def after_supernet_study(study, best: dict[str, Any], oneshot, cfg: SearchConfig
                                cfg.seed, device, cfg.log, train_progress(cfg, "re-rank"))
         rerank = {"top": cfg.rerank_top, "epochs": cfg.rerank_epochs, "candidates": rows,
                   "supernet_pick": best["trial"], "pick": top.number}
+        write_json(cfg.out / "rerank.json", rerank)   # best.json stays a spec plus its known metadata
         if top.number != best["trial"]:
             cfg.log(f"re-rank: trial {top.number} replaces trial {best['trial']} as the winner")
             best = best_record(study, cfg, top)
@@ -80,8 +81,8 @@ def after_supernet_study(study, best: dict[str, Any], oneshot, cfg: SearchConfig
     best = {**best, **finetune_best(oneshot, best, cfg.space.family, cfg.dataset, cfg.final_epochs, cfg.seed,
                                     device, cfg.out, cfg.log, train_progress(cfg, "final"))}
     best.update({"kendall_tau": tau["kendall_tau"] if tau else None, "objective": "supernet",
-                 "supernet_epochs": cfg.supernet_epochs, "rerank": rerank})
+                 "supernet_epochs": cfg.supernet_epochs})
     write_json(cfg.out / "best.json", best)
     extra = {"supernet": {**oneshot.meta, "evaluations": oneshot.evaluations,
-                          "evaluations_per_second": oneshot.rate()}, "kendall": tau}
+                          "evaluations_per_second": oneshot.rate()}, "kendall": tau, "rerank": rerank}
     return best, extra
