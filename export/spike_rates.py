@@ -18,7 +18,8 @@ def spike_layers(reference: Path) -> list[dict]:
     from edgeformer.export.load import load_onnx
     from edgeformer.export.passes import LOWERING, MEMORY, run
     g = run(load_onnx(reference), LOWERING + MEMORY)   # the export's own passes: what the C runs
-    return [{"layer": n.name, "input": n.inputs[0], "silent": int(n.attrs["x_lo"]),
+    # A copy dup_tokenwise made ("#d1") holds the values of the tensor onnxruntime names.
+    return [{"layer": n.name, "input": n.inputs[0].split("#d")[0], "silent": int(n.attrs["x_lo"]),
              "k": int(n.attrs["k"]), "n": int(g.tensors[n.inputs[1]].shape[0])}
             for n in g.nodes if n.op == "ef.SpikeFC"]
 

@@ -123,4 +123,8 @@ def emit_lif(ctx: EmitCtx, node: Node) -> list[str]:
     ws = ctx.weight(f"{node.name}#lif", pack_lif(at))
     x, v_in, s_in = node.inputs
     args = [ws, ctx.ptr(x), ctx.ptr(v_in), ctx.ptr(s_in)] + [ctx.ptr(t, out=True) for t in named.values()]
-    return ctx.call_declared("ef_lif_s8", args, LIF_PROTO, "ef_spike.h")
+    code = ctx.call_declared("ef_lif_s8", args, LIF_PROTO, "ef_spike.h")
+    for t in outs:   # copies of the int8 spike for consumers dup_tokenwise gave their own
+        code += ["if (st == EF_OK)"] + ["    " + c for c in ctx.call(
+            "ef_copy_any", [str(at["n"]), ctx.vptr(named["s_q"]), ctx.vptr(t, out=True)])]
+    return code

@@ -170,15 +170,35 @@ def match_lif(g: Graph, gt: Node) -> _Match | None:
     return m if m.outputs else None
 
 
+def _copy_of(x: _Match, owner: _Match) -> bool:
+    """x is a copy of owner's threshold (dup_tokenwise gives each consumer its own Greater ->
+    Cast -> Q): the same membrane and threshold, and only an int8 spike of the same levels."""
+    a, b = x.attrs, owner.attrs
+    return (x.anchor is owner.anchor and a["th"] == b["th"] and a.get("s_q") and b.get("s_q")
+            and not a.get("s_f") and not a.get("s_dq") and (a["q_lo"], a["q_hi"]) == (b["q_lo"], b["q_hi"]))
+
+
 def lif_fuse(graph: Graph) -> Graph:
-    matches, taken = [], set()
+    matches, taken, owner_of = [], set(), {}
     for n in graph.nodes:
         x = match_lif(graph, n)
-        # Two thresholds of one membrane (dup_tokenwise copies a Greater per consumer): the
-        # first takes the membrane and keeps v as an output; the copy stays as it is.
-        if x is not None and not taken & {a.name for a in x.absorbed}:
+        if x is None:
+            continue
+        names = {a.name for a in x.absorbed}
+        if not taken & names:
             matches.append(x)
-            taken |= {a.name for a in x.absorbed}
+            taken |= names
+            owner_of[x.anchor.name] = x
+            continue
+        # A second threshold of a membrane already taken: a copy becomes one more int8 output
+        # of the same ef.LIF (copied in the same call); anything else stays as it is.
+        owner = owner_of.get(x.anchor.name)
+        own = {a.name for a in x.absorbed[x.absorbed.index(n):]}   # its Greater onwards
+        if owner is not None and _copy_of(x, owner) and not taken & own:
+            owner.absorbed += [a for a in x.absorbed if a.name in own]
+            owner.attrs["q_copies"] = owner.attrs.get("q_copies", 0) + 1
+            owner.outputs.append(x.outputs[-1])
+            taken |= own
     if not matches:
         return graph
     drop = {n.name for x in matches for n in x.absorbed}

@@ -72,6 +72,8 @@ def lif_levels(n: Node) -> dict[str, frozenset]:
         t = next(outs)
         if lv is not None:
             res[t] = frozenset(at[x] if isinstance(x, str) else x for x in lv)
+    for t in outs:   # copies of the int8 spike (lif_fuse's q_copies)
+        res[t] = frozenset((at["q_lo"], at["q_hi"]))
     return res
 
 

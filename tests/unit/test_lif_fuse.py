@@ -103,7 +103,10 @@ def test_host_c_equals_onnxruntime(model, tmp_path):
     from edgeformer.runtime.host import build_host, run_host
     from tests.native_helpers import emit_graph
     g = run(load_onnx(model), LOWERING + MEMORY + SPIKING)   # where they run in the export
-    assert [n.op for n in g.nodes].count("ef.LIF") == 2
+    ops = [n.op for n in g.nodes]
+    # dup_tokenwise gave the Gemm its own Greater -> Cast -> Q: one more int8 output, no float op.
+    assert ops.count("ef.LIF") == 2 and ops.count("ef.SpikeFC") == 2 and "Greater" not in ops, ops
+    assert max(n.attrs.get("q_copies", 0) for n in g.nodes if n.op == "ef.LIF") == 1
     emit_graph(g, tmp_path / "c")
     exe = build_host(tmp_path / "c", tmp_path / "model.exe", extra_cflags=("-O1", "-Werror"))
     rng = np.random.default_rng(SEED + 1)
