@@ -250,14 +250,15 @@ def lower_and_emit(art: Path, reference: Path, backend: str = "native", name: st
     io_dtype int8/uint8: the graph's edge Q/DQ fold into the caller's data (passes/io_dtype.py);
     plan.json records the I/O (`io_quant`, `caller_io_bytes`: what the API makes the caller
     hold outside the arena)."""
+    from edgeformer.export.emit.clib import c_names, io_record
     from edgeformer.export.emit.writer import emit_c
     from edgeformer.export.plan_only import lower_and_plan
     from edgeformer.export.planplot import plot_plan
 
-    # The same function gives the search's memory model its figures (nas/memory.py).
-    low = lower_and_plan(reference, io_dtype)
+    # The same function gives the search's memory model its figures (nas/memory.py). It emits
+    # the nodes once, with the prefix weights.c will have: emit_c writes that emission.
+    low = lower_and_plan(reference, io_dtype, prefix=c_names("model", name).weights)
     plan, bufs, placed, graph = low.plan, low.buffers, low.placed, low.graph
-    from edgeformer.export.emit.clib import io_record
     plan.update(io_record(graph, io_dtype))
     if backend == "tvm":
         # TVM's kernels run over Relax's own (differently fused) tensors: our planner lays those
@@ -270,7 +271,8 @@ def lower_and_emit(art: Path, reference: Path, backend: str = "native", name: st
     write_json(art / "plan.json", plan)
     plot_plan(bufs, placed, art / "plan.png", title=f"{reference.name}: arena {plan['arena_bytes']:,} B")
     if backend == "native":
-        emit_c(graph, placed.offsets, placed.arena_bytes, art / "c", name=name, provenance=provenance)
+        emit_c(graph, placed.offsets, placed.arena_bytes, art / "c", name=name, provenance=provenance,
+               emission=low.emission)
     from edgeformer.export.signature import artifact_signature
     ops = len(graph.nodes) if backend == "native" else plan["kernel_calls"]   # one EF_PROFILE_BEGIN per op
     return plan, artifact_signature(graph, reference, backend, name, io_dtype, ops)

@@ -3,11 +3,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from edgeformer.export.emit.record import Emission, try_emit_nodes
 from edgeformer.export.ir import Graph
 from edgeformer.export.macs import graph_macs
 from edgeformer.export.memory import (ALIGNMENT, BufferReq, Plan, align_up, buffer_requests,
                                       liveness_bound, plan_graph, plan_to_dict)
-
 
 
 def _const_ids(graph: Graph) -> dict[int, int]:
@@ -34,44 +34,31 @@ def weights_bytes(graph: Graph) -> int:
     return sum(_const_ids(graph).values())
 
 
-def emitted_weights_bytes(graph: Graph, offsets: dict[str, int]) -> int | None:
-    """Bytes of the const arrays the C emitter writes to weights.c for `graph` at `offsets`
-    (what goes to flash: packed int16 weights, per-channel tables, LUTs), by running the
-    emitters themselves. None when the native emitter cannot emit the graph."""
-    from edgeformer.errors import EdgeformerError
-    from edgeformer.export.emit.ctx import EmitCtx
-    from edgeformer.export.emit.registry import get_emitter
-
-    ctx = EmitCtx(graph, offsets, prefix="ef_plan")
-    try:
-        for node in graph.nodes:
-            ctx.node = node
-            get_emitter(node.op, node.name).fn(ctx, node)
-    except EdgeformerError:
-        return None
-    return sum(int(data.nbytes) for _, data in ctx.weights.values())
-
-
-def make_plan(unfused: Graph, graph: Graph) -> tuple[dict[str, Any], list[BufferReq], Plan]:
+def make_plan(unfused: Graph, graph: Graph,
+              prefix: str = "ef_model") -> tuple[dict[str, Any], list[BufferReq], Plan, Emission | None]:
     """Plan `graph` (after passes; memory.plan_graph) and measure `unfused` (the exported
     graph, no fusion, no in-place rules at all).
 
-    Returns (plan.json content, the buffer requests, the placed Plan). The placed plan has
-    already passed the overlap checker (the planner runs it on every plan)."""
+    Returns (plan.json content, the buffer requests, the placed Plan, the emission). The placed
+    plan has already passed the overlap checker (the planner runs it on every plan). The
+    emission is every node through its emitter at the placed offsets, with `prefix` for the
+    weights.c arrays (the writer's c_names(...).weights): the C writer writes it as it is, so
+    the flash figure here and weights.c come from one run of the emitters. None when the
+    native emitter cannot emit the graph (a model only the TVM backend takes)."""
     placed = plan_graph(graph)
     bufs = list(placed.buffers)
     base = buffer_requests(unfused)
     d = plan_to_dict(bufs, placed)
     graph_weights = weights_bytes(graph)
-    emitted = emitted_weights_bytes(graph, placed.offsets)
+    emission = try_emit_nodes(graph, placed.offsets, prefix)
     d.update({
         "unfused_liveness_bound_bytes": liveness_bound(base, ALIGNMENT),
         "no_reuse_bytes": sum(align_up(b.size, ALIGNMENT) for b in base),
         # flash: the arrays weights.c will hold (the emitter packs weights for its kernels)
-        "weights_bytes": graph_weights if emitted is None else emitted,
+        "weights_bytes": graph_weights if emission is None else emission.weights_bytes,
         "graph_weights_bytes": graph_weights,
         "macs": graph_macs(graph),
         "ops": len(graph.nodes),
         "unfused_ops": len(unfused.nodes),
     })
-    return d, bufs, placed
+    return d, bufs, placed, emission

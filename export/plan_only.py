@@ -19,13 +19,16 @@ import tempfile
 import time
 import types
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import onnx
 
 from edgeformer.export.ir import Graph
 from edgeformer.export.memory import BufferReq, Plan
+
+if TYPE_CHECKING:   # the emitters load with make_plan, when a plan is made
+    from edgeformer.export.emit.record import Emission
 
 Feed = dict[str, np.ndarray]
 
@@ -39,12 +42,15 @@ class Lowered:
     plan: dict[str, Any]    # plan.json's content
     buffers: list[BufferReq]
     placed: Plan
+    emission: Emission | None   # the nodes as emitted at the plan (None: the native emitter cannot)
     seconds: dict[str, float]   # {"passes", "plan"}: where the time went
 
 
-def lower_and_plan(reference: Any, io_dtype: str = "float32") -> Lowered:
+def lower_and_plan(reference: Any, io_dtype: str = "float32", prefix: str = "ef_model") -> Lowered:
     """Reference ONNX (path or ModelProto) -> IR -> LOWERING + MEMORY -> make_plan (memory.plan_graph).
-    `io_dtype` int8/uint8: the edge Q/DQ fold into the caller's data (passes/io_dtype.py)."""
+    `io_dtype` int8/uint8: the edge Q/DQ fold into the caller's data (passes/io_dtype.py).
+    `prefix`: the C prefix of the weights.c arrays in the emission (the writer's
+    c_names(...).weights), so the exporter writes this emission instead of emitting again."""
     from edgeformer.export.load import load_onnx
     from edgeformer.export.passes import LOWERING, MEMORY, run
     from edgeformer.export.plan import make_plan
@@ -54,8 +60,9 @@ def lower_and_plan(reference: Any, io_dtype: str = "float32") -> Lowered:
     unfused = run(loaded.replace(meta={**loaded.meta, "io_dtype": io_dtype}), LOWERING)
     graph = run(unfused, MEMORY)
     t1 = time.perf_counter()
-    plan, bufs, placed = make_plan(unfused, graph)
-    return Lowered(graph, unfused, plan, bufs, placed, {"passes": t1 - t0, "plan": time.perf_counter() - t1})
+    plan, bufs, placed, emission = make_plan(unfused, graph, prefix)
+    return Lowered(graph, unfused, plan, bufs, placed, emission,
+                   {"passes": t1 - t0, "plan": time.perf_counter() - t1})
 
 
 def minmax_ranges(model: onnx.ModelProto, feeds: list[Feed], op_types: list[str]):

@@ -250,7 +250,7 @@ def calibrate(core: str, kind: str, log: Callable[[str], None] = lambda m: None)
     from edgeformer.nas.memory import _tree_hash, cache_dir
 
     key = _tree_hash("export/kernels/*", "export/kernel_limits.py", "export/emit/*.py", "export/passes/*.py",
-                     "runtime/firmware/*", "targets/*.py", "nas/latency.py")
+                     "export/memory/*.py", "runtime/firmware/*", "targets/*.py", "nas/latency.py")
     path = cache_dir() / f"latency-{core}-{kind}-{key}.json"
     if path.is_file():
         return LatencyModel(**json.loads(path.read_text()))

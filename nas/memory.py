@@ -177,7 +177,8 @@ def plan_candidate(spec: Spec) -> dict[str, Any]:
     held_in, held_out = caller_held(graph)
     out["io_bytes"] = [graph.tensors[n].nbytes for n, h in zip((*graph.inputs, *graph.outputs), (*held_in, *held_out))
                        if h]
-    out["latency_features"] = graph_totals(graph)   # for the latency objective (nas/latency.py)
+    # For the latency objective (nas/latency.py): the kernels the plan's own emission chose.
+    out["latency_features"] = graph_totals(graph, low.emission)
     out["_seconds"] = {k: round(b - a, 4) for k, a, b in zip(STAGES, t, t[1:])}
     return out
 
@@ -233,7 +234,8 @@ def measure_runtime(core: str, kind: str, log=lambda m: None) -> RuntimeCost:
     """Build two reference models of `kind` for `core` (a 4 MiB stand-in board, so nothing
     overflows) and fit the runtime's RAM and code cost; cached per core, kind and source."""
     key = _tree_hash("runtime/firmware/*", "runtime/cross.py", "boards/cortex_m.ld", "boards/startup_cortex_m.c",
-                     "export/kernels/*", "export/emit/*.py", "targets/*.py", "nas/memory.py")
+                     "export/kernels/*", "export/kernel_limits.py", "export/emit/*.py", "targets/*.py",
+                     "nas/memory.py")
     path = cache_dir() / f"runtime-{core}-{kind}-{key}.json"
     if path.is_file():
         d = json.loads(path.read_text())

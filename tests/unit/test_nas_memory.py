@@ -62,6 +62,20 @@ def test_only_caller_held_io_counts_beside_the_arena():
     assert plan_candidate(preset("lmuformer-tiny"))["io_bytes"]
 
 
+def test_latency_features_come_from_the_plans_emission():
+    # plan_candidate reads the kernels the plan's emission chose (no second emission); the same
+    # graph emitted afresh at placeholder offsets picks the same kernels.
+    from edgeformer.nas.latency import graph_totals
+
+    spec = preset("lmuformer-tiny")
+    proto, model = _proto(spec)
+    low = lower_and_plan(qdq_model(proto, _calibration(spec, model)))
+    assert low.emission is not None
+    got = plan_candidate(spec)["latency_features"]
+    assert got == graph_totals(low.graph, low.emission) == graph_totals(low.graph)
+    assert got["nodes"] == low.plan["ops"]
+
+
 def _sampled(family, dataset, n, seed):
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=seed))
