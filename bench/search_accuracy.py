@@ -188,6 +188,9 @@ def rejections(out: Path, study: str) -> dict[str, int]:
     return {"over_sram": sum(c[0] > 0 for c in cons), "over_flash": sum(c[1] > 0 for c in cons), "asked": len(cons)}
 
 
+MIN_SEEDS = 3   # item 2: a verdict needs at least 3 seeds a side (2 make a standard error of little worth)
+
+
 def seeded_stats(accs: list[float]) -> tuple[float, float]:
     """Mean and sample standard deviation (0 for one seed)."""
     a = np.asarray(accs, dtype=float)
@@ -200,8 +203,8 @@ def verdict(search: list[float], preset: list[float]) -> tuple[float, float, str
     mp, sp = seeded_stats(preset)
     gap = 100 * (ms - mp)
     se = 100 * float(np.sqrt(ss ** 2 / len(search) + sp ** 2 / len(preset)))
-    if len(search) < 2 or len(preset) < 2:
-        return gap, se, "n/a (1 seed)"
+    if min(len(search), len(preset)) < MIN_SEEDS:
+        return gap, se, f"n/a (< {MIN_SEEDS} seeds)"
     return gap, se, "win" if gap > 2 * se else "loss" if gap < -2 * se else "noise"
 
 
