@@ -60,7 +60,7 @@ def _invariant_rest(node: Node, known: Axes, idx: int, ax: int, n_out: int):
     return ins, [ax] * n_out
 
 
-@rule(*ELEMENTWISE)
+@rule(*(op for op in ELEMENTWISE if op != "CastLike"))   # CastLike's input 1 is no operand: castlike
 def elementwise(g: Graph, node: Node, known: Axes):
     """Numpy broadcasting: an input with extent > 1 at the (right-aligned) row axis is sliced."""
     f = _first(known)
@@ -68,6 +68,8 @@ def elementwise(g: Graph, node: Node, known: Axes):
         return None
     out = _shape(g, node.outputs[0])
     ax = f[1] + len(out) - len(_shape(g, node.inputs[f[0]]))
+    if not 0 <= ax < len(out):
+        return None   # an input of higher rank than the output: not a broadcast operand
     ins: Axes = []
     for i, name in enumerate(node.inputs):
         if not name:
@@ -80,6 +82,17 @@ def elementwise(g: Graph, node: Node, known: Axes):
             return None
         ins.append(ai if sliced else None)
     return ins, [ax] * len(node.outputs)
+
+
+@rule("CastLike")
+def castlike(g: Graph, node: Node, known: Axes):
+    """y = x as input 1's type: only x's data reaches y (same shape); the type donor is no
+    operand. Rows of x are rows of y; the donor is read as it comes (by rows when the loop
+    makes it, else whole). Rows of the donor alone give y none: it stays outside the loop."""
+    ax = known[0]
+    if ax is None:
+        return None
+    return [ax, known[1]], [ax]
 
 
 @rule("QuantizeLinear", "DequantizeLinear")

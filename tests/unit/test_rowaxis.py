@@ -94,3 +94,29 @@ def test_softmax_before_opset_13_flattens_the_trailing_axes():
     sm = Node("Softmax", "s", ("x",), ("y",), {"axis": 1})
     assert _rule(sm, s, [2], opset=11) is None    # axis 1 flattens [1:]: rows at 2 mix
     assert _rule(sm, s, [0], opset=11) == ([0], [0])
+
+
+def test_castlike_rows_come_from_its_data_input_never_from_the_type_donor():
+    s = {"x": (1, 8, 6), "like": (1, 8, 6), "alpha": (), "a": (), "y": (1, 8, 6)}
+    cast = Node("CastLike", "c", ("x", "like"), ("y",))
+    assert _rule(cast, s, [1, None]) == ([1, None], [1])   # the donor read whole
+    assert _rule(cast, s, [1, 1]) == ([1, 1], [1])         # or by rows, as the loop makes it
+    # The expanded ONNX functions' alpha = CastLike(alpha, X): X's rows give the scalar none
+    # (as a broadcast operand it got row axis -2 of a rank-0 output: row_loops' IndexError).
+    assert _rule(Node("CastLike", "c", ("alpha", "x"), ("a",)), s, [None, 1]) is None
+
+
+def test_row_loops_leave_a_castlike_of_a_scalar_outside_the_loop():
+    from edgeformer.export.passes.row_loop import ROW_LOOP, row_loops
+
+    # LeakyRelu as onnx's function body writes it: y = Where(x < 0, CastLike(alpha, x) * x, x).
+    nodes = [Node("Relu", "r", ("in",), ("x",)),
+             Node("CastLike", "cl", ("alpha", "x"), ("a",)),
+             Node("Mul", "m", ("a", "x"), ("y",))]
+    g = _g(nodes, {"in": (1, 8, 6), "x": (1, 8, 6), "a": (), "y": (1, 8, 6)},
+           {"alpha": np.asarray(0.1, np.float32)})
+    g = g.replace(inputs=("in",), outputs=("y",))
+    out = row_loops(g)
+    loops = [n for n in out.nodes if n.op == ROW_LOOP]
+    assert [n.op for n in loops[0].attrs["body"].nodes] == ["Relu"]
+    assert "CastLike" in [n.op for n in out.nodes]   # outside, after the loop that makes x
