@@ -31,6 +31,7 @@ KERNEL_STACK_BYTES = {
     "ef_qfc_add_s8": 4 * (QFC_KMAX // 2),
     "ef_qconv2d_fc_s8": 4 * (QFC_KMAX // 2) + QFC_KMAX,    # + int8_t col[EF_QFC_KMAX]
     "ef_qfc_v6m_s8": QFC_KMAX,                             # uint8_t xu[EF_QFC_KMAX]
+    "ef_qconv2d_rows_s8": QFC_KMAX,                        # int8_t col[EF_QFC_KMAX]
     "ef_qmatmul_aa_s8": 4 * (4 + QFC_KMAX // 2),           # ef_aa_trans: int32_t buf[4 + EF_QFC_KMAX / 2]
     "ef_spike_fc_s8": 2 * SPIKE_KMAX,                      # uint8_t fired[], other[EF_SPIKE_KMAX]
 }

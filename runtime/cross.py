@@ -13,7 +13,6 @@ import json
 import re
 import struct
 import shutil
-import subprocess
 import tempfile
 from importlib import resources
 from pathlib import Path
@@ -25,6 +24,7 @@ from edgeformer.errors import DoesNotFit, EdgeformerError, UserError
 from edgeformer.fsio import write_json, write_text
 from edgeformer.runtime.artifact import Artifact, open_artifact
 from edgeformer.runtime.boards import SIM_UART, Board, Uart
+from edgeformer.runtime.objcache import compile_and_link
 
 STACK_BYTES = 4096       # kernels use < 200 B of stack; libm and the harness a little more
 LIBC_RESERVE = 1024      # newlib-nano's .data/.bss (impure data), measured ~0.4 KiB
@@ -248,11 +248,12 @@ def build_firmware(art: Artifact | Path, board: Board, image: str = "sim", log=l
         cycles = "-DEF_CYCLES_DWT" if image == "device" and device_counter == "dwt_cyccnt" else "-DEF_CYCLES_SYSTICK"
         flags = [*tgt.cflags, f"-DEF_PROF_MAX_OPS={n_ops}", cycles, *io_flags, f"-I{tmp}", f"-I{FIRMWARE_DIR}",
                  f"-I{c_dir}", "-include", str(FIRMWARE_DIR / "ef_profile.h")]
-        cmd = [cc, *flags, str(startup), *map(str, fw), str(c_dir / "model.c"), str(c_dir / "weights.c"),
-               *map(str, kernels), *tgt.ldflags, f"-T{tmp / 'link.ld'}", f"-Wl,-Map={tmp / 'firmware.map'}",
-               "-lm", "-o", str(tmp / "firmware.elf")]
+        sources = [startup, *fw, c_dir / "model.c", c_dir / "weights.c", *kernels]
+        # --specs picks newlib-nano's headers as well as its libraries: the compile needs it too
+        specs = [f for f in tgt.ldflags if f.startswith("--specs")]
         log(f"{Path(cc).name} for {board.name} ({board.core}, {image} image)")
-        r = subprocess.run(cmd, capture_output=True, text=True)
+        r = compile_and_link(cc, sources, tmp / "firmware.elf", [*flags, *specs],
+                             [*(f for f in tgt.ldflags if f not in specs), f"-T{tmp / 'link.ld'}", f"-Wl,-Map={tmp / 'firmware.map'}", "-lm"])
         over = _link_overflow(r.stderr)
         if "RAM" in over:
             raise DoesNotFit(f"does not fit {board.name}: needs {board.ram.size + over['RAM']} bytes of SRAM, has "

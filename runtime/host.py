@@ -19,6 +19,7 @@ import numpy as np
 
 from edgeformer.errors import EdgeformerError, UserError
 from edgeformer.fsio import write_text
+from edgeformer.runtime.objcache import compile_and_link
 
 BASE_CFLAGS = ("-std=c99", "-O2", "-Wall", "-Wextra")
 SAN_CFLAGS = ("-fsanitize=address,undefined", "-fno-sanitize-recover=all",
@@ -158,8 +159,7 @@ int main(int argc, char **argv)
 
 
 def _compile(cc: str, sources: list[Path], out_exe: Path, flags: list[str]) -> None:
-    cmd = [cc, *flags, *map(str, sources), "-o", str(out_exe), "-lm"]
-    r = subprocess.run(cmd, capture_output=True, text=True)
+    r = compile_and_link(cc, sources, out_exe, flags, ["-lm"])
     if r.returncode != 0:
         lines = [ln for ln in r.stderr.splitlines() if "error" in ln] or r.stderr.splitlines()
         raise EdgeformerError(f"C compile failed ({Path(cc).name}): " + "; ".join(lines[:5]))
