@@ -107,6 +107,6 @@ def profile_artifact(art, board_name: str, timeout: float = 300.0, log=lambda m:
     opened = open_artifact(art)
     board, rec = build_artifact(opened, board_name, log=log)
     log(f"profiling on QEMU {board.simulator} (-icount: exact instruction counts)")
-    prof = profile_qemu(opened.path, board, rec, timeout)
+    prof = profile_qemu(opened, board, rec, timeout)
     write_profile(opened.path, prof)
     return prof

@@ -99,7 +99,11 @@ def _print_profile(art, prof) -> None:
     total = prof[f"{unit}_total"]
     per = " per step" if prof.get("per") == "step" else ""
     top = sorted(prof["layer_groups"], key=lambda g: -g[unit])
-    rows = [[g["name"], g[unit], f"{100 * g[unit] / total:.1f}%"] for g in top[:TOP_LAYERS]]
+    rows = []
+    for g in top[:TOP_LAYERS]:
+        rows.append([g["name"], g[unit], f"{100 * g[unit] / total:.1f}%"])
+        for p in g.get("parts", []):   # a fused row loop: the user's own graph parts inside it
+            rows.append([f"  {p['name']} ({p['role']})", p.get(unit, 0), f"{100 * p.get(unit, 0) / total:.1f}%"])
     if len(top) > TOP_LAYERS:
         rest = sum(g[unit] for g in top[TOP_LAYERS:])
         rows.append([f"other ({len(top) - TOP_LAYERS} layers)", rest, f"{100 * rest / total:.1f}%"])

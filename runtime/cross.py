@@ -210,7 +210,8 @@ def build_firmware(art: Artifact | Path, board: Board, image: str = "sim", log=l
     io_bytes = sum(io["bytes"] for io in sig["inputs"] + sig["outputs"]
                    if not (sig.get("io_in_arena") and io.get("in_arena")))
     # What the RAM region must hold besides the arena: known before linking.
-    reserve = {"stack": STACK_BYTES, "io_and_state_buffers": io_bytes, "profile_table": 12 * n_ops,
+    # profile.c: per slot a uint64_t count, two name pointers and four uint32_t stamps; + run state
+    reserve = {"stack": STACK_BYTES, "io_and_state_buffers": io_bytes, "profile_table": 32 * n_ops + 16,
                "libc": LIBC_RESERVE}
     need = plan["arena_bytes"] + sum(reserve.values())
 

@@ -173,25 +173,32 @@ def write_profile(art: Path, profile: dict[str, Any]) -> tuple[Path, Path]:
     return art / "profile.json", art / "profile.png"
 
 
-def profile_qemu(art: Path, board: Board, build: dict[str, Any], timeout: float = 300.0) -> dict[str, Any]:
-    """One real test input (one sequence for streaming models) through the firmware in QEMU."""
-    from edgeformer.runtime.host import read_signature
+def profile_qemu(art, board: Board, build: dict[str, Any], timeout: float = 300.0) -> dict[str, Any]:
+    """One real test input (one sequence for streaming models; every input of a multi-input
+    model) through the firmware in QEMU. `art`: an Artifact or its folder."""
+    from edgeformer.runtime.artifact import open_artifact
     from edgeformer.runtime.qemu import instructions_per_tick, pack_inputs, parse_profile, run_qemu
-    from edgeformer.runtime.verify import load_meta, quantize_io, test_inputs
+    from edgeformer.runtime.verify import quantize_io, test_feeds, test_inputs
 
-    meta = load_meta(art)
-    plan = json.loads((art / "plan.json").read_text())
-    sig = read_signature(art / "c")
-    x, _ = test_inputs(meta, art, 1)
-    x = quantize_io(((meta.get("io_quant") or {}).get("inputs") or [None])[0], x)   # export --io-dtype
-    dtype = np.dtype(sig["inputs"][0]["dtype"])
-    if meta.get("streaming"):
+    a = open_artifact(art)
+    sig, quant = a.signature, a.io_quant.get("inputs") or []
+    if a.streaming:
+        x, _ = test_inputs(a, 1)
+        x = quantize_io(quant[0] if quant else None, x)   # export --io-dtype
         steps = x.shape[1]
-        data = pack_inputs([x.astype(dtype)], steps)
+        data = pack_inputs([x.astype(np.dtype(sig["inputs"][0]["dtype"]))], steps)
         state = sum(io["bytes"] for io in sig["inputs"][1:])
     else:
+        feeds, _ = test_feeds(a, 1)
         steps, state = 1, 0
-        data = pack_inputs([x[:, None].astype(dtype)], 1)
+        data = pack_inputs([np.asarray(quantize_io(quant[i] if i < len(quant) else None, f),
+                                       np.dtype(io["dtype"]))
+                            for i, (f, io) in enumerate(zip(feeds, sig["inputs"]))], 1)
     res = run_qemu(Path(build["elf"]), board.simulator, data, timeout)
     ipt = instructions_per_tick(board.target.qemu_cpu_hz)
-    return build_profile(board, build, plan, parse_profile(res.profile), ipt, "qemu", steps, state)
+    rep = build_profile(board, build, a.plan, parse_profile(res.profile), ipt, "qemu", steps, state)
+    from edgeformer.export.spike_rates import spike_layers, spike_rates
+    if spike_layers(a.reference):   # spiking models: how often each spike-fed layer's inputs fired
+        layers, _, src = spike_rates(a.path, 20)
+        rep["spike_rates"] = {"from": src, "layers": [{k: x[k] for k in ("layer", "k", "n", "rate")} for x in layers]}
+    return rep

@@ -3,7 +3,8 @@
 LOWERING passes change representation only (the memory baseline is measured after them:
 `unfused_liveness_bound_bytes`). MEMORY: pure rewrites (split_matmul, fuse_bias_add), then
 save_memory, the one step that asks the planner which memory-saving rewrites
-(dup_tokenwise, row_loops and their merges) to keep.
+(dup_tokenwise, row_loops and their merges) to keep. SPIKING: LIF neurons fused, spike-fed
+fully connected layers made event-driven.
 """
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from edgeformer.export.passes.int8_matmul_aa import int8_matmul_aa
 from edgeformer.export.passes.int8_moves import int8_moves
 from edgeformer.export.passes.int8_rowwise import int8_rowwise
 from edgeformer.export.passes.io_dtype import io_dtype
+from edgeformer.export.passes.lif_fuse import lif_fuse
 from edgeformer.export.passes.save_memory import save_memory
 from edgeformer.export.passes.spike_fc import spike_fc
 from edgeformer.export.passes.split_matmul import split_matmul
@@ -30,15 +32,14 @@ Pass = Callable[[Graph], Graph]
 # scalar becomes a (bit-exact, cheaper) table rather than per-element float math.
 LOWERING: tuple[Pass, ...] = (io_dtype, fold_qdq, int8_moves, int8_lut, int8_binary, int8_rowwise,
                               int8_matmul_aa, aa_trans_b)
-# Not in the pipeline yet (tested alone, tests/unit/test_spike_fc.py): whether it fires depends
-# on calibrated ranges, so the search's memory model and the export disagreed on spiking
-# candidates (a spiking-vit plan: 1,984 vs 3,072 B), and an ef.SpikeFC is not a row-loop
-# member, so it cost the arena its per-token fusion; nor did it reach its instruction target.
-EXPERIMENTAL: tuple[Pass, ...] = (spike_fc,)
 # fuse_bias_add runs after split_matmul, which cuts the bias constant (still a QAdd operand
 # then) with the matmul's columns; it would not cut a fused node's fourth input.
 MEMORY: tuple[Pass, ...] = (split_matmul, fuse_bias_add, save_memory)
-PIPELINE: tuple[Pass, ...] = LOWERING + MEMORY
+# Spiking passes last: decided from graph structure (never from calibrated ranges), so the
+# search's memory model and the export agree; after the row loops, so nodes a row loop took
+# keep their per-token fusion.
+SPIKING: tuple[Pass, ...] = (lif_fuse, spike_fc)
+PIPELINE: tuple[Pass, ...] = LOWERING + MEMORY + SPIKING
 
 
 def run(graph: Graph, passes: tuple[Pass, ...]) -> Graph:
