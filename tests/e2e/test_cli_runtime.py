@@ -1,11 +1,15 @@
 """boards / build / run / profile / flash through the real CLI, firmware in QEMU."""
 import json
+import re
+import shutil
+import subprocess
 
 import pytest
 
 from edgeformer.runtime.qemu import FirmwareError, run_qemu
 from tests.conftest import board_toml, run_cli, run_json
 
+PART_ROLES = {"norm", "attn.qkv", "attn.scores", "attn.softmax", "attn.av", "attn.proj", "mlp"}
 TINY_BOARD = board_toml("tiny", "4KiB")  # the 4 KiB stack alone overflows it: over budget for any model
 
 
@@ -83,6 +87,17 @@ def test_profile_layers_sum_to_total(digits):
     assert "instruction-count estimate" in prof["est_latency_basis"]
     assert json.loads((digits / "profile.json").read_text())["instructions_total"] == prof["instructions_total"]
     assert (digits / "profile.png").stat().st_size > 1000
+    # inside fused row loops: the user's own parts (norms, attention stages, MLP), summing to the loop
+    loops = [layer for layer in prof["layers"] if layer.get("parts")]
+    assert loops, [layer["name"] for layer in prof["layers"]]
+    assert PART_ROLES <= {p["role"] for layer in loops for p in layer["parts"]}
+    for layer in loops:
+        assert sum(p["instructions"] for p in layer["parts"]) == layer["instructions"]
+        named = [p for p in layer["parts"] if p["role"] != "loop overhead"]
+        assert all(p["instructions"] > 0 and p["name"].startswith("blocks.0") for p in named), named
+        assert all(abs(p["instructions"]) <= 200 for p in layer["parts"] if p["role"] == "loop overhead")
+    block = next(g for g in prof["layer_groups"] if g["name"] == "blocks.0")
+    assert {p["name"] for p in block["parts"]} >= {"blocks.0/ln1", "blocks.0/attn/qkv", "blocks.0/mlp"}
     p = run_cli("profile", digits, "--board", "mps2-an386", check=0)
     assert "instructions_total" in p.stdout
 
@@ -138,3 +153,19 @@ def test_reference_on_cuda(digits, engine):
         pytest.skip(reason)
     res = run_json("reference", digits, "--device", "cuda", "--engine", engine, "--inputs", "16")
     assert res["device_used"] == "cuda" and res["top1_agreement"] >= 0.9
+
+
+def test_markers_compile_away_without_the_profiling_header(digits, tmp_path):
+    cc = shutil.which("cc") or shutil.which("gcc")
+    src = (digits / "c" / "model.c").read_text()
+    assert "EF_PROFILE_PART(" in src and "EF_PROFILE_LOOP(" in src
+    bare = re.sub(r"^\s*EF_PROFILE_(PART|LOOP)\(.*\);.*\n", "", src, flags=re.M)
+    objs = []
+    for tag, text in (("marked", src), ("bare", bare)):
+        d = tmp_path / tag
+        d.mkdir()
+        (d / "model.c").write_text(text)
+        subprocess.run([cc, "-O2", "-std=c99", "-c", "model.c", "-I", str(digits / "c"), "-o", "model.o"],
+                       cwd=d, check=True)
+        objs.append((d / "model.o").read_bytes())
+    assert objs[0] == objs[1]

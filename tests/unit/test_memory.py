@@ -118,7 +118,7 @@ def test_plan_loop_body_plans_only_the_body_intermediates():
 # ---------------------------------------------------------------- make_plan
 def test_make_plan_figures_come_from_both_graphs():
     unfused, fused = _chain(), _chain({"b": "a"})
-    d, bufs, placed = make_plan(unfused, fused)
+    d, bufs, placed, _ = make_plan(unfused, fused)
     assert d["arena_bytes"] == placed.arena_bytes == 80
     assert d["unfused_liveness_bound_bytes"] == 128   # the unfused graph, no in-place rules
     assert d["no_reuse_bytes"] == 16 + 64 + 64 + 16

@@ -90,8 +90,8 @@ def test_rules_qdq_per_axis_along_rows_is_rejected():
 
 # ---------------------------------------------------------------- build helpers
 def _emit_build(graph: Graph, base: Graph, out, name="m"):
-    plan, _, placed = make_plan(base, graph)
-    emit_c(graph, placed.offsets, placed.arena_bytes, out / "c")
+    plan, _, placed, emission = make_plan(base, graph)
+    emit_c(graph, placed.offsets, placed.arena_bytes, out / "c", emission=emission)
     return build_host(out / "c", out / f"{name}.exe", extra_cflags=("-O1", "-Werror")), plan
 
 
