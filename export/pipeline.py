@@ -6,12 +6,14 @@ so an interrupted or failed export leaves no half-written ART behind.
 from __future__ import annotations
 
 import shutil
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 
 from edgeformer.errors import UserError
+from edgeformer.export.emit.ops_qlinear import core_features
 from edgeformer.fsio import write_json
 
 from edgeformer.export.outdir import ART_META  # noqa: F401  (re-exported: the artifact's signature file)
@@ -120,7 +122,9 @@ def export_artifact(out: str | Path, source: Source, quantize: str = "int8", bac
     ds = _load_ds(calib_dataset or source.dataset, source.spec)
     tmp = outdir.make_temp(out)
     try:
-        meta = _build(tmp, source, quantize, ds, log, backend, name, io_dtype)
+        # --board names the core: its weight layouts (Helium rows, Armv6-M bytes) where it has them
+        with core_features(target.target.features) if target is not None else nullcontext():
+            meta = _build(tmp, source, quantize, ds, log, backend, name, io_dtype)
         if keep_dataset and ds is not None:
             _keep_dataset(tmp, out, calib_dataset, meta)
         if target is not None:
