@@ -140,10 +140,14 @@ def _calibration(spec: Spec, model) -> list[dict[str, np.ndarray]]:
 STAGES = ("model", "export", "simplify", "calibrate", "quantize", "passes", "plan")
 
 
-def plan_candidate(spec: Spec) -> dict[str, Any]:
+def plan_candidate(spec: Spec, core_features: tuple[str, ...] | None = None) -> dict[str, Any]:
     """plan.json's figures for `spec`'s int8 export, plus the graph's I/O bytes; seconds per
     stage (STAGES) in `_seconds`. The export's own steps, stopped at the plan
-    (export/plan_only.py): no C, no plot, no numerics checks."""
+    (export/plan_only.py): no C, no plot, no numerics checks. `core_features`: the board's
+    core, as `export --board` names it to the emitter (its weight layout decides the flash)."""
+    from contextlib import nullcontext
+
+    from edgeformer.export.emit.ops_qlinear import core_features as emit_for
     from edgeformer.export.onnx_check import one_thread
     from edgeformer.export.onnx_export import simplify
     from edgeformer.export.plan_only import lower_and_plan, qdq_model
@@ -167,7 +171,8 @@ def plan_candidate(spec: Spec) -> dict[str, Any]:
         lap()
     q = qdq_model(proto, feeds)   # the export's quantiser, same options
     lap()
-    low = lower_and_plan(q)
+    with emit_for(core_features) if core_features is not None else nullcontext():
+        low = lower_and_plan(q)
     t += [t[-1] + low.seconds["passes"], t[-1] + low.seconds["passes"] + low.seconds["plan"]]  # its own laps
     graph = low.graph
     out = {k: low.plan[k] for k in PLAN_KEYS if k in low.plan}
@@ -297,6 +302,13 @@ class MemoryModel:
     def __init__(self, budget: Budget, log=lambda m: None, workers: int = 1) -> None:
         self.budget = budget
         self.log = log
+        # The board's core decides the int8 weight layout, hence the flash: plan as export --board does
+        from edgeformer.export.emit.ops_qlinear import weight_layout
+        from edgeformer.targets.cores import target
+        feats = tuple(sorted(target(budget.core).features))
+        layout = weight_layout(feats)
+        self._features = feats if layout else None
+        self._layout_key = f"@{layout}" if layout else ""
         self.workers = max(1, int(workers))
         self._lock = threading.Lock()
         self._lower_lock = threading.Lock()
@@ -355,7 +367,7 @@ class MemoryModel:
 
     def plan_many(self, specs: list[Spec]) -> list[dict[str, Any]]:
         """plan() of each spec; the uncached shapes are lowered side by side (workers > 1)."""
-        keys = [size_key(s) for s in specs]
+        keys = [size_key(s) + self._layout_key for s in specs]
         mine: dict[str, Spec] = {}
         with self._lock:
             for k, s in zip(keys, specs):
@@ -366,7 +378,7 @@ class MemoryModel:
                 mine[k] = s
             waits = {k: self._pending.get(k) for k in keys}
         if self.workers > 1:
-            jobs = {k: self._executor().submit(plan_candidate, s) for k, s in mine.items()}
+            jobs = {k: self._executor().submit(plan_candidate, s, self._features) for k, s in mine.items()}
             for k, job in jobs.items():
                 try:
                     self._record(k, job.result())
@@ -376,7 +388,7 @@ class MemoryModel:
             for k, s in mine.items():
                 try:
                     with self._lower_lock:
-                        p = plan_candidate(s)
+                        p = plan_candidate(s, self._features)
                     self._record(k, p)
                 except BaseException as e:
                     self._fail(k, e)

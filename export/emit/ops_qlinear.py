@@ -47,6 +47,14 @@ def core_features(features: Iterable[str]) -> Iterator[None]:
         CORE_FEATURES.reset(token)
 
 
+def weight_layout(features) -> str | None:
+    """The int8 weight layout a core with these features gets: "rows" (Helium), "v6m" (no DSP
+    extension), or None (the portable int16 pairs, also when no core is named)."""
+    if features is None:
+        return None
+    return "rows" if "mve" in features else ("v6m" if "dsp" not in features else None)
+
+
 def _ceil4(v: int) -> int:
     return -(-v // 4) * 4
 
@@ -143,9 +151,9 @@ def emit_qmatmul(ctx: EmitCtx, node: Node) -> list[str]:
     k = node.attrs["k"]
     n = ctx.shape(w)[0]
     m = ctx.t(x).numel // k
-    feats = CORE_FEATURES.get()
-    if feats is not None and ("mve" in feats or "dsp" not in feats) and ("mve" in feats or k <= KMAX):
-        rows = _emit_rows(ctx, node, ctx.need_const(w, "weight").reshape(n, k), m, v6m="mve" not in feats)
+    layout = weight_layout(CORE_FEATURES.get())
+    if layout is not None and (layout == "rows" or k <= KMAX):
+        rows = _emit_rows(ctx, node, ctx.need_const(w, "weight").reshape(n, k), m, v6m=layout == "v6m")
         if rows is not None:
             return rows
     if k > KMAX:
@@ -232,8 +240,7 @@ def emit_qconv(ctx: EmitCtx, node: Node) -> list[str]:
         args = [ctx.ptr(x), ctx.ptr(w), ctx.ptr(b), *_requant_args(ctx, node),
                 ctx.ptr(y, out=True)]
         return ctx.call("ef_qconv2d_s8", args, "ef_qconv2d_params", params)
-    feats = CORE_FEATURES.get()
-    if feats is not None and "mve" in feats and groups == 1 and k <= KMAX:
+    if weight_layout(CORE_FEATURES.get()) == "rows" and groups == 1 and k <= KMAX:
         rows = _emit_conv_rows(ctx, node, conv, k)
         if rows is not None:
             return rows
