@@ -56,7 +56,7 @@ def _progress_bar(enabled: bool):
 @click.command()
 @click.option("--model", "model_name", help="preset name (see `edgeformer zoo`)")
 @click.option("--spec", "spec_file", type=click.Path(), help="spec JSON file (e.g. a search's best.json)")
-@click.option("--dataset", required=True, help="digits, fashion-mnist, fsdd or npz:PATH")
+@click.option("--dataset", required=True, help="digits, fashion-mnist, fsdd, fashion-mnist-rows or npz:PATH")
 @click.option("--epochs", type=click.IntRange(1, 10000), default=10, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--batch-size", type=click.IntRange(1, 65536), default=64, show_default=True)

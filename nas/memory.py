@@ -271,7 +271,9 @@ def measure_runtime(core: str, kind: str, log=lambda m: None) -> RuntimeCost:
                          "code": rec["flash_bytes"] - plan["weights_bytes"]})
     (a, b) = rows
     span = max(1, b["ops"] - a["ops"])
-    ram_per_op, code_per_op = (b["ram"] - a["ram"]) / span, (b["code"] - a["code"]) / span
+    # Never below zero: the measured stack is not linear in ops, and a larger model measuring a
+    # smaller stack must not make every extra op look like it saves RAM.
+    ram_per_op, code_per_op = max(0.0, (b["ram"] - a["ram"]) / span), max(0.0, (b["code"] - a["code"]) / span)
     # Upper envelope: the base is chosen so both measured builds are met exactly or over.
     ram_base = max(r["ram"] - int(ram_per_op * r["ops"]) for r in rows)
     code_base = max(r["code"] - int(code_per_op * r["ops"]) for r in rows)
