@@ -33,13 +33,13 @@ from typing import Any
 
 import numpy as np
 
+from edgeformer.export.memory import ALIGNMENT
 from edgeformer.specs import Spec
 
 # Spec fields that change constant values only, never a shape: candidates differing only in
 # these share one plan (checked in tests/unit/test_nas_memory.py).
 SIZE_NEUTRAL = ("theta", "lif_threshold", "lif_leak")
 PLAN_KEYS = ("arena_bytes", "liveness_bound_bytes", "weights_bytes", "macs", "ops", "io_bytes")
-RAM_ALIGN_SLACK = 16
 _ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -219,7 +219,8 @@ class RuntimeCost:
     def ram(self, ops: int) -> int:
         # + one 16-byte alignment gap: the arena and I/O buffers are 16-byte aligned and the
         # linker's padding between them moves with their sizes (measured up to 5 B short without).
-        return -(-(self.ram_base + math.ceil(self.ram_per_op * ops)) // 8) * 8 + RAM_ALIGN_SLACK
+        # + ALIGNMENT: the slack of ef_arena's alignment in the ELF
+        return -(-(self.ram_base + math.ceil(self.ram_per_op * ops)) // 8) * 8 + ALIGNMENT
 
     def code(self, ops: int) -> int:
         return int(self.code_base + math.ceil(self.code_per_op * ops))

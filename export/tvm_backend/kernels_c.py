@@ -16,6 +16,7 @@ import re
 from dataclasses import dataclass
 
 from edgeformer.errors import EdgeformerError
+from edgeformer.export.memory import ALIGNMENT
 
 RT_HEADER = "ef_tvm_rt.h"
 _INCLUDES = ('#include "tvm/ffi/extra/c_env_api.h"', '#include "tvm/runtime/base.h"',
@@ -25,7 +26,7 @@ _FN_DEF = re.compile(r"^TVM_DLL int32_t __tvm_ffi_(\w+)\(void\* self_handle, voi
 _WS = re.compile(r"TVMBackendAllocWorkspace\(\d+, \w+, \(uint64_t\)(\d+)ULL")
 _STACK = re.compile(r"^  (float|double|u?int(?:8|16|32|64)_t|bool) \w+\[(\d+)\];$", re.M)
 _C_BYTES = {"float": 4, "double": 8, "bool": 1}
-WS_ALIGN = 16  # the allocator rounds each request up to this
+WS_ALIGN = ALIGNMENT  # the allocator rounds each request up to the arena's alignment
 
 
 @dataclass(frozen=True)
