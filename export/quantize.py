@@ -327,7 +327,7 @@ def quantize_int8(float_onnx: str | Path, out_path: str | Path, calib_inputs: li
     if isinstance(eval_inputs, np.ndarray) and len(_input_specs(float_model)) > 1:
         agree = compare_sequences(str(float_onnx), data, eval_inputs)
     else:
-        agree = compare(str(float_onnx), data, feeds if eval_inputs is None else as_feeds(float_onnx, eval_inputs))
+        agree = int8_vs_float(str(float_onnx), data, feeds if eval_inputs is None else as_feeds(float_onnx, eval_inputs))
     write_atomic(out_path, lambda fh: fh.write(data), mode="wb")
     return {"path": str(out_path), "ops": dict(sorted(collections.Counter(n.op_type for n in q.graph.node).items())),
             "method": method, "per_channel": per_channel, "calib_inputs": len(feeds),
@@ -348,7 +348,7 @@ def _quiet():
         root.setLevel(level)
 
 
-def compare(float_model: str | bytes, int8_model: str | bytes, feeds: list[Feed]) -> dict[str, Any]:
+def int8_vs_float(float_model: str | bytes, int8_model: str | bytes, feeds: list[Feed]) -> dict[str, Any]:
     """Top-1 agreement and max |diff| of the int8 model against the float model, on the graph's
     own outputs: the first output gives the headline figures (our models: "logits"), and a
     model with several outputs also gets them per output under "outputs"."""

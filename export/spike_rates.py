@@ -30,7 +30,7 @@ def spike_rates(art: Path, n_inputs: int = 20) -> tuple[list[dict], float | None
     import onnx
 
     from edgeformer.export.onnx_check import session
-    from edgeformer.runtime.verify import load_meta, test_inputs
+    from edgeformer.runtime.verify import load_meta, sample_inputs
     meta = load_meta(art)
     ref = art / meta["reference"]
     layers = spike_layers(ref)
@@ -42,7 +42,7 @@ def spike_rates(art: Path, n_inputs: int = 20) -> tuple[list[dict], float | None
     sess = session(model.SerializeToString())
     names = [o.name for o in sess.get_outputs()]
     ins = sess.get_inputs()
-    x, provenance = test_inputs(meta, art, n_inputs)
+    x, provenance = sample_inputs(meta, art, n_inputs)
     fired = {x_["input"]: 0 for x_ in layers}
     total = dict.fromkeys(fired, 0)
     silent = {x_["input"]: x_["silent"] for x_ in layers}

@@ -178,18 +178,18 @@ def profile_qemu(art, board: Board, build: dict[str, Any], timeout: float = 300.
     model) through the firmware in QEMU. `art`: an Artifact or its folder."""
     from edgeformer.runtime.artifact import open_artifact
     from edgeformer.runtime.qemu import instructions_per_tick, pack_inputs, parse_profile, run_qemu
-    from edgeformer.runtime.verify import quantize_io, test_feeds, test_inputs
+    from edgeformer.runtime.verify import quantize_io, sample_feeds, sample_inputs
 
     a = open_artifact(art)
     sig, quant = a.signature, a.io_quant.get("inputs") or []
     if a.streaming:
-        x, _ = test_inputs(a, 1)
+        x, _ = sample_inputs(a, 1)
         x = quantize_io(quant[0] if quant else None, x)   # export --io-dtype
         steps = x.shape[1]
         data = pack_inputs([x.astype(np.dtype(sig["inputs"][0]["dtype"]))], steps)
         state = sum(io["bytes"] for io in sig["inputs"][1:])
     else:
-        feeds, _ = test_feeds(a, 1)
+        feeds, _ = sample_feeds(a, 1)
         steps, state = 1, 0
         data = pack_inputs([np.asarray(quantize_io(quant[i] if i < len(quant) else None, f),
                                        np.dtype(io["dtype"]))

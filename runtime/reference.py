@@ -134,13 +134,13 @@ def _mcu_outputs(art: Artifact, x: np.ndarray, state_shapes: list[tuple]) -> np.
 
 
 def reference(art: Path | Artifact, device: str, engine: str, n: int, repeats: int = 3) -> dict[str, Any]:
-    from edgeformer.runtime.verify import test_inputs
+    from edgeformer.runtime.verify import sample_inputs
 
     if engine not in ENGINES:
         raise UserError(f"--engine {engine!r}: choose one of {', '.join(ENGINES)}")
     opened = open_artifact(art)
     meta, art = opened.meta, opened.path
-    x, provenance = test_inputs(opened, n)
+    x, provenance = sample_inputs(opened, n)
     state_shapes = opened.state_shapes
     step, used, note = ENGINES[engine](art, meta, device)
     _drive(step, meta, x[:1], state_shapes)          # warm-up (CUDA context, kernel compile)

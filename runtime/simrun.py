@@ -86,10 +86,10 @@ class SequenceReplay:
 
 def run_compare(art: Artifact, execute: Execute, n: int) -> dict[str, Any]:
     """verify.compare() with the firmware (`execute`) as the candidate."""
-    from edgeformer.runtime.verify import compare, test_inputs
+    from edgeformer.runtime.verify import compare, sample_inputs
 
     if art.streaming:
-        x, _ = test_inputs(art, n)   # the same inputs compare() will draw
+        x, _ = sample_inputs(art, n)   # the same inputs compare() will draw
         runner = SequenceReplay(execute, art.signature, x, art.io_quant["inputs"][0])
     else:
         runner = FirmwareRunner(execute, art.signature)

@@ -42,7 +42,7 @@ def _foreign(art: Artifact) -> bool:
     return art.meta.get("source", {}).get("kind") == "onnx" and not art.streaming
 
 
-def test_feeds(art, n: int, *rest) -> tuple[list[np.ndarray], str]:
+def sample_feeds(art, n: int, *rest) -> tuple[list[np.ndarray], str]:
     """N test inputs per model input, each (N, *input shape): what `compare` runs."""
     art, (n, *_) = _opened(art, (n, *rest))
     if _foreign(art):
@@ -54,16 +54,16 @@ def test_feeds(art, n: int, *rest) -> tuple[list[np.ndarray], str]:
             return (dataset_inputs(model, ds.x_test[:n], ds.name),
                     f"{ds.name} test split, first {min(n, len(ds.x_test))}")
         return random_inputs(model, n, seed=0), "random(seed=0)"
-    x, provenance = test_inputs(art, n)
+    x, provenance = sample_inputs(art, n)
     return [x[:, None]], provenance
 
 
-def test_inputs(art, n: int, *rest) -> tuple[np.ndarray, str]:
+def sample_inputs(art, n: int, *rest) -> tuple[np.ndarray, str]:
     """N real test inputs of the first input (batch axis dropped), from the artifact's dataset,
     or seeded ones of the input's kind when it has none."""
     art, (n, *_) = _opened(art, (n, *rest))
     if _foreign(art):
-        xs, provenance = test_feeds(art, n)
+        xs, provenance = sample_feeds(art, n)
         return xs[0][:, 0] if xs[0].ndim > 1 and xs[0].shape[1] == 1 else xs[0], provenance
     if art.meta.get("dataset"):
         from edgeformer.data import load_dataset
@@ -163,7 +163,7 @@ def compare(art, run: Runner, n: int, *rest) -> dict[str, Any]:
     if _foreign(art):
         return compare_outputs(art, run, n)
     run = io_runner(art, run)
-    x, provenance = test_inputs(art, n)
+    x, provenance = sample_inputs(art, n)
     want = _reference(art, x)
     got = _candidate(art, run, x)
     diff = float(np.max(np.abs(got.astype(np.float64) - want))) if got.size else 0.0
@@ -192,7 +192,7 @@ def _float_tol(want: np.ndarray) -> float:
 def compare_outputs(art: Artifact, run: Runner, n: int) -> dict[str, Any]:
     """A model from --onnx: every output compared on its own (max |diff|, int8 steps, top-1
     where it is class logits); passed when every output passes."""
-    xs, provenance = test_feeds(art, n)
+    xs, provenance = sample_feeds(art, n)
     names, want = _reference_outputs(art, xs)
     got = io_runner(art, run)(xs)
     int8 = art.int8

@@ -138,7 +138,7 @@ def plain_streaming(tmp_path_factory):
 @pytest.fixture(scope="module")
 def samples(arts):
     """N real test inputs per model, and in.bin for the two-model program."""
-    xs = {k: verify.test_inputs(load_meta(a), a, N)[0].astype(np.float32) for k, a in arts.items()}
+    xs = {k: verify.sample_inputs(load_meta(a), a, N)[0].astype(np.float32) for k, a in arts.items()}
     body = b"".join(xs["digits"][i].tobytes() + xs["digits_q"][i].tobytes() for i in range(N))
     return xs, struct.pack("<I", N) + body
 

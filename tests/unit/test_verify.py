@@ -82,5 +82,5 @@ def test_judge_boundaries():
 def test_the_old_meta_then_art_form_still_compares(built):
     art, run = built["float32"]
     assert verify.compare(art.meta, art.path, run, 5)["passed"]
-    x, src = verify.test_inputs(art.meta, art.path, 5)
+    x, src = verify.sample_inputs(art.meta, art.path, 5)
     assert x.shape == (5, 8) and src == "random(seed=0)"
