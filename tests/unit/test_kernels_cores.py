@@ -105,26 +105,22 @@ def _helium_cases() -> list[tuple[str, tuple]]:
     return c
 
 
-def test_helium_kernels_host(tmp_path):
-    cases = _helium_cases()
-    _check(cases, run_host_driver(tmp_path, ROWS_DRIVER, _stream(cases), werror=True), "host")
+# Each core-specific kernel set: its driver, its cases and the stand-in that runs it.
+CORE_KERNELS = {"helium": (ROWS_DRIVER, _helium_cases, "mps3-an547"), "v6m": (V6M_DRIVER, _v6m_cases, "rpi-pico")}
 
 
-def test_helium_kernels_on_mps3_an547(tmp_path):
-    cases = _helium_cases()
-    _check(cases, *run_target_driver(tmp_path, "mps3-an547", ROWS_DRIVER, _stream(cases), timeout=120,
-                                     no_warnings=True))
+@pytest.mark.parametrize("kernels", sorted(CORE_KERNELS))
+def test_core_kernels_on_the_host(tmp_path, kernels):
+    driver, make_cases, _ = CORE_KERNELS[kernels]
+    cases = make_cases()
+    _check(cases, run_host_driver(tmp_path, driver, _stream(cases), werror=True), "host")
 
 
-def test_v6m_fc_host(tmp_path):
-    cases = _v6m_cases()
-    _check(cases, run_host_driver(tmp_path, V6M_DRIVER, _stream(cases), werror=True), "host")
-
-
-def test_v6m_fc_on_the_m0_stand_in(tmp_path):
-    cases = _v6m_cases()
-    _check(cases, *run_target_driver(tmp_path, "rpi-pico", V6M_DRIVER, _stream(cases), timeout=120,
-                                     no_warnings=True))
+@pytest.mark.parametrize("kernels", sorted(CORE_KERNELS))
+def test_core_kernels_on_their_stand_in(tmp_path, kernels):
+    driver, make_cases, board = CORE_KERNELS[kernels]
+    cases = make_cases()
+    _check(cases, *run_target_driver(tmp_path, board, driver, _stream(cases), timeout=120, no_warnings=True))
 
 
 @pytest.mark.parametrize("board_name", ["mps3-an547", "b-u585i-iot02a", "rpi-pico"])
