@@ -26,7 +26,7 @@ demo: setup
 # core each; more workers would crowd the timed tests (each torch process threads over every core).
 TEST_WORKERS ?= $(shell n=$$(nproc); [ $$n -gt 4 ] && n=4; echo $$n)
 test: setup
-	@$(PY) -m pytest -n $(TEST_WORKERS)
+	@$(PY) -m pytest -n $(TEST_WORKERS) --dist worksteal
 
 bench: setup
 	@$(PY) bench/accuracy.py

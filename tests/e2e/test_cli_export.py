@@ -21,8 +21,14 @@ PLAN_KEYS = {"arena_bytes", "liveness_bound_bytes", "unfused_liveness_bound_byte
 COVERED = {"vit-fmnist-128k", "vit-fmnist-32k", "lmuformer-fsdd-16k", "lmuformer-fsdd-32k", "lmuformer-tiny"}
 
 
-@pytest.mark.parametrize("quantize", ["float32", "int8"])
-@pytest.mark.parametrize("preset", sorted(set(PRESETS) - COVERED))
+# vit-fmnist-64k's float32 path is vit-fmnist's at patch 2 (its int8 build stays: the 196-token
+# row loops); bench/plan_identity.py exports both.
+FLOAT32_COVERED = {"vit-fmnist-64k"}
+
+
+@pytest.mark.parametrize("preset,quantize", [(p, q) for p in sorted(set(PRESETS) - COVERED)
+                                             for q in ("float32", "int8")
+                                             if not (q == "float32" and p in FLOAT32_COVERED)])
 def test_every_preset_exports_and_verifies_on_the_host(tmp_path, preset, quantize):
     art = tmp_path / "art"
     meta = run_json("export", "--model", preset, "--quantize", quantize, "--out", art)
