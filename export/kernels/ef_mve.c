@@ -285,6 +285,15 @@ int32_t ef_mve_max_s8(const int8_t *x, int32_t n)
 /* The vector-by-scalar float forms (VSUB, VMUL .F32 Qd, Qn, Rm) read the scalar from a core
  * register; the 4 lanes of q0 are s0..s3, so the in-order sums add them one by one. MVE
  * float follows FPSCR like the scalar FPU (round to nearest even out of reset). */
+/* Adds q0's four lanes to acc one by one (the reference's order of float sums), then loops. */
+#define EF_MVE_ACC_Q0_LOOP                  \
+    "vadd.f32 %[acc], %[acc], s0\n\t"       \
+    "vadd.f32 %[acc], %[acc], s1\n\t"       \
+    "vadd.f32 %[acc], %[acc], s2\n\t"       \
+    "vadd.f32 %[acc], %[acc], s3\n\t"       \
+    "subs %[n], %[n], #1\n\t"               \
+    "bne 1b"
+
 float ef_mve_ln_dq(const int8_t *x, int32_t n4, int32_t zp, float xs, float *v, float acc)
 {
     __asm__ volatile(
@@ -294,12 +303,7 @@ float ef_mve_ln_dq(const int8_t *x, int32_t n4, int32_t zp, float xs, float *v, 
         "vcvt.f32.s32 q0, q0\n\t"
         "vmul.f32 q0, q0, %[xs]\n\t"
         "vstrw.32 q0, [%[v]], #16\n\t"
-        "vadd.f32 %[acc], %[acc], s0\n\t"
-        "vadd.f32 %[acc], %[acc], s1\n\t"
-        "vadd.f32 %[acc], %[acc], s2\n\t"
-        "vadd.f32 %[acc], %[acc], s3\n\t"
-        "subs %[n], %[n], #1\n\t"
-        "bne 1b"
+        EF_MVE_ACC_Q0_LOOP
         : [x] "+l"(x), [v] "+r"(v), [n] "+r"(n4), [acc] "+t"(acc)
         : [zp] "r"(zp), [xs] "r"(xs)
         : "q0", "s0", "s1", "s2", "s3", "cc", "memory");
@@ -313,12 +317,7 @@ float ef_mve_ln_var(const float *v, int32_t n4, float mean, float acc)
         "vldrw.32 q0, [%[v]], #16\n\t"
         "vsub.f32 q0, q0, %[m]\n\t"
         "vmul.f32 q0, q0, q0\n\t"
-        "vadd.f32 %[acc], %[acc], s0\n\t"
-        "vadd.f32 %[acc], %[acc], s1\n\t"
-        "vadd.f32 %[acc], %[acc], s2\n\t"
-        "vadd.f32 %[acc], %[acc], s3\n\t"
-        "subs %[n], %[n], #1\n\t"
-        "bne 1b"
+        EF_MVE_ACC_Q0_LOOP
         : [v] "+r"(v), [n] "+r"(n4), [acc] "+t"(acc)
         : [m] "r"(mean)
         : "q0", "s0", "s1", "s2", "s3", "cc", "memory");
