@@ -100,8 +100,15 @@ def _compile_one(cc: str, flags: list[str], src: Path, obj_dir: Path, use_cache:
     return obj, r.stderr, 0
 
 
+_OURS = re.compile(r"[0-9a-f]{2}/[0-9a-f]{64}\.o")
+
+
 def _prune() -> None:
-    objs = sorted(cache_dir().glob("*/*.o"), key=lambda p: p.stat().st_mtime)
+    """Only files named as this cache names them: $EDGEFORMER_CACHE may be a folder the user
+    shares with other things."""
+    root = cache_dir()
+    objs = sorted((p for p in root.glob("??/*.o") if _OURS.fullmatch(p.relative_to(root).as_posix())),
+                  key=lambda p: p.stat().st_mtime)
     if len(objs) > PRUNE_AT:
         for p in objs[: len(objs) // 2]:
             p.unlink(missing_ok=True)

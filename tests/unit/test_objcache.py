@@ -83,3 +83,19 @@ def test_opting_out_leaves_no_objects(project, monkeypatch):
     monkeypatch.setenv("EDGEFORMER_OBJCACHE", "0")
     assert _run(src, inc, exe) == "42"
     assert _objects() == []
+
+
+def test_pruning_removes_only_our_objects(project, monkeypatch):
+    import edgeformer.runtime.objcache as oc
+    src, inc, exe = project
+    (src / "other.c").write_text("int other(void) { return 1; }\n")
+    assert compile_and_link("cc", [src / "main.c", src / "other.c"], exe, [*FLAGS, f"-I{inc}"]).returncode == 0
+    ours = _objects()
+    assert len(ours) == 2
+    foreign = cache_dir() / "ab" / "user.o"
+    foreign.parent.mkdir(exist_ok=True)
+    foreign.write_bytes(b"not ours")
+    monkeypatch.setattr(oc, "PRUNE_AT", 0)
+    oc._prune()   # the older half of ours goes; a file not named as ours never does
+    assert foreign.read_bytes() == b"not ours"
+    assert len([p for p in _objects() if p != foreign]) == 1
