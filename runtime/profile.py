@@ -197,8 +197,4 @@ def profile_qemu(art, board: Board, build: dict[str, Any], timeout: float = 300.
     res = run_qemu(Path(build["elf"]), board.simulator, data, timeout)
     ipt = instructions_per_tick(board.target.qemu_cpu_hz)
     rep = build_profile(board, build, a.plan, parse_profile(res.profile), ipt, "qemu", steps, state)
-    from edgeformer.export.spike_rates import spike_layers, spike_rates
-    if spike_layers(a.reference):   # spiking models: how often each spike-fed layer's inputs fired
-        layers, _, src = spike_rates(a.path, 20)
-        rep["spike_rates"] = {"from": src, "layers": [{k: x[k] for k in ("layer", "k", "n", "rate")} for x in layers]}
     return rep
