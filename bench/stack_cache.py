@@ -12,6 +12,7 @@ build), then the same build again (same ELF: the figure is reused), and the stac
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
 import tempfile
 import time
@@ -50,7 +51,11 @@ def main() -> int:
     ap.add_argument("--art", action="append", type=Path, help="an existing artifact (no export)")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="edgeformer-bench-stack-") as tmp:
-        arts = list(args.art or [])
+        # a user's artifact is measured on a copy: the bench deletes and rewrites build records
+        arts = []
+        for a in args.art or []:
+            arts.append(Path(tmp) / f"copy-{len(arts)}-{a.name}")
+            shutil.copytree(a, arts[-1], ignore=shutil.ignore_patterns("build"))
         if not arts:
             from edgeformer.export.pipeline import export_artifact, resolve_source
             for preset in args.presets.split(","):

@@ -1,6 +1,8 @@
 """Regenerate expected.py from a fresh export of every selected case:
 
-    .venv/bin/python -m tests.conformance.pin > tests/conformance/expected.py
+    .venv/bin/python -m tests.conformance.pin > /tmp/expected.py && mv /tmp/expected.py tests/conformance/expected.py
+
+(Not straight into expected.py: the shell would empty it before cases.py imports it.)
 
 Every case that exports is pinned as passing (the suite then runs it, and a wrong result
 fails it); every UserError is a skip, any other export error a known failure, each with the
