@@ -99,11 +99,10 @@ def _print_profile(art, prof) -> None:
     total = prof[f"{unit}_total"]
     per = " per step" if prof.get("per") == "step" else ""
     top = sorted(prof["layer_groups"], key=lambda g: -g[unit])
-    rows = []
-    for g in top[:TOP_LAYERS]:
-        rows.append([g["name"], g[unit], f"{100 * g[unit] / total:.1f}%"])
-        for p in g.get("parts", []):   # a fused row loop: the user's own graph parts inside it
-            rows.append([f"  {p['name']} ({p['role']})", p.get(unit, 0), f"{100 * p.get(unit, 0) / total:.1f}%"])
+    from edgeformer.runtime.profile import profile_rows
+    # the top groups, each with its fused row loop's parts (the user's own graph parts) beneath
+    table = profile_rows({**prof, "layer_groups": top[:TOP_LAYERS]})
+    rows = [["  " * depth + label, n, f"{100 * n / total:.1f}%"] for label, n, depth, _ in table]
     if len(top) > TOP_LAYERS:
         rest = sum(g[unit] for g in top[TOP_LAYERS:])
         rows.append([f"other ({len(top) - TOP_LAYERS} layers)", rest, f"{100 * rest / total:.1f}%"])

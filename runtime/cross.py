@@ -22,6 +22,7 @@ import numpy as np
 
 from edgeformer.errors import DoesNotFit, EdgeformerError, UserError
 from edgeformer.fsio import write_json, write_text
+from edgeformer.export.emit.clib import file_sha256
 from edgeformer.runtime.artifact import Artifact, open_artifact
 from edgeformer.runtime.boards import SIM_UART, Board, Uart
 from edgeformer.runtime.objcache import compile_and_link
@@ -145,11 +146,6 @@ def _stack_high_water(elf: Path, digest: str, board: Board, art: Artifact, image
             return {"bytes": int(rec["stack_bytes"]), "measured": True,
                     "source": rec.get("stack_source", "") + " (the sim image of the same code)"}
     return {"bytes": STACK_BYTES, "measured": False, "source": "reserve (not measured)"}
-
-
-def _sha256(path: Path) -> str:
-    import hashlib
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def _read_record(path: Path) -> dict[str, Any]:
@@ -276,7 +272,7 @@ def build_firmware(art: Artifact | Path, board: Board, image: str = "sim", log=l
             raise EdgeformerError(f"ef_arena in the ELF is {sizes['arena_bytes']} bytes, plan.json says "
                                   f"{plan['arena_bytes']}: re-export {art}")
         warnings = [ln for ln in r.stderr.splitlines() if "warning:" in ln]
-        digest = _sha256(tmp / "firmware.elf")
+        digest = file_sha256(tmp / "firmware.elf")
         stack = _stack_high_water(tmp / "firmware.elf", digest, board, opened, image, io, dest, log)
         sizes.update(ram_figure(sizes, stack))
         record = {**sizes, "elf": str(dest / "firmware.elf"), "board": board.name, "core": board.core,

@@ -17,11 +17,11 @@ from __future__ import annotations
 import numpy as np
 
 from edgeformer.export.ir import RESHAPE_LIKE, Graph, Node
+from edgeformer.export.kernel_limits import SPIKE_KMAX as KMAX  # int16 lanes hold any sum of KMAX int8 weights
 from edgeformer.export.macs import node_macs
 from edgeformer.export.passes.qdq_util import qparams
 
 SPIKE_OPS = ("ef.QGemm", "ef.QMatMul")
-KMAX = 256          # EF_SPIKE_KMAX (ef_spike.h): int16 lanes hold any sum of 256 int8 weights
 MAX_LEVELS = 2
 MOVES = RESHAPE_LIKE + ("Slice", "Concat", "Transpose", "Gather")
 

@@ -1,11 +1,11 @@
 """boards / build / run / profile / flash through the real CLI, firmware in QEMU."""
 import json
 import re
-import shutil
 import subprocess
 
 import pytest
 
+from edgeformer.runtime.host import find_cc
 from edgeformer.runtime.qemu import FirmwareError, run_qemu
 from tests.conftest import board_toml, run_cli, run_json
 
@@ -156,7 +156,7 @@ def test_reference_on_cuda(digits, engine):
 
 
 def test_markers_compile_away_without_the_profiling_header(digits, tmp_path):
-    cc = shutil.which("cc") or shutil.which("gcc")
+    cc = find_cc()
     src = (digits / "c" / "model.c").read_text()
     assert "EF_PROFILE_PART(" in src and "EF_PROFILE_LOOP(" in src
     bare = re.sub(r"^\s*EF_PROFILE_(PART|LOOP)\(.*\);.*\n", "", src, flags=re.M)

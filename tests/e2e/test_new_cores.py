@@ -1,6 +1,7 @@
 """Issue 17's cores through the real CLI: one small int8 model (vit-digits) built, run against
-onnxruntime and profiled on the Cortex-M55 (mps3-an547), M33 (mps2-an505) and M0 (microbit)
-stand-ins, and the RP2040 image on the M0 stand-in with its own memory sizes. The same model
+onnxruntime on the Cortex-M55 (mps3-an547), M33 (mps2-an505) and M0 (microbit) stand-ins,
+profiled on the M55 and M33 (the M0 profile is in bench/latency.py), and the RP2040 image
+on the M0 stand-in with its own memory sizes. The same model
 exported for a named core's weight layouts (ops_qlinear.core_features: int8 rows on Helium,
 weights + 128 on Armv6-M) runs bit-exact on that core's stand-in."""
 import pytest

@@ -14,7 +14,7 @@ pytest.importorskip("tvm")
 from edgeformer.export.onnx_check import session  # noqa: E402
 from edgeformer.export.memory import check_plan  # noqa: E402
 from edgeformer.export.tvm_backend import emit_tvm_c, relax_static_plan  # noqa: E402
-from edgeformer.runtime.host import build_host, run_host  # noqa: E402
+from edgeformer.runtime.host import build_host, find_cc, run_host  # noqa: E402
 
 RNG_SEED = 7
 
@@ -111,7 +111,6 @@ def test_relax_static_plan_reads_storage_pools(tmp_path):
 def test_name_prefixes_every_symbol_so_two_models_link_into_one_program(tmp_path):
     """export --backend tvm --name: NAME_run, NAME_* macros, NAME_ARENA_SECTION, and prefixed
     kernels, allocator and weights, so two TVM models link together and both compute right."""
-    import shutil
     import subprocess
 
     a, b = mlp_softmax(tmp_path / "a.onnx"), two_outputs(tmp_path / "b.onnx")
@@ -136,7 +135,7 @@ def test_name_prefixes_every_symbol_so_two_models_link_into_one_program(tmp_path
                           for f in ("model.c", "weights.c", "ef_tvm_kernels.c")]
     section = "-DKWS_ARENA_SECTION=__attribute__((section(\".kws_arena\")))"
     exe = tmp_path / "two"
-    cc = shutil.which("cc") or shutil.which("gcc")
+    cc = find_cc()
     subprocess.run([cc, "-O1", "-std=c99", section, *srcs, "-lm", "-o", str(exe)], check=True)
     assert ".kws_arena" in subprocess.run(["objdump", "-h", str(exe)], capture_output=True, text=True).stdout
     got = np.array(subprocess.run([str(exe)], capture_output=True, text=True, check=True).stdout.split(), np.float32)
