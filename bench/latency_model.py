@@ -15,7 +15,7 @@ from pathlib import Path
 
 def main() -> None:
     from edgeformer.export.load import load_onnx
-    from edgeformer.export.passes import LOWERING, MEMORY, run
+    from edgeformer.export.passes import PIPELINE, run
     from edgeformer.export.pipeline import export_artifact, resolve_source
     from edgeformer.nas.latency import calibrate, graph_features, stand_in
     from edgeformer.nas.memory import runtime_kind
@@ -33,7 +33,7 @@ def main() -> None:
         for name in a.presets.split(","):
             art = Path(tmp) / name
             export_artifact(art, resolve_source(None, name, None), log=lambda m: None)
-            feats = graph_features(run(run(load_onnx(art / "model.int8.onnx"), LOWERING), MEMORY))
+            feats = graph_features(run(load_onnx(art / "model.int8.onnx"), PIPELINE))
             kind = runtime_kind(PRESETS[name])
             for core in a.cores.split(","):
                 board = stand_in(core)

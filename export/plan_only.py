@@ -37,7 +37,7 @@ Feed = dict[str, np.ndarray]
 class Lowered:
     """A reference model after the passes, and its arena plan."""
 
-    graph: Graph            # after LOWERING + MEMORY: what the C runs
+    graph: Graph            # after LOWERING + LOWERED (= PIPELINE): what the C runs
     unfused: Graph          # after LOWERING only: the baseline plan.json measures
     plan: dict[str, Any]    # plan.json's content
     buffers: list[BufferReq]
@@ -47,18 +47,18 @@ class Lowered:
 
 
 def lower_and_plan(reference: Any, io_dtype: str = "float32", prefix: str = "ef_model") -> Lowered:
-    """Reference ONNX (path or ModelProto) -> IR -> LOWERING + MEMORY -> make_plan (memory.plan_graph).
+    """Reference ONNX (path or ModelProto) -> IR -> PIPELINE -> make_plan (memory.plan_graph).
     `io_dtype` int8/uint8: the edge Q/DQ fold into the caller's data (passes/io_dtype.py).
     `prefix`: the C prefix of the weights.c arrays in the emission (the writer's
     c_names(...).weights), so the exporter writes this emission instead of emitting again."""
     from edgeformer.export.load import load_onnx
-    from edgeformer.export.passes import LOWERING, MEMORY, run
+    from edgeformer.export.passes import LOWERED, LOWERING, run
     from edgeformer.export.plan import make_plan
 
     t0 = time.perf_counter()
     loaded = load_onnx(reference)
     unfused = run(loaded.replace(meta={**loaded.meta, "io_dtype": io_dtype}), LOWERING)
-    graph = run(unfused, MEMORY)
+    graph = run(unfused, LOWERED)
     t1 = time.perf_counter()
     plan, bufs, placed, emission = make_plan(unfused, graph, prefix)
     return Lowered(graph, unfused, plan, bufs, placed, emission,

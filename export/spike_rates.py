@@ -16,8 +16,8 @@ import numpy as np
 def spike_layers(reference: Path) -> list[dict]:
     """The event-driven layers of an int8 model: name, input tensor, silent level, k, n."""
     from edgeformer.export.load import load_onnx
-    from edgeformer.export.passes import LOWERING, MEMORY, run
-    g = run(load_onnx(reference), LOWERING + MEMORY)   # the export's own passes: what the C runs
+    from edgeformer.export.passes import PIPELINE, run
+    g = run(load_onnx(reference), PIPELINE)   # the export's own passes: what the C runs
     # A copy dup_tokenwise made ("#d1") holds the values of the tensor onnxruntime names.
     return [{"layer": n.name, "input": n.inputs[0].split("#d")[0], "silent": int(n.attrs["x_lo"]),
              "k": int(n.attrs["k"]), "n": int(g.tensors[n.inputs[1]].shape[0])}

@@ -3,8 +3,10 @@
 LOWERING passes change representation only (the memory baseline is measured after them:
 `unfused_liveness_bound_bytes`). MEMORY: pure rewrites (split_matmul, fuse_bias_add), then
 save_memory, the one step that asks the planner which memory-saving rewrites
-(dup_tokenwise, row_loops and their merges) to keep. SPIKING (LIF neurons fused, spike-fed
-fully connected layers made event-driven) is not in PIPELINE yet.
+(dup_tokenwise, row_loops and their merges) to keep. SPIKING: LIF neurons fused, spike-fed
+fully connected layers made event-driven (a no-op on a model without spikes). LOWERED =
+MEMORY + SPIKING is what runs on the lowered graph: export.plan_only.lower_and_plan (the
+export and the search's memory model), the latency model's calibration and spike_rates.
 """
 from __future__ import annotations
 
@@ -35,13 +37,12 @@ LOWERING: tuple[Pass, ...] = (io_dtype, fold_qdq, int8_moves, int8_lut, int8_bin
 # fuse_bias_add runs after split_matmul, which cuts the bias constant (still a QAdd operand
 # then) with the matmul's columns; it would not cut a fused node's fourth input.
 MEMORY: tuple[Pass, ...] = (split_matmul, fuse_bias_add, save_memory)
-# Spiking passes, NOT in PIPELINE yet: they are decided from graph structure (never from
-# calibrated ranges) and belong after the row loops, so nodes a row loop took keep their
-# per-token fusion; bench/spiking.py appends them. Enabling them means lower_and_plan, the
-# latency model's calibration (nas/latency.profile_sample) and spike_rates all lowering with
-# them at once; that has not been done.
+# Spiking passes last: decided from graph structure (never from calibrated ranges), so the
+# search's memory model and the export agree; after the row loops, so nodes a row loop took
+# keep their per-token fusion (the plan never grows for them).
 SPIKING: tuple[Pass, ...] = (lif_fuse, spike_fc)
-PIPELINE: tuple[Pass, ...] = LOWERING + MEMORY
+LOWERED: tuple[Pass, ...] = MEMORY + SPIKING
+PIPELINE: tuple[Pass, ...] = LOWERING + LOWERED
 
 
 def run(graph: Graph, passes: tuple[Pass, ...]) -> Graph:
