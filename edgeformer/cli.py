@@ -74,9 +74,13 @@ def print_table(title: str, columns: list[str], rows: list[list]) -> None:
 def print_comparison(title: str, result: dict) -> None:
     """The verify/run table: our C output against the onnxruntime reference."""
     steps = result["max_abs_diff_steps"]
-    print_table(title, ["inputs", "top1_agreement", "max_abs_diff", "max_abs_diff_steps", "passed"],
-                [[result["inputs"], f"{result['top1_agreement']:.4f}", f"{result['max_abs_diff']:.3g}",
-                  "-" if steps is None else f"{steps:.2f}", "yes" if result["passed"] else "NO"]])
+    cols = ["inputs", "top1_agreement", "max_abs_diff", "max_abs_diff_steps", "passed"]
+    row = [result["inputs"], f"{result['top1_agreement']:.4f}", f"{result['max_abs_diff']:.3g}",
+           "-" if steps is None else f"{steps:.2f}", "yes" if result["passed"] else "NO"]
+    if "accuracy" in result:   # test-split labels: the C build's accuracy and onnxruntime's
+        cols += ["accuracy", "reference_accuracy"]
+        row += [f"{result['accuracy']:.4f}", f"{result['reference_accuracy']:.4f}"]
+    print_table(title, cols, [row])
 
 
 @click.group(cls=EdgeformerGroup, context_settings={"help_option_names": ["-h", "--help"]})

@@ -75,6 +75,15 @@ def sample_inputs(art, n: int, *rest) -> tuple[np.ndarray, str]:
     return rng.standard_normal((n, *steps, *shape[1:])).astype(np.float32), "random(seed=0)"
 
 
+def sample_labels(art: Artifact, n: int) -> np.ndarray | None:
+    """The test-split labels of `sample_inputs`' first N inputs, when those came from a labelled
+    dataset (a model exported from a run); None for seeded inputs and foreign models."""
+    if _foreign(art) or not art.meta.get("dataset"):
+        return None
+    from edgeformer.data import load_dataset
+    return np.asarray(load_dataset(art.meta["dataset"]).y_test[:n])
+
+
 def quantize_io(rec: dict | None, x: np.ndarray) -> np.ndarray:
     """A float input as the C API takes it under `export --io-dtype` (export.json's io_quant
     record): onnxruntime's QuantizeLinear (float32 x / scale, round half to even, + zero point,
@@ -172,6 +181,11 @@ def compare(art, run: Runner, n: int, *rest) -> dict[str, Any]:
     result: dict[str, Any] = {"inputs": int(len(x)), "input_source": provenance, "reference": art.meta["reference"],
                               "top1_agreement": top1, "max_abs_diff": diff}
     result.update(judge(art.int8, diff, top1, art.outputs[0].get("step_scale")))
+    labels = sample_labels(art, len(x))
+    if labels is not None and len(labels) == len(x):
+        # What a user asks of the firmware: its test accuracy, beside onnxruntime's on the same inputs.
+        result["accuracy"] = float(np.mean(last_g.argmax(-1) == labels))
+        result["reference_accuracy"] = float(np.mean(last_w.argmax(-1) == labels))
     return result
 
 
