@@ -116,13 +116,14 @@ int32_t ef_mve_dot_s16_s8(const int16_t *a16, const int8_t *b, int32_t sq, int32
     }
     return acc;
 }
-/* nb blocks of 4 outputs in one asm block (k % 8 == 0): per block the 4 rows of bᵀ
- * from b0 (b1..b3 = b0 + k, 2k, 3k; after the loop b3 has reached the next block's row 0),
- * a loop of 8 k (VLDRH of a16, four VLDRB.S16 + VMLADAVA.S16: 9 instructions and LE per 32
- * MACs), then the requantisation as one vector: + corr (q7), VMULH by mult (q4: SMMUL),
- * + h (q5), then VQSHL by 24 - s (q6) and VSHR #24: floor(v / 2^s) saturated to int8 in two
- * instructions (v << (24 - s) saturates exactly when v >> s leaves int8; a negative count
- * shifts right). 22 instructions per block besides the loop. */
+/* nb blocks of 4 outputs of the int16 path (a - a_zp spans more than 256 values) in one asm
+ * block (k % 8 == 0): per block the 4 rows of bᵀ from b0 (b1..b3 = b0 + k, 2k, 3k; after the
+ * loop b3 has reached the next block's row 0), a loop of 8 k (VLDRH of a16, four VLDRB.S16 +
+ * VMLADAVA.S16: 9 instructions and LE per 32 MACs), then the requantisation as one vector:
+ * + corr (q7), VMULH by mult (q4: SMMUL), + h (q5), then VQSHL by 24 - s (q6) and VSHR #24:
+ * floor(v / 2^s) saturated to int8 in two instructions (v << (24 - s) saturates exactly when
+ * v >> s leaves int8; a negative count shifts right). 22 instructions per block besides the
+ * loop. */
 static void ef_mve_aa_blocks(const int16_t *a16, const int8_t *b0, int32_t k, int32_t nb, int8_t *y,
                              int32x4_t corr, int32x4_t mult, int32x4_t h, int32x4_t sh)
 {
@@ -172,19 +173,178 @@ static void ef_mve_aa_blocks(const int16_t *a16, const int8_t *b0, int32_t k, in
         : "q0", "q1", "q2", "q3", "lr", "cc", "memory");
 }
 
-/* 4 outputs per pass (ef_mve_aa_blocks), the last n % 4 one by one. */
-void ef_mve_aa_row_t(const int16_t *a16, const int8_t *bt, int32_t k, int32_t n, int32_t corr,
-                     int32_t mult, int32_t h, int32_t s, int8_t *y)
+/* The requantisation of 4 sums r0, r2, r4, r6 as one vector (q3), as ef_mve_aa_blocks's:
+ * + corr (q7), VMULH by mult (q4), + h (q5), VQSHL by 24 - s (q6), VSHR #24, 4 bytes out. */
+#define EF_MVE_AA_EPI                 \
+    "vmov.32 q3[0], r0\n\t"           \
+    "vmov.32 q3[1], r2\n\t"           \
+    "vmov.32 q3[2], r4\n\t"           \
+    "vmov.32 q3[3], r6\n\t"           \
+    "vadd.i32 q3, q3, q7\n\t"         \
+    "vmulh.s32 q3, q3, q4\n\t"        \
+    "vadd.i32 q3, q3, q5\n\t"         \
+    "vqshl.s32 q3, q3, q6\n\t"        \
+    "vshr.s32 q3, q3, #24\n\t"        \
+    "vstrb.32 q3, [%[yp]], #4\n\t"
+
+/* One output's sum of the 8-bit path (r<n> += u . b[0..16)): VLDRB of b's 16 bytes, then
+ * VMLADAV(A).S8 on u (q0); the unsigned form flips b's sign bits first (VEOR with q2 =
+ * 0x80 each: b + 128 as uint8) for VMLADAV(A).U8. */
+#define EF_MVE_AA_S8(op, r, bp) "vldrb.u8 q1, [%[" bp "]], #16\n\t" op ".s8 " r ", q0, q1\n\t"
+#define EF_MVE_AA_U8(op, r, bp)                \
+    "vldrb.u8 q1, [%[" bp "]], #16\n\t"        \
+    "veor q1, q1, q2\n\t" op ".u8 " r ", q0, q1\n\t"
+
+/* k == 16, the 8-bit path: u's 16 bytes stay in q0 and the 4 rows of a block follow each
+ * other, so a block is 4 x (VLDRB, [VEOR,] VMLADAV), EF_MVE_AA_EPI and LE: 19 instructions
+ * for 4 outputs (23 unsigned). */
+#define EF_MVE_AA16_FN(name, STEP)                                                            \
+    static void name(const int8_t *u, const int8_t *b, int32_t nb, int8_t *y, int32x4_t corr,  \
+                     int32x4_t mult, int32x4_t h, int32x4_t sh)                               \
+    {                                                                                         \
+        register int32x4_t q4 __asm__("q4") = mult, q5 __asm__("q5") = h,                     \
+                           q6 __asm__("q6") = sh, q7 __asm__("q7") = corr;                    \
+        __asm__ volatile(                                                                     \
+            "vldrb.u8 q0, [%[u]]\n\t"                                                         \
+            "vmov.i8 q2, #0x80\n\t"                                                           \
+            "dls lr, %[nb]\n"                                                                 \
+            "1:\n\t"                                                                          \
+            STEP("vmladav", "r0", "b") STEP("vmladav", "r2", "b")                             \
+            STEP("vmladav", "r4", "b") STEP("vmladav", "r6", "b")                             \
+            EF_MVE_AA_EPI                                                                     \
+            "le lr, 1b"                                                                       \
+            : [b] "+r"(b), [yp] "+r"(y)                                                       \
+            : [u] "r"(u), [nb] "r"(nb), "w"(q4), "w"(q5), "w"(q6), "w"(q7)                    \
+            : "r0", "r2", "r4", "r6", "q0", "q1", "q2", "q3", "lr", "memory");                 \
+    }
+EF_MVE_AA16_FN(ef_mve_aa16_s8, EF_MVE_AA_S8)
+EF_MVE_AA16_FN(ef_mve_aa16_u8, EF_MVE_AA_U8)
+
+/* Any k, the 8-bit path: per block the 4 rows b0..b3 = bs + 0, k, 2k, 3k, a tail-predicated
+ * loop of 16 k (DLSTP.8: the last pass loads only the lanes below k) of VLDRB of u and 4 x
+ * (VLDRB, [VEOR,] VMLADAVA): 10 instructions with LETP per 64 MACs (14 unsigned); then
+ * the next block's bs = b3 + kadj (kadj = k - 16 ceil(k / 16)) and EF_MVE_AA_EPI. */
+#define EF_MVE_AAK_FN(name, STEP)                                                             \
+    static void name(const int8_t *u, const int8_t *b0, int32_t k, int32_t nb, int8_t *y,      \
+                     int32x4_t corr, int32x4_t mult, int32x4_t h, int32x4_t sh)               \
+    {                                                                                         \
+        register int32x4_t q4 __asm__("q4") = mult, q5 __asm__("q5") = h,                     \
+                           q6 __asm__("q6") = sh, q7 __asm__("q7") = corr;                    \
+        const int32_t kadj = k - (k + 15) / 16 * 16;                                          \
+        const int8_t *ap, *b1, *b2, *b3;                                                      \
+        __asm__ volatile(                                                                     \
+            "vmov.i8 q2, #0x80\n"                                                             \
+            "1:\n\t"                                                                          \
+            "movs r0, #0\n\t"                                                                 \
+            "movs r2, #0\n\t"                                                                 \
+            "movs r4, #0\n\t"                                                                 \
+            "movs r6, #0\n\t"                                                                 \
+            "ldr %[ap], %[u]\n\t"                                                             \
+            "add %[b1], %[b0], %[k]\n\t"                                                      \
+            "add %[b2], %[b1], %[k]\n\t"                                                      \
+            "add %[b3], %[b2], %[k]\n\t"                                                      \
+            "dlstp.8 lr, %[k]\n"                                                              \
+            "2:\n\t"                                                                          \
+            "vldrb.u8 q0, [%[ap]], #16\n\t"                                                   \
+            STEP("vmladava", "r0", "b0") STEP("vmladava", "r2", "b1")                         \
+            STEP("vmladava", "r4", "b2") STEP("vmladava", "r6", "b3")                         \
+            "letp lr, 2b\n\t"                                                                 \
+            "ldr %[ap], %[kadj]\n\t"                                                          \
+            "add %[b0], %[b3], %[ap]\n\t"                                                     \
+            EF_MVE_AA_EPI                                                                     \
+            "subs %[nb], %[nb], #1\n\t"                                                       \
+            "bne 1b"                                                                          \
+            : [b0] "+r"(b0), [yp] "+r"(y), [nb] "+r"(nb), [ap] "=&r"(ap), [b1] "=&r"(b1),     \
+              [b2] "=&r"(b2), [b3] "=&r"(b3)                                                  \
+            : [u] "m"(u), [kadj] "m"(kadj), [k] "r"(k), "w"(q4), "w"(q5), "w"(q6), "w"(q7)    \
+            : "r0", "r2", "r4", "r6", "q0", "q1", "q2", "q3", "lr", "cc", "memory");           \
+    }
+EF_MVE_AAK_FN(ef_mve_aak_s8, EF_MVE_AA_S8)
+EF_MVE_AAK_FN(ef_mve_aak_u8, EF_MVE_AA_U8)
+
+/* sum_q u[q] * b[q] for q < k, u and b int8 (uns: u as uint8, b + 128 as uint8). */
+static int32_t ef_mve_dot8(const int8_t *u, const int8_t *b, int32_t k, int uns)
 {
-    int32_t j = n & ~3;
-    if (j > 0)
-        ef_mve_aa_blocks(a16, bt, k, n >> 2, y, vdupq_n_s32(corr), vdupq_n_s32(mult), vdupq_n_s32(h),
-                         vdupq_n_s32(24 - s));
-    bt += (size_t)j * k, y += j;
-    for (; j < n; ++j, bt += k) {
-        const int64_t prod = (int64_t)ef_mve_dot_s16_s8(a16, bt, 1, k, corr) * mult;
+    const uint8x16_t flip = vdupq_n_u8(0x80);
+    int32_t q, acc = 0;
+    for (q = 0; q < k; q += 16) {
+        const mve_pred16_t t = vctp8q((uint32_t)(k - q));
+        const uint8x16_t bv = vldrbq_z_u8((const uint8_t *)b + q, t);
+        if (uns)
+            acc = (int32_t)vmladavaq_p_u8((uint32_t)acc, vldrbq_z_u8((const uint8_t *)u + q, t), veorq_u8(bv, flip), t);
+        else
+            acc = vmladavaq_p_s8(acc, vldrbq_z_s8(u + q, t), vreinterpretq_s8_u8(bv), t);
+    }
+    return acc;
+}
+
+/* One row of a @ bᵀ: acc_j = sum_q (a[q] - azp) (bt[j][q] - bzp) = corr + u . bt[j] with
+ * u = a - azp, in the narrowest form its values allow (one pass of VMINV/VMAXV over a):
+ * int8 (VMLADAV.S8, corr = -bzp sum u: always so when azp == 0, u is then a itself), else
+ * uint8 when 0 <= u <= 255 (a softmax's output, azp = -128: VMLADAV.U8 on b + 128, corr =
+ * -(128 + bzp) sum u), else int16 (ef_mve_aa_blocks). Each form's sums are the reference's
+ * integers (mod 2^32, as the reference's own int32 sums). */
+void ef_mve_aa_row_t(const int8_t *a, const int8_t *bt, int32_t k, int32_t n, int32_t azp, int32_t bzp,
+                     int32_t mult, int32_t h, int32_t s, int16_t *scratch, int8_t *y)
+{
+    const int32_t nb = n >> 2;
+    int8_t *u8 = (int8_t *)scratch;
+    const int8_t *u = a;
+    int32_t j = n & ~3, lo = -128, hi = 127, q, sum = 0, corr, uns = 0;
+    if (azp != 0) {
+        int8_t mn = 127, mx = -128;
+        for (q = 0; q < k; q += 16) {
+            const mve_pred16_t t = vctp8q((uint32_t)(k - q));
+            const int8x16_t v = vldrbq_z_s8(a + q, t);
+            mn = vminvq_p_s8(mn, v, t), mx = vmaxvq_p_s8(mx, v, t);
+        }
+        lo = mn - azp, hi = mx - azp;
+    }
+    uns = lo < -128 || hi > 127;
+    if (uns && (lo < 0 || hi > 255)) {   /* int16 */
+        corr = -bzp * ef_mve_widen_zp(a, k, azp, scratch);
+        j = 0;
+        if (!(k & 7)) {
+            if (nb > 0)
+                ef_mve_aa_blocks(scratch, bt, k, nb, y, vdupq_n_s32(corr), vdupq_n_s32(mult), vdupq_n_s32(h),
+                                 vdupq_n_s32(24 - s));
+            j = n & ~3;
+        }
+        for (; j < n; ++j) {
+            const int64_t prod = (int64_t)ef_mve_dot_s16_s8(scratch, bt + (size_t)j * k, 1, k, corr) * mult;
+            const int32_t t = (h + (int32_t)(prod >> 32)) >> s;
+            y[j] = (int8_t)(t < -128 ? -128 : t > 127 ? 127 : t);
+        }
+        return;
+    }
+    if (azp != 0 || uns) {   /* u = a - azp as bytes (mod 256), and its sum */
+        const int8x16_t z = vdupq_n_s8((int8_t)azp);
+        for (q = 0; q < k; q += 16) {
+            const mve_pred16_t t = vctp8q((uint32_t)(k - q));
+            const int8x16_t v = vsubq_x_s8(vldrbq_z_s8(a + q, t), z, t);
+            vstrbq_p_s8(u8 + q, v, t);
+            sum = uns ? (int32_t)vaddvaq_p_u8((uint32_t)sum, vreinterpretq_u8_s8(v), t) : vaddvaq_p_s8(sum, v, t);
+        }
+        u = u8;
+    } else {
+        for (q = 0; q < k; q += 16) {
+            const mve_pred16_t t = vctp8q((uint32_t)(k - q));
+            sum = vaddvaq_p_s8(sum, vldrbq_z_s8(a + q, t), t);
+        }
+    }
+    corr = -(bzp + (uns ? 128 : 0)) * sum;
+    if (nb > 0) {
+        const int32x4_t vc = vdupq_n_s32(corr), vm = vdupq_n_s32(mult), vh = vdupq_n_s32(h),
+                        vs = vdupq_n_s32(24 - s);
+        if (k == 16)
+            (uns ? ef_mve_aa16_u8 : ef_mve_aa16_s8)(u, bt, nb, y, vc, vm, vh, vs);
+        else
+            (uns ? ef_mve_aak_u8 : ef_mve_aak_s8)(u, bt, k, nb, y, vc, vm, vh, vs);
+    }
+    for (; j < n; ++j) {
+        const int64_t prod = (int64_t)(corr + ef_mve_dot8(u, bt + (size_t)j * k, k, uns)) * mult;
         const int32_t t = (h + (int32_t)(prod >> 32)) >> s;
-        *y++ = (int8_t)(t < -128 ? -128 : t > 127 ? 127 : t);
+        y[j] = (int8_t)(t < -128 ? -128 : t > 127 ? 127 : t);
     }
 }
 

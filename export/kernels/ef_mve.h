@@ -28,9 +28,10 @@ int32_t ef_mve_dot_s16_s8(const int16_t *a16, const int8_t *b, int32_t sq, int32
 void ef_mve_fc_epi4(const int32_t *acc, const int32_t *rec, int8_t *y);
 
 /* One row of a @ bᵀ with the proved requantisation (ef_qmatmul_aa_params.h != 0): for j < n,
- * y[j] = ssat8((h + (acc_j * mult) >> 32) >> s), acc_j = corr + dot(a16, bt[j]); k % 8 == 0. */
-void ef_mve_aa_row_t(const int16_t *a16, const int8_t *bt, int32_t k, int32_t n, int32_t corr,
-                     int32_t mult, int32_t h, int32_t s, int8_t *y);
+ * y[j] = ssat8((h + (acc_j * mult) >> 32) >> s), acc_j = sum_q (a[q] - azp) * (bt[j][q] - bzp),
+ * any k; scratch: 2k bytes (a - azp as bytes or int16). */
+void ef_mve_aa_row_t(const int8_t *a, const int8_t *bt, int32_t k, int32_t n, int32_t azp, int32_t bzp,
+                     int32_t mult, int32_t h, int32_t s, int16_t *scratch, int8_t *y);
 
 /* ef_qfc_rows_s8's row (ef_qfc_rows.h): y[0..n) from x[0..k) and the stream ws. */
 void ef_mve_fc_rows(const int8_t *x, int32_t k, const int32_t *ws, int32_t n, int8_t *y);

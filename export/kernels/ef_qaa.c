@@ -327,11 +327,12 @@ static int ef_aa_mve(const ef_qmatmul_aa_params *p, const int8_t *a, const int8_
         const int8_t *pa = a + it.off[0], *pb = b + it.off[1];
         int8_t *py = y + (size_t)bi * m * n;
         for (i = 0; i < m; ++i, pa += k, py += n) {
-            const int32_t corr = -p->b_zp * ef_mve_widen_zp(pa, k, p->a_zp, a16);
-            if (p->trans_b && p->h && !(k & 7)) {
-                ef_mve_aa_row_t(a16, pb, k, n, corr, p->mult, p->h, s, py);
+            int32_t corr;
+            if (p->trans_b && p->h) {
+                ef_mve_aa_row_t(pa, pb, k, n, p->a_zp, p->b_zp, p->mult, p->h, s, a16, py);
                 continue;
             }
+            corr = -p->b_zp * ef_mve_widen_zp(pa, k, p->a_zp, a16);
             for (j = 0; j < n; ++j) py[j] = ef_aa_q(ef_mve_dot_s16_s8(a16, pb + (size_t)j * sj, sq, k, corr), p, s);
         }
         ef_iter_next(&it, p->batch_shape, p->a_stride, p->b_stride, NULL);

@@ -17,11 +17,11 @@ import pytest
 
 from tests.kernel_harness import i32, run_host_driver, run_target_driver
 from tests.unit.test_kernels_fast import (DRIVER, SEED, _aa_case, _cases, _check, _conv_case, _fc_epi_case,
-                                         _ln_case, _lut_case, _qbin_case, _softmax_case,
-                                         _stream)
+                                         _i32, _ln_case, _lut_case, _qbin_case, _softmax_case,
+                                         _stream, _tab)
 
 from edgeformer.export.emit.ops_qlinear import pack_fc, pack_rows, pack_v6m
-from edgeformer.export.emit.qepilogue import acc_bounds, pack_epilogue
+from edgeformer.export.emit.qepilogue import acc_bounds, pack_epilogue, requant_consts
 from edgeformer.export.passes.fold_qdq import quantize_multiplier
 
 EPI_CALL = "ef_qfc_epi_s8((void *)b[1], (void *)b[2], (void *)b[8], (void *)fast);"
@@ -68,6 +68,21 @@ def _conv_rows_case(rng, c_in, h, wd, c_out, kh, kw, stride, pad):
     return kind, bufs, nout, nscr
 
 
+def _aa_zp_case(rng, heads, m, k, n, a_zp, a_lo, a_hi):
+    """_aa_case's proved bᵀ product with a's zero point and range chosen, so that a - a_zp
+    takes each of ef_mve_aa_row_t's forms: int8 (a_zp 0, or a narrow a), uint8 (a softmax's
+    output, a_zp -128) or int16."""
+    a = rng.integers(a_lo, a_hi + 1, (heads, m, k), dtype=np.int8)
+    b = rng.integers(-128, 128, (heads, n, k), dtype=np.int8)
+    mult, shift = quantize_multiplier(float(rng.uniform(5, 150)) * 3 / (np.sqrt(k) * 128 * 128))
+    b_zp, y_zp = (int(v) for v in rng.integers(-128, 128, 2))
+    hs = requant_consts(mult, shift, y_zp, k * 255 * 255)
+    assert hs is not None
+    p = (_i32(m, k, n, 1) + _i32(*_tab([heads])) + _i32(*_tab([m * k])) + _i32(*_tab([k * n]))
+         + _i32(a_zp, b_zp, y_zp, mult, shift, 1, hs[0]))
+    return 3, [p, a.tobytes(), b.tobytes()], heads * m * n, 0
+
+
 def _v6m_cases() -> list[tuple[str, tuple]]:
     rng = np.random.default_rng(SEED + 6)
     return [(f"fc v6m m{m} k{k} n{n} add{int(add)}", _rows_case(rng, m, k, n, add, r, pack_v6m, 8))
@@ -93,6 +108,14 @@ def _helium_cases() -> list[tuple[str, tuple]]:
     # attention's act x act on bᵀ with the proved requantisation (ef_mve_aa_blocks: k % 8 == 0)
     for h, m, k, n in [(4, 1, 16, 64), (4, 1, 64, 16), (2, 3, 8, 4), (1, 2, 128, 9), (2, 1, 24, 7), (1, 1, 32, 3)]:
         c.append((f"aa trans_b proved h{h} m{m} k{k} n{n}", _aa_case(rng, h, m, k, n, trans_b=True, proved=True)))
+    # each form of a - a_zp (int8, uint8, int16) at k 16 (u held in q0), 64 and off the grid
+    for h, m, k, n, azp, lo, hi in [(4, 1, 16, 64, 0, -128, 127), (4, 1, 64, 16, -128, -128, 127),
+                                    (2, 2, 16, 7, -128, -128, 127), (1, 2, 24, 9, 0, -128, 127),
+                                    (2, 1, 40, 6, -128, -128, 127), (1, 3, 64, 8, 5, -100, 100),
+                                    (1, 1, 16, 12, 100, -28, 127), (2, 1, 16, 8, 3, -128, 127),
+                                    (1, 2, 33, 5, -7, -128, 127), (1, 1, 128, 20, -128, -128, -1)]:
+        c.append((f"aa trans_b zp{azp} a[{lo},{hi}] h{h} m{m} k{k} n{n}",
+                  _aa_zp_case(rng, h, m, k, n, azp, lo, hi)))
     for rows, row, pre in [(4, 64, 1.0), (2, 16, 1.0), (3, 20, 0.25), (2, 36, 2.0), (1, 8, 1.0)]:
         c.append((f"softmax {rows}x{row} pre{pre}", _softmax_case(rng, rows, row, pre)))
     for n in (64, 128, 7, 20):
