@@ -13,15 +13,25 @@ from pathlib import Path
 import numpy as np
 
 
+def _onnx_name(t: str) -> str:
+    """The tensor onnxruntime names: a copy dup_tokenwise made ("#d1") or a row loop's gathered
+    row ("#row") holds values of the tensor it comes from."""
+    return t.split("#d")[0].split("#row")[0]
+
+
 def spike_layers(reference: Path) -> list[dict]:
-    """The event-driven layers of an int8 model: name, input tensor, silent level, k, n."""
+    """The event-driven layers of an int8 model: name, input tensor, silent level, k, n, and
+    `loop`: the row loop it runs in (None at the top level)."""
     from edgeformer.export.load import load_onnx
     from edgeformer.export.passes import PIPELINE, run
     g = run(load_onnx(reference), PIPELINE)   # the export's own passes: what the C runs
-    # A copy dup_tokenwise made ("#d1") holds the values of the tensor onnxruntime names.
-    return [{"layer": n.name, "input": n.inputs[0].split("#d")[0], "silent": int(n.attrs["x_lo"]),
-             "k": int(n.attrs["k"]), "n": int(g.tensors[n.inputs[1]].shape[0])}
-            for n in g.nodes if n.op == "ef.SpikeFC"]
+    where = []   # (node, its row loop, its graph) in execution order
+    for n in g.nodes:
+        body = n.attrs["body"] if n.op == "ef.RowLoop" else None
+        where += [(b, n.name, body) for b in body.nodes] if body else [(n, None, g)]
+    return [{"layer": n.name, "input": _onnx_name(n.inputs[0]), "silent": int(n.attrs["x_lo"]),
+             "k": int(n.attrs["k"]), "n": int(gr.tensors[n.inputs[1]].shape[0]), "loop": loop}
+            for n, loop, gr in where if n.op == "ef.SpikeFC"]
 
 
 def spike_rates(art: Path, n_inputs: int = 20) -> tuple[list[dict], float | None, str]:

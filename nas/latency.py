@@ -3,7 +3,10 @@
 A lowered graph (what the memory model already builds for every candidate) is read as kernel
 calls; each call has features (one call; MACs and outputs of an int8 fc / conv or act x act
 matmul, the latter in three classes: fixed-k row loops, the two-output loop, the C loop;
-elements of a norm, softmax, LUT, int8 binary op, data move, (de)quantiser, float op by kind).
+elements of a norm, softmax, LUT, int8 binary op, data move, (de)quantiser, float op by kind;
+a fused LIF neuron's elements; an event-driven spike-fed fc's scanned inputs, dense MACs and
+outputs: its adds are the fired share of the MACs, so the fit prices them at the calibration
+models' spike rate).
 Instructions of a call = coefficients . features. The coefficients are fitted (non-negative
 least squares on relative errors) to the per-layer instruction counts of real QEMU profiles
 (-icount: exact counts) of a few calibration models of the same kind on the core's stand-in
@@ -42,12 +45,14 @@ ELEM_OPS = {"ef.QLayerNorm": "norm", "LayerNormalization": "norm", "BatchNormali
             # differ by 2x per element; anything else is "float"
             **{op: "fbin" for op in ("Add", "Sub", "Mul", "Div")},
             **{op: "fcmp" for op in ("Greater", "Less", "Equal", "GreaterOrEqual", "LessOrEqual", "Where")},
-            "Cast": "fcast",
+            "Cast": "fcast", "ef.LIF": "lif",
             **{op: "move" for op in ("Reshape", "Transpose", "Concat", "Slice", "Gather", "Squeeze", "Unsqueeze",
                                       "Flatten", "Identity", "Split", "Pad", "Expand", "Tile")}}
 FEATURES = ("calls", "fc_macs", "fc_out", "fcr_macs", "fcr_out", "aa_macs", "aa_out", "aap_macs", "aap_out",
             "aas_macs", "aas_out", "fmac_macs", "fmac_out", "norm", "softmax", "lut", "qbinary", "qbinary_ref",
-            "quant", "move", "fbin", "fcmp", "fcast", "float", "row_copy")
+            "quant", "move", "fbin", "fcmp", "fcast", "float", "row_copy", "lif", "spk_in", "spk_macs",
+            "spk_out")
+SPIKE_FC = "ef.SpikeFC"   # ef_spike_fc_s8 (export/passes/spike_fc.py): scan, add fired rows, requantise
 # Which kernel a node runs is read from its emitted record (export/emit/record.py), not
 # guessed again here: an int8 fc / conv whose reduction is longer than the packed kernels take
 # calls a row-major reference kernel ("fcr"), e.g. an LMU's [x, m] input of 128 + 4 x 64;
@@ -75,7 +80,11 @@ def node_features(graph: Graph, node: Node, rec: NodeRecord, times: int = 1) -> 
     f["calls"] += times
     out = _numel(graph, node.outputs)
     calls = rec.calls_of(node.name)
-    if node.op in MAC_OPS:
+    if node.op == SPIKE_FC:
+        f["spk_in"] += times * graph.tensors[node.inputs[0]].numel
+        f["spk_macs"] += times * node_macs(graph, node)
+        f["spk_out"] += times * out
+    elif node.op in MAC_OPS:
         k = MAC_OPS[node.op]
         if k == "aa":
             k = _aa_class(calls)

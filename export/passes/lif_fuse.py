@@ -10,7 +10,8 @@ and a stateless threshold (the spiking ViT's MLP) is Cast(Greater(DequantizeLine
 Each op is a pass over memory on the MCU: the glue cost the spiking LMUFormer 32k
 instructions per step, more than its matmuls. The pattern is decided from the graph's
 structure alone (never from calibrated ranges), so the search's memory model and the export
-agree. ef_lif_s8 computes the same float32 operations in the same order (bit-exact to
+agree. It runs after the memory step, at the top level and inside every row loop's body (a
+spiking ViT's MLP threshold is in its block's loop: passes/loop_bodies.py). ef_lif_s8 computes the same float32 operations in the same order (bit-exact to
 onnxruntime) and writes every form of the spike the graph asks for in one loop: the Cast's
 float, the int8 of a Quantize after it (directly or through a Reshape), and the float of a
 Dequantize of that int8 (each spike form is a function of one bit, computed here once).
@@ -21,6 +22,7 @@ from __future__ import annotations
 import numpy as np
 
 from edgeformer.export.ir import RESHAPE_LIKE, Graph, Node
+from edgeformer.export.passes.loop_bodies import in_row_loops
 from edgeformer.export.passes.qdq_util import qparams
 
 
@@ -179,6 +181,10 @@ def _copy_of(x: _Match, owner: _Match) -> bool:
 
 
 def lif_fuse(graph: Graph) -> Graph:
+    return in_row_loops(_fuse(graph), lambda body, loop: _fuse(body))
+
+
+def _fuse(graph: Graph) -> Graph:
     matches, taken, owner_of = [], set(), {}
     for n in graph.nodes:
         x = match_lif(graph, n)

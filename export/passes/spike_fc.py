@@ -10,15 +10,22 @@ carries what `state_out.K` held at the last step (zeros at reset). The rewrite k
 dense node's weights, bias, requantisation and zero points as they are; only the
 accumulation changes. The kernel stays exact for any input, a value that is neither level
 included (it takes a slower path), so a wrong guess here costs time, never a result.
+
+It runs at the top level and inside every row loop's body (passes/loop_bodies.py; the body's
+row inputs and whole inputs start with the levels the outer graph gives them): a spiking
+ViT's fc2 is in its block's loop. A node that fuse_bias_add gave the bias Add a 3-D MatMul
+leaves behind (attrs add_*) is split back into the event-driven matmul, writing the
+matmul's own int8 output, and that ef.QAdd (the same float32 math in its own kernel).
 Pure: Graph -> Graph.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from edgeformer.export.ir import RESHAPE_LIKE, Graph, Node
+from edgeformer.export.ir import RESHAPE_LIKE, Graph, Node, Tensor
 from edgeformer.export.kernel_limits import SPIKE_KMAX as KMAX  # int16 lanes hold any sum of KMAX int8 weights
 from edgeformer.export.macs import node_macs
+from edgeformer.export.passes.loop_bodies import in_row_loops
 from edgeformer.export.passes.qdq_util import qparams
 
 SPIKE_OPS = ("ef.QGemm", "ef.QMatMul")
@@ -89,15 +96,17 @@ def _sweep(g: Graph, state: dict[str, frozenset]) -> dict[str, frozenset]:
     return lv
 
 
-def levels(g: Graph) -> dict[str, frozenset]:
+def levels(g: Graph, known: dict[str, frozenset] | None = None) -> dict[str, frozenset]:
     """Tensor name -> the values it can take, for tensors with at most MAX_LEVELS of them.
     A state input starts as {0} (reset) and takes in what its state output can hold, until
-    nothing changes (a state whose values outgrow MAX_LEVELS is dropped: unknown)."""
+    nothing changes (a state whose values outgrow MAX_LEVELS is dropped: unknown). `known`:
+    levels of tensors made elsewhere (a row loop body's inputs, from the outer graph)."""
+    known = known or {}
     pairs = {i: "state_out." + i[len("state_in."):] for i in g.inputs
              if i.startswith("state_in.") and "state_out." + i[len("state_in."):] in g.outputs}
     state = {i: frozenset({0.0}) for i in pairs}
     for _ in range(2 * len(pairs) + 2):
-        lv = _sweep(g, state)
+        lv = _sweep(g, {**known, **state})
         new = {}
         for i, o in pairs.items():
             v = lv.get(o)
@@ -106,14 +115,14 @@ def levels(g: Graph) -> dict[str, frozenset]:
         if new == state:
             return lv
         state = new
-    return _sweep(g, state)
+    return _sweep(g, {**known, **state})
 
 
 def spike_input(g: Graph, n: Node, lv: dict) -> tuple[int, int] | None:
     """(lo, hi): the silent and the fired level of n's int8 input, when n can run
     event-driven: a spike input whose silent level is the zero point (Q(0)), constant
     weights, k <= KMAX, and none of the epilogue extras of later passes."""
-    if n.op not in SPIKE_OPS or "add_y_scale" in n.attrs:
+    if n.op not in SPIKE_OPS:
         return None
     x, w = n.inputs[0], g.tensors[n.inputs[1]]
     v = lv.get(x)
@@ -126,16 +135,46 @@ def spike_input(g: Graph, n: Node, lv: dict) -> tuple[int, int] | None:
     return int(zp), int(hi[0]) if hi else int(zp)
 
 
-def spike_fc(graph: Graph) -> Graph:
-    lv = levels(graph)
-    nodes, changed = [], False
+def _event_driven(graph: Graph, n: Node, sp: tuple[int, int]) -> tuple[list[Node], Tensor | None]:
+    """n as ef.SpikeFC; with a fused bias Add (fuse_bias_add's attrs add_*), the ef.QAdd
+    after it and the int8 tensor between them (the matmul's output: scale and zero point
+    add_m_*), as int8_binary made them before the fusion."""
+    at = n.attrs
+    dense = {k: v for k, v in at.items() if not k.startswith("add_")}
+    extra = {"x_lo": sp[0], "x_hi": sp[1], "dense_op": n.op, "macs": node_macs(graph, n)}
+    if "add_y_scale" not in at:
+        return [Node("ef.SpikeFC", n.name, n.inputs, n.outputs, {**dense, **extra})], None
+    y = graph.tensors[n.outputs[0]]
+    mid = Tensor(f"{n.outputs[0]}#spike_fc", y.shape, "int8", scale=np.asarray(at["add_m_scale"], np.float32),
+                 zero_point=np.asarray(at["add_m_zp"], np.int8))
+    add = dict(a_scale=at["add_c_scale"], a_zp=at["add_c_zp"], b_scale=at["add_m_scale"], b_zp=at["add_m_zp"],
+               y_scale=at["add_y_scale"], y_zp=at["add_y_zp"])
+    return [Node("ef.SpikeFC", n.name, n.inputs[:3], (mid.name,), {**dense, **extra}),
+            Node("ef.QAdd", f"{n.name}#add", (n.inputs[3], mid.name), n.outputs, add)], mid
+
+
+def _rewrite(graph: Graph, lv: dict[str, frozenset]) -> Graph:
+    nodes, tensors = [], {}
     for n in graph.nodes:
         sp = spike_input(graph, n, lv)
         if sp is None:
             nodes.append(n)
             continue
-        nodes.append(Node("ef.SpikeFC", n.name, n.inputs, n.outputs,
-                          {**n.attrs, "x_lo": sp[0], "x_hi": sp[1], "dense_op": n.op,
-                           "macs": node_macs(graph, n)}))
-        changed = True
-    return graph.replace(nodes=tuple(nodes)) if changed else graph
+        made, mid = _event_driven(graph, n, sp)
+        nodes += made
+        if mid is not None:
+            tensors[mid.name] = mid
+    if len(nodes) == len(graph.nodes) and all(a is b for a, b in zip(nodes, graph.nodes)):
+        return graph
+    return graph.replace(nodes=tuple(nodes), tensors={**graph.tensors, **tensors})
+
+
+def spike_fc(graph: Graph) -> Graph:
+    lv = levels(graph)
+
+    def body(b: Graph, loop: Node) -> Graph:
+        known = {m["body"]: lv[m["outer"]] for m in loop.attrs["row_inputs"] if m["outer"] in lv}
+        known.update({x: lv[x] for x in loop.inputs if x in lv and x in b.tensors})
+        return _rewrite(b, levels(b, known))
+
+    return in_row_loops(_rewrite(graph, lv), body)
