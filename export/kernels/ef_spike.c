@@ -225,6 +225,48 @@ static void ef_lif_state_q1f(const ef_lif_params *p, const int8_t *restrict x,
     }
 }
 
+/* The smallest int8 q whose membrane (float)(q - x_zp) * x_scale exceeds th, 128 when none
+ * does. q - x_zp is exact in float and a product with a positive scale is non-decreasing in
+ * it, so v > th <=> q >= that q: the float comparison of every element, decided in 8 probes. */
+static int32_t ef_lif_qth(const ef_lif_params *p)
+{
+    int32_t lo = -128, hi = 128;   /* the answer is in [lo, hi] */
+    while (lo < hi) {
+        const int32_t mid = lo + ((hi - lo) >> 1);
+        if ((float)(mid - p->x_zp) * p->x_scale > p->th) hi = mid;
+        else lo = mid + 1;
+    }
+    return lo;
+}
+
+/* A stateless threshold without its membrane wanted (the spiking ViT's MLP): fire = x >= qt
+ * in int8; the int8 spike alone 4 at a time on a DSP core (SSUB8 sets GE where x - qt >= 0,
+ * SEL picks q_hi there). Each level pair as (lo, lo ^ hi) bit patterns. */
+static void ef_lif_int(const ef_lif_params *p, const int8_t *x, float *s_f, int8_t *s_q, float *s_dq,
+                       uint32_t ql, uint32_t qx, uint32_t dlo, uint32_t dx)
+{
+    const int32_t qt = ef_lif_qth(p), n = p->n;
+    int32_t i = 0;
+#if EF_DSP
+    if (s_q && !s_f && !s_dq && qt > -128 && qt < 128) {
+        const uint32_t t4 = (uint32_t)(uint8_t)qt * 0x01010101u;
+        const uint32_t lo4 = (uint32_t)(uint8_t)p->q_lo * 0x01010101u, hi4 = (uint32_t)(uint8_t)p->q_hi * 0x01010101u;
+        for (; i + 4 <= n; i += 4) {
+            uint32_t w;
+            __asm__("ssub8 %0, %1, %2\n\tsel %0, %3, %4" : "=&r"(w) : "r"(ef_ld32(x + i)), "r"(t4), "r"(hi4),
+                    "r"(lo4) : "cc");
+            memcpy(s_q + i, &w, 4);
+        }
+    }
+#endif
+    for (; i < n; ++i) {
+        const uint32_t m = 0u - (uint32_t)(x[i] >= qt);
+        if (s_q) s_q[i] = (int8_t)(ql ^ (m & qx));
+        if (s_f) { const uint32_t w = m & 0x3F800000u; memcpy(s_f + i, &w, 4); }
+        if (s_dq) { const uint32_t w = dlo ^ (m & dx); memcpy(s_dq + i, &w, 4); }
+    }
+}
+
 /* One LIF step (ef_spike.h), 32 elements at a time: the membrane and its fire bits first
  * (the float ops are the graph's own, in its order, so v is bit-exact to onnxruntime), then
  * each spike form the graph wants from the bits. */
@@ -248,6 +290,10 @@ int ef_lif_s8(const int32_t *ws, const int8_t *x, const float *v_in, const float
     memcpy(&dlo, &p.d_lo, 4);
     memcpy(&dx, &p.d_hi, 4);
     dx ^= dlo;
+    if (!p.state && !v_out && p.x_scale > 0.0f) {
+        ef_lif_int(&p, x, s_f, s_q, s_dq, ql, qx, dlo, dx);
+        return EF_OK;
+    }
     for (o = 0; o < p.n; o += 32) {
         uint32_t bits;
         c = p.n - o < 32 ? p.n - o : 32;

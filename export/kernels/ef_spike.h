@@ -49,7 +49,9 @@ int ef_spike_fc_s8_ref(const int32_t *ws, const int8_t *x, int8_t *y);
  *     v  = state ? (v_in[i] * leak) * (one - s_in[i]) + xd : xd
  *     fire = v > th
  * and writes each requested form (NULL: not wanted): v_out = v, s_f = fire ? 1 : 0,
- * s_q = fire ? q_hi : q_lo (int8), s_dq = fire ? d_hi : d_lo. ws, written by
+ * s_q = fire ? q_hi : q_lo (int8), s_dq = fire ? d_hi : d_lo. A stateless threshold whose
+ * membrane is not wanted compares the int8 x with the smallest q that fires (the same
+ * decision: the membrane is non-decreasing in x). ws, written by
  * export/emit/ops_spike.py, is the header below as int32 words (floats by their bits). */
 typedef struct {
     int32_t n;                /* elements */
