@@ -100,21 +100,25 @@ def pack_conv(w: np.ndarray, groups: int, bias, x_zp: int, mult, shift):
 
 def pack_rows(w: np.ndarray, stream: np.ndarray) -> np.ndarray:
     """w (n, k) int8 and ef_qfc_epi_s8's stream (pack_epilogue) -> ef_qfc_rows_s8's stream
-    (ef_qfc_rows.h): per block of 4 outputs the same 4 folded biases, then per 16 k each
-    output's 16 int8 weights (zeros past k), then the block's records as 5 vectors
-    mult, h, -s, A, B (s: B's low byte)."""
+    (ef_qfc_rows.h): a header word, 1 when the epilogue's second stage (a fused Add) is
+    needed, else 0; then per block of 4 outputs the same 4 folded biases, per 16 k each
+    output's 16 int8 weights (zeros past k), then the block's records as vectors mult, h,
+    24 - s, and A, B with the second stage (s: B's low byte). Without a fused Add every
+    record has A = 2^16 and 0 <= B < 2^16, and the second stage is the identity on int8."""
     n, k = w.shape
     npad, kp = _ceil4(n), -(-k // 16) * 16
     blocks = npad // 4
     s = stream.reshape(blocks, -1).astype(np.int64)
     rec = s[:, -16:].reshape(blocks, 4, 4)                                  # block, j, field
+    two = not (np.all(rec[..., 2] == 1 << 16) and np.all((rec[..., 3] >= 0) & (rec[..., 3] < 1 << 16)))
     wq = np.zeros((npad, kp), np.int8)
     wq[:n, :k] = w
     rows = np.ascontiguousarray(wq.reshape(blocks, 4, kp // 16, 16).transpose(0, 2, 1, 3))
     rows = rows.reshape(blocks, 4 * kp).view("<i4")                        # kp words a block
-    vecs = [rec[..., 0], rec[..., 1], -(rec[..., 3] & 0xFF), rec[..., 2], rec[..., 3]]
-    out = np.concatenate([s[:, :4], rows.astype(np.int64), *vecs], axis=1)
-    return (out.ravel() & 0xFFFFFFFF).astype(np.uint32).view(np.int32)
+    vecs = [rec[..., 0], rec[..., 1], 24 - (rec[..., 3] & 0xFF)] + ([rec[..., 2], rec[..., 3]] if two else [])
+    out = np.concatenate([np.array([int(two)], np.int64),
+                          np.concatenate([s[:, :4], rows.astype(np.int64), *vecs], axis=1).ravel()])
+    return (out & 0xFFFFFFFF).astype(np.uint32).view(np.int32)
 
 
 def pack_v6m(w: np.ndarray, stream: np.ndarray) -> np.ndarray:

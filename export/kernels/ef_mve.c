@@ -213,7 +213,7 @@ static void ef_mve_aa_blocks(const int16_t *a16, const int8_t *b0, int32_t k, in
             STEP("vmladav", "r4", "b") STEP("vmladav", "r6", "b")                             \
             EF_MVE_AA_EPI                                                                     \
             "le lr, 1b"                                                                       \
-            : [b] "+r"(b), [yp] "+r"(y)                                                       \
+            : [b] "+r"(b), [yp] "+l"(y)                                                       \
             : [u] "r"(u), [nb] "r"(nb), "w"(q4), "w"(q5), "w"(q6), "w"(q7)                    \
             : "r0", "r2", "r4", "r6", "q0", "q1", "q2", "q3", "lr", "memory");                 \
     }
@@ -254,7 +254,7 @@ EF_MVE_AA16_FN(ef_mve_aa16_u8, EF_MVE_AA_U8)
             EF_MVE_AA_EPI                                                                     \
             "subs %[nb], %[nb], #1\n\t"                                                       \
             "bne 1b"                                                                          \
-            : [b0] "+r"(b0), [yp] "+r"(y), [nb] "+r"(nb), [ap] "=&r"(ap), [b1] "=&r"(b1),     \
+            : [b0] "+r"(b0), [yp] "+l"(y), [nb] "+r"(nb), [ap] "=&r"(ap), [b1] "=&r"(b1),     \
               [b2] "=&r"(b2), [b3] "=&r"(b3)                                                  \
             : [u] "m"(u), [kadj] "m"(kadj), [k] "r"(k), "w"(q4), "w"(q5), "w"(q6), "w"(q7)    \
             : "r0", "r2", "r4", "r6", "q0", "q1", "q2", "q3", "lr", "cc", "memory");           \
@@ -348,73 +348,123 @@ void ef_mve_aa_row_t(const int8_t *a, const int8_t *bt, int32_t k, int32_t n, in
     }
 }
 
-/* nb whole blocks of ef_qfc_rows_s8's stream (ef_qfc_rows.h) in one asm block, per block:
- * LDM of the 4 folded biases into the VMLADAVA accumulators (even registers), then a
- * tail-predicated loop (DLSTP.8 over k: the last pass loads only the lanes below k) of one
- * VLDRB of x, four VLDRB of the outputs' 16 weights (one pointer, post-incremented) and four
- * VMLADAVA.S8: 10 instructions with LETP per 64 MACs. Then the epilogue on the 4 sums as one
- * vector (single-lane VMOVs: the two-lane form's register order differs between GNU as and
- * QEMU): VMULH is SMMUL, VSHL by -s the ASR, VMAX/VMIN the SSATs, VSTRB.32 the 4 stores;
- * 24 instructions per block. GCC 12's own code for the same intrinsics spills and recomputes
- * pointers (about 50 per block). */
-static void ef_mve_fc_blocks(const int8_t *x, int32_t k, const int32_t *ws, int32_t nb, int8_t *y)
+/* The epilogue of one block of ef_qfc_rows_s8's stream on its 4 sums r0, r2, r4, r6, as one
+ * vector (q5; single-lane VMOVs: the two-lane form's register order differs between GNU as
+ * and QEMU), its vectors read from wp through q6: VMULH by mult is SMMUL, + h, then VQSHL
+ * by 24 - s and VSHR #24 give floor(v / 2^s) saturated to int8 (v << (24 - s) saturates
+ * exactly when v >> s leaves int8; a negative count shifts right). With the second stage
+ * (two, a fused Add): * A + B, then VQSHL #8 and VSHR #24, ssat8(v >> 16) likewise. 4 VMOV,
+ * 7 (12) more and VSTRB.32 of the 4 bytes. */
+#define EF_MVE_FC_EPI                            \
+    "vmov.32 q5[0], r0\n\t"                      \
+    "vmov.32 q5[1], r2\n\t"                      \
+    "vmov.32 q5[2], r4\n\t"                      \
+    "vmov.32 q5[3], r6\n\t"                      \
+    "vldrw.32 q6, [%[wp]], #16\n\t"              \
+    "vmulh.s32 q5, q5, q6\n\t"                   \
+    "vldrw.32 q6, [%[wp]], #16\n\t"              \
+    "vadd.i32 q5, q5, q6\n\t"                    \
+    "vldrw.32 q6, [%[wp]], #16\n\t"              \
+    "vqshl.s32 q5, q5, q6\n\t"                   \
+    "vshr.s32 q5, q5, #24\n\t"                   \
+    ".if %c[two]\n\t"                            \
+    "vldrw.32 q6, [%[wp]], #16\n\t"              \
+    "vmul.i32 q5, q5, q6\n\t"                    \
+    "vldrw.32 q6, [%[wp]], #16\n\t"              \
+    "vadd.i32 q5, q5, q6\n\t"                    \
+    "vqshl.s32 q5, q5, #8\n\t"                   \
+    "vshr.s32 q5, q5, #24\n\t"                   \
+    ".endif\n\t"                                 \
+    "vstrb.32 q5, [%[yp]], #4\n\t"
+
+/* The 4 outputs' 16 weights of one chunk of 16 k against x's chunk in q: 4 x (VLDRB from
+ * the one stream pointer, VMLADAVA.S8 into the output's accumulator). */
+#define EF_MVE_FC_CHUNK(q)                               \
+    "vldrb.8 q4, [%[wp]], #16\n\t"                       \
+    "vmladava.s8 r0, " q ", q4\n\t"                      \
+    "vldrb.8 q4, [%[wp]], #16\n\t"                       \
+    "vmladava.s8 r2, " q ", q4\n\t"                      \
+    "vldrb.8 q4, [%[wp]], #16\n\t"                       \
+    "vmladava.s8 r4, " q ", q4\n\t"                      \
+    "vldrb.8 q4, [%[wp]], #16\n\t"                       \
+    "vmladava.s8 r6, " q ", q4\n\t"
+
+/* k <= 64: x's nv = ceil(k / 16) chunks stay in q0..q3 for the whole row (loaded once, the
+ * last under a VCTP predicate; weights past k are zeros), so a block is LDM of the 4 folded
+ * biases into the accumulators, nv x EF_MVE_FC_CHUNK, EF_MVE_FC_EPI and LE: 8 nv + 14 (19)
+ * instructions, no inner loop. */
+#define EF_MVE_FC_X_FN(name, NV, TWO)                                                          \
+    static void name(const int8_t *x, int32_t k, const int32_t *ws, int32_t nb, int8_t *y)     \
+    {                                                                                          \
+        register int8x16_t q0 __asm__("q0") = vldrbq_z_s8(x, vctp8q((uint32_t)k));            \
+        register int8x16_t q1 __asm__("q1") = vldrbq_z_s8(x + 16, vctp8q((uint32_t)(NV > 1 ? k - 16 : 0))); \
+        register int8x16_t q2 __asm__("q2") = vldrbq_z_s8(x + 32, vctp8q((uint32_t)(NV > 2 ? k - 32 : 0))); \
+        register int8x16_t q3 __asm__("q3") = vldrbq_z_s8(x + 48, vctp8q((uint32_t)(NV > 3 ? k - 48 : 0))); \
+        __asm__ volatile(                                                                      \
+            "dls lr, %[nb]\n"                                                                  \
+            "1:\n\t"                                                                           \
+            "ldmia %[wp]!, {r0, r2, r4, r6}\n\t"                                               \
+            EF_MVE_FC_CHUNK("q0")                                                              \
+            ".if %c[nv] > 1\n\t" EF_MVE_FC_CHUNK("q1") ".endif\n\t"                            \
+            ".if %c[nv] > 2\n\t" EF_MVE_FC_CHUNK("q2") ".endif\n\t"                            \
+            ".if %c[nv] > 3\n\t" EF_MVE_FC_CHUNK("q3") ".endif\n\t"                            \
+            EF_MVE_FC_EPI                                                                      \
+            "le lr, 1b"                                                                        \
+            : [wp] "+r"(ws), [yp] "+l"(y)                                                      \
+            : [nb] "r"(nb), [nv] "i"(NV), [two] "i"(TWO), "w"(q0), "w"(q1), "w"(q2), "w"(q3)   \
+            : "r0", "r2", "r4", "r6", "q4", "q5", "q6", "lr", "memory");                      \
+    }
+EF_MVE_FC_X_FN(ef_mve_fc_x1, 1, 0)
+EF_MVE_FC_X_FN(ef_mve_fc_x2, 2, 0)
+EF_MVE_FC_X_FN(ef_mve_fc_x3, 3, 0)
+EF_MVE_FC_X_FN(ef_mve_fc_x4, 4, 0)
+EF_MVE_FC_X_FN(ef_mve_fc_x1a, 1, 1)
+EF_MVE_FC_X_FN(ef_mve_fc_x2a, 2, 1)
+EF_MVE_FC_X_FN(ef_mve_fc_x3a, 3, 1)
+EF_MVE_FC_X_FN(ef_mve_fc_x4a, 4, 1)
+
+/* Any k: per block LDM of the biases, then a tail-predicated loop (DLSTP.8 over k: the last
+ * pass loads only the lanes below k) of one VLDRB of x and EF_MVE_FC_CHUNK: 10 instructions
+ * with LETP per 64 MACs; then EF_MVE_FC_EPI. */
+#define EF_MVE_FC_K_FN(name, TWO)                                                              \
+    static void name(const int8_t *x, int32_t k, const int32_t *ws, int32_t nb, int8_t *y)     \
+    {                                                                                          \
+        const int8_t *xp;                                                                      \
+        __asm__ volatile(                                                                      \
+            "1:\n\t"                                                                           \
+            "ldmia %[wp]!, {r0, r2, r4, r6}\n\t"                                               \
+            "mov %[xp], %[x]\n\t"                                                              \
+            "dlstp.8 lr, %[k]\n"                                                               \
+            "2:\n\t"                                                                           \
+            "vldrb.8 q0, [%[xp]], #16\n\t"                                                     \
+            EF_MVE_FC_CHUNK("q0")                                                              \
+            "letp lr, 2b\n\t"                                                                  \
+            EF_MVE_FC_EPI                                                                      \
+            "subs %[nb], %[nb], #1\n\t"                                                        \
+            "bne 1b"                                                                           \
+            : [wp] "+r"(ws), [yp] "+l"(y), [nb] "+r"(nb), [xp] "=&r"(xp)                       \
+            : [x] "r"(x), [k] "r"(k), [two] "i"(TWO)                                           \
+            : "r0", "r2", "r4", "r6", "q0", "q4", "q5", "q6", "lr", "cc", "memory");           \
+    }
+EF_MVE_FC_K_FN(ef_mve_fc_k, 0)
+EF_MVE_FC_K_FN(ef_mve_fc_ka, 1)
+
+static void ef_mve_fc_blocks(const int8_t *x, int32_t k, const int32_t *ws, int32_t nb, int32_t two, int8_t *y)
 {
-    register int32_t a0 __asm__("r0"), a1 __asm__("r2"), a2 __asm__("r4"), a3 __asm__("r6");
-    const int8_t *xp;
-    __asm__ volatile(
-        "vmov.i32 q6, #0xffffff80\n\t"
-        "vmov.i32 q7, #0x7f\n"
-        "1:\n\t"
-        "ldmia %[wp]!, {r0, r2, r4, r6}\n\t"
-        "mov %[xp], %[x]\n\t"
-        "dlstp.8 lr, %[k]\n"
-        "2:\n\t"
-        "vldrb.8 q0, [%[xp]], #16\n\t"
-        "vldrb.8 q1, [%[wp]], #16\n\t"
-        "vmladava.s8 r0, q0, q1\n\t"
-        "vldrb.8 q2, [%[wp]], #16\n\t"
-        "vmladava.s8 r2, q0, q2\n\t"
-        "vldrb.8 q1, [%[wp]], #16\n\t"
-        "vmladava.s8 r4, q0, q1\n\t"
-        "vldrb.8 q2, [%[wp]], #16\n\t"
-        "vmladava.s8 r6, q0, q2\n\t"
-        "letp lr, 2b\n\t"
-        "vmov.32 q3[0], r0\n\t"
-        "vmov.32 q3[1], r2\n\t"
-        "vmov.32 q3[2], r4\n\t"
-        "vmov.32 q3[3], r6\n\t"
-        "vldrw.32 q1, [%[wp]], #16\n\t"
-        "vmulh.s32 q3, q3, q1\n\t"
-        "vldrw.32 q1, [%[wp]], #16\n\t"
-        "vadd.i32 q3, q3, q1\n\t"
-        "vldrw.32 q1, [%[wp]], #16\n\t"
-        "vshl.s32 q3, q3, q1\n\t"
-        "vmax.s32 q3, q3, q6\n\t"
-        "vmin.s32 q3, q3, q7\n\t"
-        "vldrw.32 q1, [%[wp]], #16\n\t"
-        "vmul.i32 q3, q3, q1\n\t"
-        "vldrw.32 q1, [%[wp]], #16\n\t"
-        "vadd.i32 q3, q3, q1\n\t"
-        "vshr.s32 q3, q3, #16\n\t"
-        "vmax.s32 q3, q3, q6\n\t"
-        "vmin.s32 q3, q3, q7\n\t"
-        "vstrb.32 q3, [%[yp]], #4\n\t"
-        "subs %[nb], %[nb], #1\n\t"
-        "bne 1b"
-        : [wp] "+r"(ws), [yp] "+l"(y), [nb] "+r"(nb), [xp] "=&r"(xp), "=&r"(a0), "=&r"(a1),
-          "=&r"(a2), "=&r"(a3)
-        : [x] "r"(x), [k] "r"(k)
-        : "q0", "q1", "q2", "q3", "q6", "q7", "lr", "cc", "memory");
+    static void (*const fns[2][5])(const int8_t *, int32_t, const int32_t *, int32_t, int8_t *) = {
+        {ef_mve_fc_k, ef_mve_fc_x1, ef_mve_fc_x2, ef_mve_fc_x3, ef_mve_fc_x4},
+        {ef_mve_fc_ka, ef_mve_fc_x1a, ef_mve_fc_x2a, ef_mve_fc_x3a, ef_mve_fc_x4a}};
+    fns[two != 0][k <= 64 ? (k + 15) >> 4 : 0](x, k, ws, nb, y);
 }
 
-void ef_mve_fc_rows(const int8_t *x, int32_t k, const int32_t *ws, int32_t n, int8_t *y)
+void ef_mve_fc_rows(const int8_t *x, int32_t k, const int32_t *ws, int32_t n, int32_t two, int8_t *y)
 {
     const int32_t nb = n >> 2;
-    if (nb > 0) ef_mve_fc_blocks(x, k, ws, nb, y);
+    if (nb > 0) ef_mve_fc_blocks(x, k, ws, nb, two, y);
     if (n & 3) { /* the last, partial block, through 4 bytes of stack */
         int8_t t[4];
         int32_t j;
-        ef_mve_fc_blocks(x, k, ws + (size_t)nb * (4 + (k + 15) / 16 * 16 + 20), 1, t);
+        ef_mve_fc_blocks(x, k, ws + (size_t)nb * (4 + (k + 15) / 16 * 16 + (two ? 20 : 12)), 1, two, t);
         for (j = 0; j < (n & 3); ++j) y[4 * nb + j] = t[j];
     }
 }

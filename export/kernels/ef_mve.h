@@ -33,8 +33,9 @@ void ef_mve_fc_epi4(const int32_t *acc, const int32_t *rec, int8_t *y);
 void ef_mve_aa_row_t(const int8_t *a, const int8_t *bt, int32_t k, int32_t n, int32_t azp, int32_t bzp,
                      int32_t mult, int32_t h, int32_t s, int16_t *scratch, int8_t *y);
 
-/* ef_qfc_rows_s8's row (ef_qfc_rows.h): y[0..n) from x[0..k) and the stream ws. */
-void ef_mve_fc_rows(const int8_t *x, int32_t k, const int32_t *ws, int32_t n, int8_t *y);
+/* ef_qfc_rows_s8's row (ef_qfc_rows.h): y[0..n) from x[0..k) and the stream's blocks ws
+ * (past its header word), two: the epilogue's second stage (the header). */
+void ef_mve_fc_rows(const int8_t *x, int32_t k, const int32_t *ws, int32_t n, int32_t two, int8_t *y);
 
 /* y[i] = table[x[i] + 128] for i < n (ef_lut_s8): 16 bytes a pass, the table read by one
  * byte gather (offsets x ^ 0x80), the tail under a VCTP predicate; y may be x. */

@@ -5,60 +5,61 @@
 #include "ef_qfc_rows.h"
 #include "ef_mve.h"
 
+/* The words of one block of 4 outputs: biases, kp / 4 words of weights, the epilogue's
+ * vectors (5 with the second stage, else 3). */
+static int32_t ef_rows_block_words(int32_t k, int32_t two)
+{
+    return 4 + (k + 15) / 16 * 16 + (two ? 20 : 12);
+}
+
 #if !EF_MVE
-/* Output j of a block: its epilogue record lies in e's 5 vectors (mult, h, -s, A, B). */
-static int8_t ef_rows_epi(int32_t acc, const int32_t *e, int32_t j)
+/* Output j of a block: its epilogue record lies in e's vectors (mult, h, 24 - s[, A, B]). */
+static int8_t ef_rows_epi(int32_t acc, const int32_t *e, int32_t j, int32_t two)
 {
     int32_t q = (int32_t)(((int64_t)acc * e[j]) >> 32) + e[4 + j];
-    q >>= -e[8 + j];
+    q >>= 24 - e[8 + j];
     q = q < -128 ? -128 : q > 127 ? 127 : q;
+    if (!two) return (int8_t)q;
     q = (q * e[12 + j] + e[16 + j]) >> 16;
     return (int8_t)(q < -128 ? -128 : q > 127 ? 127 : q);
 }
 
-static void ef_fc_rows_c(const int8_t *x, int32_t k, const int32_t *ws, int32_t n, int8_t *y)
+static void ef_fc_rows_c(const int8_t *x, int32_t k, const int32_t *ws, int32_t n, int32_t two, int8_t *y)
 {
-    const int32_t kp = (k + 15) / 16 * 16;
+    const int32_t kp = (k + 15) / 16 * 16, bw = ef_rows_block_words(k, two);
     int32_t j0, j, q;
-    for (j0 = 0; j0 < n; j0 += 4, ws += 4 + kp + 20) {
+    for (j0 = 0; j0 < n; j0 += 4, ws += bw) {
         const int8_t *w = (const int8_t *)(ws + 4);
         for (j = 0; j < 4 && j0 + j < n; ++j) {
             int32_t acc = ws[j];
             for (q = 0; q < k; ++q) acc += x[q] * w[(q / 16) * 64 + 16 * j + q % 16];
-            y[j0 + j] = ef_rows_epi(acc, ws + 4 + kp, j);
+            y[j0 + j] = ef_rows_epi(acc, ws + 4 + kp, j, two);
         }
     }
 }
+#define ef_mve_fc_rows ef_fc_rows_c
 #endif
 
 int ef_qfc_rows_s8(const ef_qfc_params *p, const int8_t *x, const int32_t *ws, int8_t *y)
 {
+    const int32_t two = ws[0];
     int32_t r;
     if (p->k <= 0 || p->kp != (p->k + 15) / 16 * 16) return EF_ERR_PARAM;
-    for (r = 0; r < p->m; ++r, x += p->k, y += p->n) {
-#if EF_MVE
-        ef_mve_fc_rows(x, p->k, ws, p->n, y);
-#else
-        ef_fc_rows_c(x, p->k, ws, p->n, y);
-#endif
-    }
+    for (r = 0; r < p->m; ++r, x += p->k, y += p->n) ef_mve_fc_rows(x, p->k, ws + 1, p->n, two, y);
     return EF_OK;
 }
 
-/* y[j * ystride] for j < n: one row through a 4-output stack buffer per block (the Helium
- * row stores 4 contiguous bytes; a convolution's outputs lie hw apart). */
-static void ef_rows_strided(const int8_t *x, int32_t k, const int32_t *ws, int32_t n, int8_t *y, int32_t ystride)
+/* y[j * ystride] for j < n: one row, up to 64 outputs at a time through a stack buffer (the
+ * row stores contiguous bytes; a convolution's outputs lie hw apart). */
+static void ef_rows_strided(const int8_t *x, int32_t k, const int32_t *ws, int32_t n, int32_t two, int8_t *y,
+                            int32_t ystride)
 {
-    const int32_t bw = 4 + (k + 15) / 16 * 16 + 20;
-    int8_t t[4];
+    const int32_t bw = ef_rows_block_words(k, two);
+    int8_t t[64];
     int32_t j0, j;
-    for (j0 = 0; j0 < n; j0 += 4, ws += bw) {
-        const int32_t nj = n - j0 < 4 ? n - j0 : 4;
-#if EF_MVE
-        ef_mve_fc_rows(x, k, ws, nj, t);
-#else
-        ef_fc_rows_c(x, k, ws, nj, t);
-#endif
+    for (j0 = 0; j0 < n; j0 += 64, ws += 16 * bw) {
+        const int32_t nj = n - j0 < 64 ? n - j0 : 64;
+        ef_mve_fc_rows(x, k, ws, nj, two, t);
         for (j = 0; j < nj; ++j) y[(j0 + j) * ystride] = t[j];
     }
 }
@@ -66,26 +67,33 @@ static void ef_rows_strided(const int8_t *x, int32_t k, const int32_t *ws, int32
 int ef_qconv2d_rows_s8(const ef_qconv2d_fc_params *qp, const int8_t *x, const int32_t *ws, int8_t *y)
 {
     const ef_conv2d_params *p = &qp->conv;
-    const int32_t k = p->c_in * p->kh * p->kw, hw = p->oh * p->ow;
+    const int32_t k = p->c_in * p->kh * p->kw, hw = p->oh * p->ow, two = ws[0];
     int8_t col[EF_QFC_KMAX];
     int32_t b, oy, ox, ic, ky, kx;
     if (p->groups != 1 || k > EF_QFC_KMAX || qp->kp != (k + 15) / 16 * 16) return EF_ERR_PARAM;
     for (b = 0; b < p->n; ++b, x += (size_t)p->c_in * p->h * p->w, y += (size_t)p->c_out * hw) {
         for (oy = 0; oy < p->oh; ++oy) {
             for (ox = 0; ox < p->ow; ++ox) {
+                const int32_t ix0 = ox * p->stride_w - p->pad_left;
+                const int32_t inside = p->dil_w == 1 && ix0 >= 0 && ix0 + p->kw <= p->w;
                 int8_t *cp = col;
                 for (ic = 0; ic < p->c_in; ++ic) {
                     for (ky = 0; ky < p->kh; ++ky) {
                         const int32_t iy = oy * p->stride_h - p->pad_top + ky * p->dil_h;
                         const int32_t in_y = iy >= 0 && iy < p->h;
                         const int8_t *xrow = x + ((size_t)ic * p->h + (in_y ? iy : 0)) * p->w;
+                        if (in_y && inside) {   /* the window's row lies inside x: copied whole */
+                            for (kx = 0; kx < p->kw; ++kx) cp[kx] = xrow[ix0 + kx];
+                            cp += p->kw;
+                            continue;
+                        }
                         for (kx = 0; kx < p->kw; ++kx) {
-                            const int32_t ix = ox * p->stride_w - p->pad_left + kx * p->dil_w;
+                            const int32_t ix = ix0 + kx * p->dil_w;
                             *cp++ = (in_y && ix >= 0 && ix < p->w) ? xrow[ix] : (int8_t)qp->x_zp;
                         }
                     }
                 }
-                ef_rows_strided(col, k, ws, p->c_out, y + oy * p->ow + ox, hw);
+                ef_rows_strided(col, k, ws + 1, p->c_out, two, y + oy * p->ow + ox, hw);
             }
         }
     }

@@ -3,12 +3,14 @@
  * Bit-exact to ef_qfc_epi_s8 (and so to ef_qmatmul_s8): the same folded biases, the same
  * proved all-integer epilogue, the same integer sums.
  *
- * ws, one int32 stream, per block of 4 outputs (n padded to a multiple of 4):
+ * ws, one int32 stream: a header word, two: 1 when the epilogue has its second stage (a
+ * fused Add), else 0; then per block of 4 outputs (n padded to a multiple of 4):
  *   4 folded biases (bias - x_zp * sum_k w);
  *   kp / 16 chunks of 16 int8 weights per output, chunk by chunk: output 0's 16 bytes, then
  *   outputs 1, 2, 3 (kp: k rounded up to 16, zero weights past k);
- *   the 4 outputs' epilogue as 5 vectors: mult[4], h[4], -s[4], A[4], B[4]
- *   (y = ssat8((ssat8((h + (acc * mult) >> 32) >> s) * A + B) >> 16), as ef_qfc_epi_s8).
+ *   the 4 outputs' epilogue as vectors: mult[4], h[4], (24 - s)[4], and with two A[4], B[4]
+ *   (q = ssat8((h + (acc * mult) >> 32) >> s), y = two ? ssat8((q * A + B) >> 16) : q, as
+ *   ef_qfc_epi_s8: without the Add its A = 2^16 and 0 <= B < 2^16 leave q as it is).
  * p->kp == (k + 15) / 16 * 16; no stack buffer, so no bound on k. Any core runs it; only
  * one with MVE runs it fast (ef_mve.c). */
 #ifndef EF_QFC_ROWS_H
