@@ -16,14 +16,24 @@ DSP instructions and a 32-cycle multiply on some parts. Compare cores by cycles 
 `--corpus hf-deit,torch-encoder` adds third-party models from tests/corpus (Hugging Face
 transformers and plain torch, random weights in the corpus's full size, exported by torch's
 default dynamo exporter, then `export --onnx`; int8 calibrated on seeded inputs).
+
+Then spiking vs non-spiking twins side by side on the M7 stand-in (bench/spiking.py, which
+this imports): spiking-lmuformer-fsdd vs lmuformer-fsdd and spiking-vit-digits (vit-digits
+with spiking_mlp) vs vit-digits, each pair trained with one short recipe on its real dataset
+(`--epochs`, default per dataset: bench/spiking.EPOCHS; about 10 minutes on 2 cores), int8:
+instructions per inference (and per step for streaming), the ratio to the twin, float and
+int8 accuracy, the spike rate of every event-driven layer. `--twins ""` leaves them out,
+`--presets ""` runs only them.
 Usage: .venv/bin/python bench/latency.py [--presets a,b] [--corpus m,n] [--dtypes int8,float32]
-[--backends native,tvm] [--cores m7,m4,m55,m33,m0+] [--out DIR] [--json]
+[--backends native,tvm] [--cores m7,m4,m55,m33,m0+] [--twins s:t,...] [--epochs N] [--inputs N]
+[--out DIR] [--json]
 """
 from __future__ import annotations
 
 import argparse
 import contextlib
 import json
+import sys
 import tempfile
 from pathlib import Path
 
@@ -34,6 +44,9 @@ from edgeformer.runtime.boards import load_board
 from edgeformer.runtime.cross import build_firmware
 from edgeformer.runtime.profile import profile_qemu
 from edgeformer.zoo import PRESETS
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import spiking as twins  # noqa: E402  bench/spiking.py: the spiking vs non-spiking twins
 
 # core (column label) -> the board profiled for it (its simulator is the core's stand-in)
 CORES = {"m7": "mps2-an500", "m4": "mps2-an386", "m55": "mps3-an547", "m33": "mps2-an505", "m0+": "rpi-pico"}
@@ -108,6 +121,11 @@ def main() -> None:
     ap.add_argument("--dtypes", default=",".join(DTYPES), help="int8, float32 or both (default)")
     ap.add_argument("--backends", default=",".join(BACKENDS), help="native, tvm or both (default)")
     ap.add_argument("--cores", default=",".join(CORES), help=f"any of {', '.join(CORES)} (default: all)")
+    ap.add_argument("--twins", default=",".join(twins.PAIRS),
+                    help='spiking:non-spiking pairs on the M7 stand-in ("" for none)')
+    ap.add_argument("--epochs", type=int, default=None,
+                    help=f"training of each twin (default per dataset: {twins.EPOCHS}; 0: untrained)")
+    ap.add_argument("--inputs", type=int, default=200, help="test inputs for the twins' int8 accuracy and spike rates")
     ap.add_argument("--out", help="keep the artifacts here (default: a temp folder)")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
@@ -118,15 +136,29 @@ def main() -> None:
         ap.error(f"unknown core {unknown[0]!r}; known: {', '.join(CORES)}")
     cores = [c for c in args.cores.split(",") if c]
     boards = tuple(CORES[c] for c in cores)
+    pairs = twins.parse_pairs(args.twins)
     with tempfile.TemporaryDirectory(prefix="edgeformer-bench-") as tmp:
         work = Path(args.out or tmp)
         # results[preset][dtype][backend][board]
         results = {p: {d: {b: measure(p, b, work, d, boards) for b in backends} for d in dtypes}
                    for p in [*[x for x in args.presets.split(",") if x],
                              *[f"corpus:{x}" for x in args.corpus.split(",") if x]]}
+        twin_res = None
+        if pairs:
+            (work / "twins").mkdir(parents=True, exist_ok=True)
+            twin_res = twins.compare(pairs, work / "twins", args.inputs, args.epochs,
+                                     log=lambda m: print(m, file=sys.stderr))
     if args.json:
-        print(json.dumps({"cores": {c: CORES[c] for c in cores}, "results": results}, indent=2))
+        print(json.dumps({"cores": {c: CORES[c] for c in cores}, "results": results, "twins": twin_res}, indent=2))
         return
+    if results:
+        _print_table(results, cores, boards, dtypes, backends)
+    if twin_res:
+        print("\n".join(twins.table(twin_res, pairs, detail=False)))
+
+
+def _print_table(results: dict, cores: list[str], boards: tuple[str, ...], dtypes: list[str],
+                 backends: list[str]) -> None:
     cell = lambda r: f"{r['instructions_per_mac']:.2f}" if isinstance(r, dict) else "n/a"  # noqa: E731
     cols = [(d, c, b) for c in cores for d in dtypes for b in backends]
     ref = boards[0]

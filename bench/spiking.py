@@ -1,19 +1,24 @@
-"""Spiking vs non-spiking twin on the M7 stand-in, from one run: instructions per inference,
-instructions per MAC, the spike rate of every event-driven layer, and accuracy (the trained
-run's float test accuracy and the int8 model's on the same test inputs the rates use).
+"""Spiking vs non-spiking twins on the M7 stand-in, from one run: instructions per inference
+(and per step for streaming models), the ratio to the twin, float and int8 accuracy, the
+spike rate of every event-driven layer, and where the instructions go (layer by layer).
 
-Spike rates and int8 accuracy: export/spike_rates.py (onnxruntime on the int8 model over real
-test inputs: the share of each event-driven layer's inputs that fired). Instructions: QEMU -icount on mps2-an500
-(the stand-in of stm32f746g-disco) over the first test input; streaming models are counted
-per step (profile.py) and per sequence (x steps). The spiking passes (lif_fuse, spike_fc) run
-for both models of a pair; while they are not in the export PIPELINE this script adds them
-after LOWERING and says so. Usage:
-.venv/bin/python bench/spiking.py [--pairs spiking-lmuformer-fsdd:lmuformer-fsdd]
-    [--inputs 50] [--train-epochs N --seed S | --runs DIR] [--out DIR] [--json]
+Pairs: spiking-lmuformer-fsdd vs lmuformer-fsdd, and spiking-vit-digits (vit-digits with the
+ViT spec's spiking_mlp=True: a stateless LIF in every MLP) vs vit-digits. Both models of a
+pair are trained with one recipe (`edgeformer train`, same epochs and seed) on the real
+dataset, then exported int8 through the export's own PIPELINE (the spiking passes lif_fuse
+and spike_fc are in it). Instructions: QEMU -icount on mps2-an500 (the stand-in of
+stm32f746g-disco) over the first test input; streaming models per step (profile.py) and per
+sequence (x steps). Accuracy: the run's float test accuracy (whole test split); int8: the
+int8 model in onnxruntime on the first --inputs test inputs, the same ones the spike rates
+(export/spike_rates.py: the share of each event-driven layer's inputs that fired) come from.
+bench/latency.py prints the same table beside its own. Usage:
+.venv/bin/python bench/spiking.py [--pairs spiking-lmuformer-fsdd:lmuformer-fsdd,...]
+    [--inputs 200] [--epochs N (0: untrained) | --runs DIR] [--seed S] [--out DIR] [--json]
 """
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import subprocess
 import sys
@@ -21,32 +26,55 @@ import tempfile
 from pathlib import Path
 
 BOARD = "stm32f746g-disco"
-PAIRS = ("spiking-lmuformer-fsdd:lmuformer-fsdd",)
+PAIRS = ("spiking-lmuformer-fsdd:lmuformer-fsdd", "spiking-vit-digits:vit-digits")
+# Spiking twins that are no zoo preset: the preset's spec with its spikes switched on.
+DERIVED = {"spiking-vit-digits": ("vit-digits", {"spiking_mlp": True})}
+# Default training per dataset: short enough for the whole table in ~10 min on 2 cores.
+EPOCHS = {"fsdd": 15, "digits": 30}
 CLI = Path(sys.executable).parent / "edgeformer"
 
 
-def spiking_passes() -> str:
-    """Make sure the export runs lif_fuse and spike_fc; say where they came from."""
-    import edgeformer.export.passes as passes
-    from edgeformer.export.passes.lif_fuse import lif_fuse
-    from edgeformer.export.passes.spike_fc import spike_fc
-    if spike_fc in passes.PIPELINE and lif_fuse in passes.PIPELINE:
-        return "spiking passes in the export pipeline"
-    # Last, after row_loops: a node a row loop took stays dense (its per-token fusion is worth
-    # more arena than its events are worth instructions), so the plan does not grow.
-    passes.MEMORY = tuple(p for p in passes.MEMORY if p not in (lif_fuse, spike_fc)) + (lif_fuse, spike_fc)
-    return "spiking passes (lif_fuse, spike_fc) appended to MEMORY by this bench: not yet in PIPELINE"
+def spec_of(name: str):
+    from edgeformer.zoo import preset
+    if name in DERIVED:
+        base, changes = DERIVED[name]
+        return dataclasses.replace(preset(base), **changes)
+    return preset(name)
+
+
+def dataset_of(name: str) -> str:
+    from edgeformer.zoo import DEFAULT_DATASETS
+    return DEFAULT_DATASETS[DERIVED.get(name, (name,))[0]]
+
+
+def train(name: str, work: Path, epochs: int, seed: int) -> Path:
+    """`edgeformer train` of the model's spec on its dataset; the run directory."""
+    run = work / f"run-{name}"
+    spec = work / f"{name}.spec.json"
+    spec.write_text(json.dumps(spec_of(name).to_dict()))
+    subprocess.run([str(CLI), "train", "--spec", str(spec), "--dataset", dataset_of(name), "--epochs", str(epochs),
+                    "--seed", str(seed), "--out", str(run), "--force", "--json"], check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return run
 
 
 def measure(name: str, work: Path, n_inputs: int, run_dir: Path | None) -> dict:
-    from edgeformer.export.pipeline import export_artifact, resolve_source
+    """Export int8, profile on BOARD's stand-in, spike rates and int8 accuracy (onnxruntime)."""
+    from edgeformer.export.pipeline import Source, export_artifact, resolve_source
     from edgeformer.export.spike_rates import spike_rates
+    from edgeformer.models import build
     from edgeformer.runtime.boards import load_board
     from edgeformer.runtime.cross import build_firmware
     from edgeformer.runtime.profile import profile_qemu
     art = work / name
-    src = resolve_source(str(run_dir), None, None) if run_dir else resolve_source(None, name, None)
-    export_artifact(art, src, quantize="int8", log=lambda m: None)
+    if run_dir:
+        src = resolve_source(str(run_dir), None, None)
+    else:   # untrained, seeded, as `export --model` does a preset
+        import torch
+        torch.manual_seed(0)
+        spec = spec_of(name)
+        src = Source("preset", name, spec, build(spec).eval(), dataset_of(name))
+    export_artifact(art, src, quantize="int8", log=lambda m: None, force=True)
     board = load_board(BOARD)
     prof = profile_qemu(art, board, build_firmware(art, board))
     layers, acc8, provenance = spike_rates(art, n_inputs)
@@ -54,67 +82,103 @@ def measure(name: str, work: Path, n_inputs: int, run_dir: Path | None) -> dict:
                                     "sequence_instructions", "streaming")}
     res["instructions_per_inference"] = prof.get("sequence_instructions") or prof["instructions_total"]
     res["layers"] = {x["name"]: x["instructions"] for x in prof["layers"]}
+    res["parts"] = {f"{g['name']} / {p['name']} ({p['role']})": p["instructions"]
+                    for g in prof["layer_groups"] for p in g.get("parts", [])}   # of row loops
     res["spike_layers"], res["rates_from"], res["int8_accuracy"] = layers, provenance, acc8
+    res["accuracy"] = None
     if run_dir:
         metrics = json.loads((run_dir / "metrics.json").read_text())
         res["accuracy"] = metrics.get("test_accuracy", metrics.get("accuracy"))
     return res
 
 
-def train(name: str, work: Path, epochs: int, seed: int) -> Path:
-    run = work / f"run-{name}"
-    ds = "fsdd"
-    subprocess.run([str(CLI), "train", "--model", name, "--dataset", ds, "--epochs", str(epochs),
-                    "--seed", str(seed), "--out", str(run), "--force", "--json"], check=True,
-                   stdout=subprocess.DEVNULL)
-    return run
+def compare(pairs: list[tuple[str, str]], work: Path, n_inputs: int = 200, epochs: int | None = None,
+            seed: int = 0, runs: Path | None = None, log=lambda m: None) -> dict:
+    """Every model of `pairs` trained (epochs None: EPOCHS of its dataset; 0: untrained) or
+    read from runs/run-NAME, then measured. {"models": {name: measure()}, "epochs": {name: n}}."""
+    results, trained = {}, {}
+    for pair in pairs:
+        for name in pair:
+            if name in results:
+                continue
+            run = None
+            if runs:
+                run = runs / f"run-{name}"
+            else:
+                n = EPOCHS[dataset_of(name)] if epochs is None else epochs
+                if n:
+                    log(f"training {name} on {dataset_of(name)}, {n} epochs")
+                    run = train(name, work, n, seed)
+                trained[name] = n
+            log(f"exporting and profiling {name}")
+            results[name] = measure(name, work, n_inputs, run)
+    return {"models": results, "epochs": trained, "seed": seed, "inputs": n_inputs, "board": BOARD}
+
+
+def table(res: dict, pairs: list[tuple[str, str]], detail: bool = True) -> list[str]:
+    """The side-by-side table, the spike rates and, with detail, where the instructions go."""
+    models, ep = res["models"], res["epochs"]
+    out = [f"spiking vs non-spiking twins on {res['board']} (QEMU mps2-an500 -icount, instruction counts)",
+           f"accuracy: float, the run's whole test split; int8: onnxruntime on the first {res['inputs']} test "
+           f"inputs; training: " + (", ".join(f"{k} {v} epochs" if v else f"{k} untrained" for k, v in ep.items())
+                                    if ep else "given runs") + f", seed {res['seed']}",
+           "model | instr/step | instr/inference | vs twin | MACs/inference | float acc | int8 acc | epochs"]
+    fmt = lambda v: f"{v:.4f}" if v is not None else "-"  # noqa: E731
+    for spk, twin in pairs:
+        for name in (spk, twin):
+            r = models[name]
+            step = f"{r['instructions_total']:,}" if r.get("streaming") else "-"
+            ratio = r["instructions_per_inference"] / models[twin]["instructions_per_inference"]
+            macs = r["macs"] * (r.get("steps") or 1)
+            out.append(f"{name} | {step} | {r['instructions_per_inference']:,} | {ratio:.3f}x | {macs:,} | "
+                       f"{fmt(r['accuracy'])} | {fmt(r['int8_accuracy'])} | {ep.get(name, '-')}")
+    for spk, twin in pairs:
+        s, t = models[spk], models[twin]
+        out.append(f"spike rates of {spk} (onnxruntime, {s['rates_from']}):")
+        out.append("  layer | in row loop | k x n | spike rate")
+        for x in s["spike_layers"]:
+            out.append(f"  {x['layer']} | {x.get('loop') or '-'} | {x['k']} x {x['n']} | {x['rate']:.3f}")
+        if not detail:
+            continue
+        per = " per step" if s.get("streaming") else ""
+        out.append(f"where the instructions go{per} ({spk} | {twin} | difference):")
+        for kind in ("layers", "parts"):
+            for name in dict.fromkeys([*s[kind], *t[kind]]):
+                a, b = s[kind].get(name), t[kind].get(name)
+                diff = f"{a - b:+,}" if a is not None and b is not None else ""
+                out.append(f"  {name} | {_n(a)} | {_n(b)} | {diff}")
+    return out
+
+
+def _n(v) -> str:
+    return f"{v:,}" if v is not None else "-"
+
+
+def parse_pairs(text: str) -> list[tuple[str, str]]:
+    return [tuple(p.split(":")) for p in text.split(",") if p]
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--pairs", default=",".join(PAIRS), help="spiking:twin presets, comma-separated")
-    ap.add_argument("--inputs", type=int, default=50, help="test inputs for the spike rates")
-    ap.add_argument("--train-epochs", type=int, default=0, help="train both first (same recipe)")
+    ap.add_argument("--pairs", default=",".join(PAIRS), help="spiking:twin, comma-separated")
+    ap.add_argument("--inputs", type=int, default=200, help="test inputs for the int8 accuracy and spike rates")
+    ap.add_argument("--epochs", type=int, default=None,
+                    help=f"train both of a pair this long (default per dataset: {EPOCHS}; 0: untrained)")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--runs", help="use trained runs here (RUNS/run-PRESET) instead of training")
-    ap.add_argument("--out", help="keep the artifacts here (default: a temp folder)")
+    ap.add_argument("--runs", help="use trained runs here (RUNS/run-NAME) instead of training")
+    ap.add_argument("--out", help="keep the runs and artifacts here (default: a temp folder)")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
-    pairs = [p.split(":") for p in args.pairs.split(",") if p]
-    where = spiking_passes()
+    pairs = parse_pairs(args.pairs)
     with tempfile.TemporaryDirectory(prefix="edgeformer-spiking-") as tmp:
         work = Path(args.out or tmp)
         work.mkdir(parents=True, exist_ok=True)
-        results = {}
-        for spk, twin in pairs:
-            for name in (spk, twin):
-                run = None
-                if args.runs:
-                    run = Path(args.runs) / f"run-{name}"
-                elif args.train_epochs:
-                    run = train(name, work, args.train_epochs, args.seed)
-                results[name] = measure(name, work, args.inputs, run)
+        res = compare(pairs, work, args.inputs, args.epochs, args.seed, Path(args.runs) if args.runs else None,
+                      log=lambda m: print(m, file=sys.stderr))
     if args.json:
-        print(json.dumps({"passes": where, "inputs": args.inputs, "models": results}, indent=2))
+        print(json.dumps(res, indent=2))
         return
-    recipe = (f"trained {args.train_epochs} epochs, seed {args.seed}" if args.train_epochs
-              else f"runs in {args.runs}" if args.runs else "untrained presets")
-    print(f"spiking vs twin on {BOARD} (QEMU mps2-an500 -icount); {recipe}; {where}")
-    print(f"accuracy: the run's float test accuracy; int8: onnxruntime on the first {args.inputs} test inputs")
-    print("model | instr/step | instr/inference | MACs/step | instr/MAC | vs twin | accuracy | int8")
-    for spk, twin in pairs:
-        for name in (spk, twin):
-            r = results[name]
-            ratio = r["instructions_total"] / results[twin]["instructions_total"]
-            acc = f"{r['accuracy']:.4f}" if r.get("accuracy") is not None else "-"
-            acc8 = f"{r['int8_accuracy']:.4f}" if r.get("int8_accuracy") is not None else "-"
-            print(f"{name} | {r['instructions_total']:,} | {r['instructions_per_inference']:,} | "
-                  f"{r['macs']:,} | {r['instructions_per_mac']:.2f} | {ratio:.2f}x | {acc} | {acc8}")
-        print(f"spike rates of {spk} (onnxruntime, {results[spk]['rates_from']}):")
-        print("  layer | k x n | spike rate | instructions/step")
-        for x in results[spk]["spike_layers"]:
-            ins = results[spk]["layers"].get(x["layer"], "?")
-            print(f"  {x['layer']} | {x['k']} x {x['n']} | {x['rate']:.3f} | {ins}")
+    print("\n".join(table(res, pairs)))
 
 
 if __name__ == "__main__":
