@@ -174,12 +174,19 @@ static void ef_mve_aa_blocks(const int16_t *a16, const int8_t *b0, int32_t k, in
 }
 
 /* The requantisation of 4 sums r0, r2, r4, r6 as one vector (q3), as ef_mve_aa_blocks's:
- * + corr (q7), VMULH by mult (q4), + h (q5), VQSHL by 24 - s (q6), VSHR #24, 4 bytes out. */
+ * + corr (q7), VMULH by mult (q4), + h (q5), VQSHL by 24 - s (q6), VSHR #24, 4 bytes out.
+ * The sums enter q3 by 4 VMOVs, or (EF_MVE_AA_EPI_STM) STM to buf and VLDRW. */
 #define EF_MVE_AA_EPI                 \
     "vmov.32 q3[0], r0\n\t"           \
     "vmov.32 q3[1], r2\n\t"           \
     "vmov.32 q3[2], r4\n\t"           \
     "vmov.32 q3[3], r6\n\t"           \
+    EF_MVE_AA_EPI_Q3
+#define EF_MVE_AA_EPI_STM             \
+    "stm %[buf], {r0, r2, r4, r6}\n\t" \
+    "vldrw.32 q3, [%[buf]]\n\t"        \
+    EF_MVE_AA_EPI_Q3
+#define EF_MVE_AA_EPI_Q3              \
     "vadd.i32 q3, q3, q7\n\t"         \
     "vmulh.s32 q3, q3, q4\n\t"        \
     "vadd.i32 q3, q3, q5\n\t"         \
@@ -196,14 +203,15 @@ static void ef_mve_aa_blocks(const int16_t *a16, const int8_t *b0, int32_t k, in
     "veor q1, q1, q2\n\t" op ".u8 " r ", q0, q1\n\t"
 
 /* k == 16, the 8-bit path: u's 16 bytes stay in q0 and the 4 rows of a block follow each
- * other, so a block is 4 x (VLDRB, [VEOR,] VMLADAV), EF_MVE_AA_EPI and LE: 19 instructions
- * for 4 outputs (23 unsigned). */
+ * other, so a block is 4 x (VLDRB, [VEOR,] VMLADAV), EF_MVE_AA_EPI_STM and LE: 17
+ * instructions for 4 outputs (21 unsigned). */
 #define EF_MVE_AA16_FN(name, STEP)                                                            \
     static void name(const int8_t *u, const int8_t *b, int32_t nb, int8_t *y, int32x4_t corr,  \
                      int32x4_t mult, int32x4_t h, int32x4_t sh)                               \
     {                                                                                         \
         register int32x4_t q4 __asm__("q4") = mult, q5 __asm__("q5") = h,                     \
                            q6 __asm__("q6") = sh, q7 __asm__("q7") = corr;                    \
+        int32_t buf[4];                                                                       \
         __asm__ volatile(                                                                     \
             "vldrb.u8 q0, [%[u]]\n\t"                                                         \
             "vmov.i8 q2, #0x80\n\t"                                                           \
@@ -211,14 +219,68 @@ static void ef_mve_aa_blocks(const int16_t *a16, const int8_t *b0, int32_t k, in
             "1:\n\t"                                                                          \
             STEP("vmladav", "r0", "b") STEP("vmladav", "r2", "b")                             \
             STEP("vmladav", "r4", "b") STEP("vmladav", "r6", "b")                             \
-            EF_MVE_AA_EPI                                                                     \
+            EF_MVE_AA_EPI_STM                                                                 \
             "le lr, 1b"                                                                       \
             : [b] "+r"(b), [yp] "+l"(y)                                                       \
-            : [u] "r"(u), [nb] "r"(nb), "w"(q4), "w"(q5), "w"(q6), "w"(q7)                    \
+            : [u] "r"(u), [nb] "r"(nb), [buf] "r"(buf), "w"(q4), "w"(q5), "w"(q6), "w"(q7)    \
             : "r0", "r2", "r4", "r6", "q0", "q1", "q2", "q3", "lr", "memory");                 \
     }
 EF_MVE_AA16_FN(ef_mve_aa16_s8, EF_MVE_AA_S8)
 EF_MVE_AA16_FN(ef_mve_aa16_u8, EF_MVE_AA_U8)
+
+/* One output's sum over nv chunks of u held in q0..q3 (k = 16 nv): its row's 16 nv bytes
+ * follow each other (VLDRB post-incremented), the first chunk by VMLADAV, the rest VMLADAVA;
+ * the unsigned form flips b's sign bits (q5) first. */
+#define EF_MVE_AAX_S8(op, r, q) "vldrb.u8 q4, [%[b]], #16\n\t" op ".s8 " r ", " q ", q4\n\t"
+#define EF_MVE_AAX_U8(op, r, q) "vldrb.u8 q4, [%[b]], #16\n\tveor q4, q4, q5\n\t" op ".u8 " r ", " q ", q4\n\t"
+#define EF_MVE_AAX_OUT(STEP, r)                                                               \
+    STEP("vmladav", r, "q0")                                                                  \
+    ".if %c[nv] > 1\n\t" STEP("vmladava", r, "q1") ".endif\n\t"                               \
+    ".if %c[nv] > 2\n\t" STEP("vmladava", r, "q2") ".endif\n\t"                               \
+    ".if %c[nv] > 3\n\t" STEP("vmladava", r, "q3") ".endif\n\t"
+
+/* k = 16 nv <= 64, the 8-bit path: u's nv chunks stay in q0..q3 and a block's 4 rows (4k
+ * contiguous bytes of bᵀ) are read by one post-incremented pointer, so a block is 4 nv x
+ * (VLDRB, [VEOR,] VMLADAV(A)), STM + VLDRW of the sums, the requantisation with its 4
+ * vectors read from c (corr, mult, h, 24 - s at c + 16, +32, +48, +64; c[0..4) the STM's
+ * buffer), VSTRB.32 and LE: 8 nv + 13 instructions (12 nv + 13 unsigned). */
+#define EF_MVE_AAX_FN(name, NV, STEP)                                                         \
+    static void name(const int8_t *u, const int8_t *b, int32_t k, int32_t nb, int8_t *y,       \
+                     const int32_t *c)                                                        \
+    {                                                                                         \
+        register int8x16_t q0 __asm__("q0") = vldrbq_s8(u);                                   \
+        register int8x16_t q1 __asm__("q1") = vldrbq_z_s8(u + 16, vctp8q((uint32_t)(NV > 1 ? k - 16 : 0))); \
+        register int8x16_t q2 __asm__("q2") = vldrbq_z_s8(u + 32, vctp8q((uint32_t)(NV > 2 ? k - 32 : 0))); \
+        register int8x16_t q3 __asm__("q3") = vldrbq_z_s8(u + 48, vctp8q((uint32_t)(NV > 3 ? k - 48 : 0))); \
+        __asm__ volatile(                                                                     \
+            "vmov.i8 q5, #0x80\n\t"                                                           \
+            "dls lr, %[nb]\n"                                                                 \
+            "1:\n\t"                                                                          \
+            EF_MVE_AAX_OUT(STEP, "r0") EF_MVE_AAX_OUT(STEP, "r2")                             \
+            EF_MVE_AAX_OUT(STEP, "r4") EF_MVE_AAX_OUT(STEP, "r6")                             \
+            "stm %[c], {r0, r2, r4, r6}\n\t"                                                   \
+            "vldrw.32 q6, [%[c]]\n\t"                                                          \
+            "vldrw.32 q7, [%[c], #16]\n\t"                                                     \
+            "vadd.i32 q6, q6, q7\n\t"                                                          \
+            "vldrw.32 q7, [%[c], #32]\n\t"                                                     \
+            "vmulh.s32 q6, q6, q7\n\t"                                                         \
+            "vldrw.32 q7, [%[c], #48]\n\t"                                                     \
+            "vadd.i32 q6, q6, q7\n\t"                                                          \
+            "vldrw.32 q7, [%[c], #64]\n\t"                                                     \
+            "vqshl.s32 q6, q6, q7\n\t"                                                         \
+            "vshr.s32 q6, q6, #24\n\t"                                                         \
+            "vstrb.32 q6, [%[yp]], #4\n\t"                                                     \
+            "le lr, 1b"                                                                       \
+            : [b] "+r"(b), [yp] "+l"(y)                                                       \
+            : [c] "r"(c), [nb] "r"(nb), [nv] "i"(NV), "w"(q0), "w"(q1), "w"(q2), "w"(q3)      \
+            : "r0", "r2", "r4", "r6", "q4", "q5", "q6", "q7", "lr", "memory");                \
+    }
+EF_MVE_AAX_FN(ef_mve_aax2_s8, 2, EF_MVE_AAX_S8)
+EF_MVE_AAX_FN(ef_mve_aax3_s8, 3, EF_MVE_AAX_S8)
+EF_MVE_AAX_FN(ef_mve_aax4_s8, 4, EF_MVE_AAX_S8)
+EF_MVE_AAX_FN(ef_mve_aax2_u8, 2, EF_MVE_AAX_U8)
+EF_MVE_AAX_FN(ef_mve_aax3_u8, 3, EF_MVE_AAX_U8)
+EF_MVE_AAX_FN(ef_mve_aax4_u8, 4, EF_MVE_AAX_U8)
 
 /* Any k, the 8-bit path: per block the 4 rows b0..b3 = bs + 0, k, 2k, 3k, a tail-predicated
  * loop of 16 k (DLSTP.8: the last pass loads only the lanes below k) of VLDRB of u and 4 x
@@ -290,15 +352,24 @@ void ef_mve_aa_row_t(const int8_t *a, const int8_t *bt, int32_t k, int32_t n, in
     const int32_t nb = n >> 2;
     int8_t *u8 = (int8_t *)scratch;
     const int8_t *u = a;
-    int32_t j = n & ~3, lo = -128, hi = 127, q, sum = 0, corr, uns = 0;
-    if (azp != 0) {
+    int32_t j = n & ~3, lo = -128, hi = 127, q, sum = 0, usum = 0, corr, uns = 0;
+    if (azp != 0) {   /* one pass: u = a - azp as bytes (mod 256), its sums as int8 and uint8, a's range */
+        const int8x16_t z = vdupq_n_s8((int8_t)azp);
         int8_t mn = 127, mx = -128;
         for (q = 0; q < k; q += 16) {
             const mve_pred16_t t = vctp8q((uint32_t)(k - q));
-            const int8x16_t v = vldrbq_z_s8(a + q, t);
+            const int8x16_t v = vldrbq_z_s8(a + q, t), w = vsubq_x_s8(v, z, t);
             mn = vminvq_p_s8(mn, v, t), mx = vmaxvq_p_s8(mx, v, t);
+            vstrbq_p_s8(u8 + q, w, t);
+            sum = vaddvaq_p_s8(sum, w, t);
+            usum = (int32_t)vaddvaq_p_u8((uint32_t)usum, vreinterpretq_u8_s8(w), t);
         }
-        lo = mn - azp, hi = mx - azp;
+        lo = mn - azp, hi = mx - azp, u = u8;
+    } else {
+        for (q = 0; q < k; q += 16) {
+            const mve_pred16_t t = vctp8q((uint32_t)(k - q));
+            sum = vaddvaq_p_s8(sum, vldrbq_z_s8(a + q, t), t);
+        }
     }
     uns = lo < -128 || hi > 127;
     if (uns && (lo < 0 || hi > 255)) {   /* int16 */
@@ -317,28 +388,21 @@ void ef_mve_aa_row_t(const int8_t *a, const int8_t *bt, int32_t k, int32_t n, in
         }
         return;
     }
-    if (azp != 0 || uns) {   /* u = a - azp as bytes (mod 256), and its sum */
-        const int8x16_t z = vdupq_n_s8((int8_t)azp);
-        for (q = 0; q < k; q += 16) {
-            const mve_pred16_t t = vctp8q((uint32_t)(k - q));
-            const int8x16_t v = vsubq_x_s8(vldrbq_z_s8(a + q, t), z, t);
-            vstrbq_p_s8(u8 + q, v, t);
-            sum = uns ? (int32_t)vaddvaq_p_u8((uint32_t)sum, vreinterpretq_u8_s8(v), t) : vaddvaq_p_s8(sum, v, t);
-        }
-        u = u8;
-    } else {
-        for (q = 0; q < k; q += 16) {
-            const mve_pred16_t t = vctp8q((uint32_t)(k - q));
-            sum = vaddvaq_p_s8(sum, vldrbq_z_s8(a + q, t), t);
-        }
-    }
+    if (uns) sum = usum;
     corr = -(bzp + (uns ? 128 : 0)) * sum;
     if (nb > 0) {
         const int32x4_t vc = vdupq_n_s32(corr), vm = vdupq_n_s32(mult), vh = vdupq_n_s32(h),
                         vs = vdupq_n_s32(24 - s);
-        if (k == 16)
+        if (k == 16) {
             (uns ? ef_mve_aa16_u8 : ef_mve_aa16_s8)(u, bt, nb, y, vc, vm, vh, vs);
-        else
+        } else if (!(k & 15) && k <= 64) {
+            static void (*const fns[2][3])(const int8_t *, const int8_t *, int32_t, int32_t, int8_t *,
+                                           const int32_t *) = {
+                {ef_mve_aax2_s8, ef_mve_aax3_s8, ef_mve_aax4_s8}, {ef_mve_aax2_u8, ef_mve_aax3_u8, ef_mve_aax4_u8}};
+            int32_t c[20];
+            vst1q_s32(c + 4, vc), vst1q_s32(c + 8, vm), vst1q_s32(c + 12, vh), vst1q_s32(c + 16, vs);
+            fns[uns][(k >> 4) - 2](u, bt, k, nb, y, c);
+        } else
             (uns ? ef_mve_aak_u8 : ef_mve_aak_s8)(u, bt, k, nb, y, vc, vm, vh, vs);
     }
     for (; j < n; ++j) {
@@ -349,17 +413,16 @@ void ef_mve_aa_row_t(const int8_t *a, const int8_t *bt, int32_t k, int32_t n, in
 }
 
 /* The epilogue of one block of ef_qfc_rows_s8's stream on its 4 sums r0, r2, r4, r6, as one
- * vector (q5; single-lane VMOVs: the two-lane form's register order differs between GNU as
- * and QEMU), its vectors read from wp through q6: VMULH by mult is SMMUL, + h, then VQSHL
+ * vector (q5: STM to a 16-byte buffer and VLDRW, 2 instructions where single-lane VMOVs take
+ * 4; the two-lane form's register order differs between GNU as and QEMU), its vectors read
+ * from wp through q6: VMULH by mult is SMMUL, + h, then VQSHL
  * by 24 - s and VSHR #24 give floor(v / 2^s) saturated to int8 (v << (24 - s) saturates
  * exactly when v >> s leaves int8; a negative count shifts right). With the second stage
- * (two, a fused Add): * A + B, then VQSHL #8 and VSHR #24, ssat8(v >> 16) likewise. 4 VMOV,
- * 7 (12) more and VSTRB.32 of the 4 bytes. */
+ * (two, a fused Add): * A + B, then VQSHL #8 and VSHR #24, ssat8(v >> 16) likewise. STM,
+ * VLDRW, 7 (12) more and VSTRB.32 of the 4 bytes. */
 #define EF_MVE_FC_EPI                            \
-    "vmov.32 q5[0], r0\n\t"                      \
-    "vmov.32 q5[1], r2\n\t"                      \
-    "vmov.32 q5[2], r4\n\t"                      \
-    "vmov.32 q5[3], r6\n\t"                      \
+    "stm %[buf], {r0, r2, r4, r6}\n\t"           \
+    "vldrw.32 q5, [%[buf]]\n\t"                  \
     "vldrw.32 q6, [%[wp]], #16\n\t"              \
     "vmulh.s32 q5, q5, q6\n\t"                   \
     "vldrw.32 q6, [%[wp]], #16\n\t"              \
@@ -391,7 +454,7 @@ void ef_mve_aa_row_t(const int8_t *a, const int8_t *bt, int32_t k, int32_t n, in
 
 /* k <= 64: x's nv = ceil(k / 16) chunks stay in q0..q3 for the whole row (loaded once, the
  * last under a VCTP predicate; weights past k are zeros), so a block is LDM of the 4 folded
- * biases into the accumulators, nv x EF_MVE_FC_CHUNK, EF_MVE_FC_EPI and LE: 8 nv + 14 (19)
+ * biases into the accumulators, nv x EF_MVE_FC_CHUNK, EF_MVE_FC_EPI and LE: 8 nv + 12 (17)
  * instructions, no inner loop. */
 #define EF_MVE_FC_X_FN(name, NV, TWO)                                                          \
     static void name(const int8_t *x, int32_t k, const int32_t *ws, int32_t nb, int8_t *y)     \
@@ -400,6 +463,7 @@ void ef_mve_aa_row_t(const int8_t *a, const int8_t *bt, int32_t k, int32_t n, in
         register int8x16_t q1 __asm__("q1") = vldrbq_z_s8(x + 16, vctp8q((uint32_t)(NV > 1 ? k - 16 : 0))); \
         register int8x16_t q2 __asm__("q2") = vldrbq_z_s8(x + 32, vctp8q((uint32_t)(NV > 2 ? k - 32 : 0))); \
         register int8x16_t q3 __asm__("q3") = vldrbq_z_s8(x + 48, vctp8q((uint32_t)(NV > 3 ? k - 48 : 0))); \
+        int32_t buf[4];                                                                        \
         __asm__ volatile(                                                                      \
             "dls lr, %[nb]\n"                                                                  \
             "1:\n\t"                                                                           \
@@ -411,7 +475,8 @@ void ef_mve_aa_row_t(const int8_t *a, const int8_t *bt, int32_t k, int32_t n, in
             EF_MVE_FC_EPI                                                                      \
             "le lr, 1b"                                                                        \
             : [wp] "+r"(ws), [yp] "+l"(y)                                                      \
-            : [nb] "r"(nb), [nv] "i"(NV), [two] "i"(TWO), "w"(q0), "w"(q1), "w"(q2), "w"(q3)   \
+            : [nb] "r"(nb), [nv] "i"(NV), [two] "i"(TWO), [buf] "r"(buf), "w"(q0), "w"(q1),    \
+              "w"(q2), "w"(q3)                                                                 \
             : "r0", "r2", "r4", "r6", "q4", "q5", "q6", "lr", "memory");                      \
     }
 EF_MVE_FC_X_FN(ef_mve_fc_x1, 1, 0)
@@ -430,6 +495,7 @@ EF_MVE_FC_X_FN(ef_mve_fc_x4a, 4, 1)
     static void name(const int8_t *x, int32_t k, const int32_t *ws, int32_t nb, int8_t *y)     \
     {                                                                                          \
         const int8_t *xp;                                                                      \
+        int32_t buf[4];                                                                        \
         __asm__ volatile(                                                                      \
             "1:\n\t"                                                                           \
             "ldmia %[wp]!, {r0, r2, r4, r6}\n\t"                                               \
@@ -443,7 +509,7 @@ EF_MVE_FC_X_FN(ef_mve_fc_x4a, 4, 1)
             "subs %[nb], %[nb], #1\n\t"                                                        \
             "bne 1b"                                                                           \
             : [wp] "+r"(ws), [yp] "+l"(y), [nb] "+r"(nb), [xp] "=&r"(xp)                       \
-            : [x] "r"(x), [k] "r"(k), [two] "i"(TWO)                                           \
+            : [x] "r"(x), [k] "r"(k), [two] "i"(TWO), [buf] "r"(buf)                           \
             : "r0", "r2", "r4", "r6", "q0", "q4", "q5", "q6", "lr", "cc", "memory");           \
     }
 EF_MVE_FC_K_FN(ef_mve_fc_k, 0)

@@ -108,12 +108,15 @@ def _helium_cases() -> list[tuple[str, tuple]]:
     # attention's act x act on bᵀ with the proved requantisation (ef_mve_aa_blocks: k % 8 == 0)
     for h, m, k, n in [(4, 1, 16, 64), (4, 1, 64, 16), (2, 3, 8, 4), (1, 2, 128, 9), (2, 1, 24, 7), (1, 1, 32, 3)]:
         c.append((f"aa trans_b proved h{h} m{m} k{k} n{n}", _aa_case(rng, h, m, k, n, trans_b=True, proved=True)))
-    # each form of a - a_zp (int8, uint8, int16) at k 16 (u held in q0), 64 and off the grid
+    # each form of a - a_zp (int8, uint8, int16) at k 16..64 (u held in q0..q3), 128 and off the grid
     for h, m, k, n, azp, lo, hi in [(4, 1, 16, 64, 0, -128, 127), (4, 1, 64, 16, -128, -128, 127),
                                     (2, 2, 16, 7, -128, -128, 127), (1, 2, 24, 9, 0, -128, 127),
                                     (2, 1, 40, 6, -128, -128, 127), (1, 3, 64, 8, 5, -100, 100),
                                     (1, 1, 16, 12, 100, -28, 127), (2, 1, 16, 8, 3, -128, 127),
-                                    (1, 2, 33, 5, -7, -128, 127), (1, 1, 128, 20, -128, -128, -1)]:
+                                    (1, 2, 33, 5, -7, -128, 127), (1, 1, 128, 20, -128, -128, -1),
+                                    (2, 1, 32, 8, -128, -128, 127), (1, 2, 48, 12, 0, -128, 127),
+                                    (1, 1, 64, 16, 0, -128, 127), (1, 2, 48, 5, -128, -128, 127),
+                                    (1, 1, 32, 6, 20, -108, 100)]:
         c.append((f"aa trans_b zp{azp} a[{lo},{hi}] h{h} m{m} k{k} n{n}",
                   _aa_zp_case(rng, h, m, k, n, azp, lo, hi)))
     for rows, row, pre in [(4, 64, 1.0), (2, 16, 1.0), (3, 20, 0.25), (2, 36, 2.0), (1, 8, 1.0)]:
