@@ -22,8 +22,12 @@ def _onnx_name(t: str) -> str:
 def spike_layers(reference: Path) -> list[dict]:
     """The event-driven layers of an int8 model: name, input tensor, silent level, k, n, and
     `loop`: the row loop it runs in (None at the top level)."""
+    import onnx
+
     from edgeformer.export.load import load_onnx
     from edgeformer.export.passes import PIPELINE, run
+    if not any(n.op_type == "Greater" for n in onnx.load(str(reference)).graph.node):
+        return []   # no threshold, no spike: skip the passes
     g = run(load_onnx(reference), PIPELINE)   # the export's own passes: what the C runs
     where = []   # (node, its row loop, its graph) in execution order
     for n in g.nodes:
@@ -34,16 +38,17 @@ def spike_layers(reference: Path) -> list[dict]:
             for n, loop, gr in where if n.op == "ef.SpikeFC"]
 
 
-def spike_rates(art: Path, n_inputs: int = 20) -> tuple[list[dict], float | None, str]:
+def spike_rates(art: Path, n_inputs: int = 20, layers: list[dict] | None = None) -> tuple[list[dict], float | None, str]:
     """spike_layers with `rate` (share of non-silent inputs), and the int8 model's top-1
-    accuracy, from onnxruntime on n_inputs real test inputs; and where the inputs came from."""
+    accuracy, from onnxruntime on n_inputs real test inputs; and where the inputs came from.
+    `layers`: spike_layers of the artifact's reference, when the caller has them."""
     import onnx
 
     from edgeformer.export.onnx_check import session
     from edgeformer.runtime.verify import load_meta, sample_inputs
     meta = load_meta(art)
     ref = art / meta["reference"]
-    layers = spike_layers(ref)
+    layers = spike_layers(ref) if layers is None else [dict(x) for x in layers]
     model = onnx.load(str(ref))
     have = {o.name for o in model.graph.output}
     for t in dict.fromkeys(x["input"] for x in layers):

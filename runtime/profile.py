@@ -197,4 +197,21 @@ def profile_qemu(art, board: Board, build: dict[str, Any], timeout: float = 300.
     res = run_qemu(Path(build["elf"]), board.simulator, data, timeout)
     ipt = instructions_per_tick(board.target.qemu_cpu_hz)
     rep = build_profile(board, build, a.plan, parse_profile(res.profile), ipt, "qemu", steps, state)
+    spikes = spike_report(a, rep)
+    if spikes:
+        rep["spike_rates"] = spikes
     return rep
+
+
+def spike_report(a, rep: dict[str, Any], n_inputs: int = 20) -> dict[str, Any] | None:
+    """Spiking models: how often each event-driven layer's inputs fired (export/spike_rates.py:
+    onnxruntime on n_inputs real test inputs), with the layer's instructions where it is an op
+    of its own (a layer inside a row loop is counted in the loop's part). None without spikes."""
+    from edgeformer.export.spike_rates import spike_layers, spike_rates
+    layers = spike_layers(a.reference)
+    if not layers:
+        return None
+    layers, _, src = spike_rates(a.path, n_inputs, layers)
+    ins = {x["name"]: x["instructions"] for x in rep["layers"]}
+    return {"from": src, "layers": [{**{k: x[k] for k in ("layer", "loop", "k", "n", "rate")},
+                                     "instructions": ins.get(x["layer"])} for x in layers]}
