@@ -561,26 +561,41 @@ int32_t ef_mve_max_s8(const int8_t *x, int32_t n)
 /* The vector-by-scalar float forms (VSUB, VMUL .F32 Qd, Qn, Rm) read the scalar from a core
  * register; the 4 lanes of q0 are s0..s3, so the in-order sums add them one by one. MVE
  * float follows FPSCR like the scalar FPU (round to nearest even out of reset). */
-/* Adds q0's four lanes to acc one by one (the reference's order of float sums), then loops. */
-#define EF_MVE_ACC_Q0_LOOP                  \
+/* Adds q0's four lanes to acc one by one (the reference's order of float sums). */
+#define EF_MVE_ACC_Q0                       \
     "vadd.f32 %[acc], %[acc], s0\n\t"       \
     "vadd.f32 %[acc], %[acc], s1\n\t"       \
     "vadd.f32 %[acc], %[acc], s2\n\t"       \
-    "vadd.f32 %[acc], %[acc], s3\n\t"       \
+    "vadd.f32 %[acc], %[acc], s3\n\t"
+
+/* The loop of the float steps below over n (%[n]) groups of 4 values: BODY (one group,
+ * pointers post-incremented) 4 times a pass while 4 groups are left (%[c] counts the passes),
+ * then once a pass for the last n % 4: 2 loop instructions per 16 values, not per 4. */
+#define EF_MVE_BY4(BODY)                    \
+    "lsrs %[c], %[n], #2\n\t"               \
+    "beq 3f\n"                               \
+    "1:\n\t" BODY BODY BODY BODY              \
+    "subs %[c], %[c], #1\n\t"               \
+    "bne 1b\n"                               \
+    "3:\n\t"                                 \
+    "ands %[n], %[n], #3\n\t"               \
+    "beq 5f\n"                               \
+    "4:\n\t" BODY                             \
     "subs %[n], %[n], #1\n\t"               \
-    "bne 1b"
+    "bne 4b\n"                               \
+    "5:"
 
 float ef_mve_ln_dq(const int8_t *x, int32_t n4, int32_t zp, float xs, float *v, float acc)
 {
+    int32_t c;
     __asm__ volatile(
-        "1:\n\t"
-        "vldrb.s32 q0, [%[x]], #4\n\t"
-        "vsub.i32 q0, q0, %[zp]\n\t"
-        "vcvt.f32.s32 q0, q0\n\t"
-        "vmul.f32 q0, q0, %[xs]\n\t"
-        "vstrw.32 q0, [%[v]], #16\n\t"
-        EF_MVE_ACC_Q0_LOOP
-        : [x] "+l"(x), [v] "+r"(v), [n] "+r"(n4), [acc] "+t"(acc)
+        EF_MVE_BY4("vldrb.s32 q0, [%[x]], #4\n\t"
+                   "vsub.i32 q0, q0, %[zp]\n\t"
+                   "vcvt.f32.s32 q0, q0\n\t"
+                   "vmul.f32 q0, q0, %[xs]\n\t"
+                   "vstrw.32 q0, [%[v]], #16\n\t"
+                   EF_MVE_ACC_Q0)
+        : [x] "+l"(x), [v] "+r"(v), [n] "+r"(n4), [acc] "+t"(acc), [c] "=&r"(c)
         : [zp] "r"(zp), [xs] "r"(xs)
         : "q0", "s0", "s1", "s2", "s3", "cc", "memory");
     return acc;
@@ -588,50 +603,16 @@ float ef_mve_ln_dq(const int8_t *x, int32_t n4, int32_t zp, float xs, float *v, 
 
 float ef_mve_ln_var(const float *v, int32_t n4, float mean, float acc)
 {
+    int32_t c;
     __asm__ volatile(
-        "1:\n\t"
-        "vldrw.32 q0, [%[v]], #16\n\t"
-        "vsub.f32 q0, q0, %[m]\n\t"
-        "vmul.f32 q0, q0, q0\n\t"
-        EF_MVE_ACC_Q0_LOOP
-        : [v] "+r"(v), [n] "+r"(n4), [acc] "+t"(acc)
+        EF_MVE_BY4("vldrw.32 q0, [%[v]], #16\n\t"
+                   "vsub.f32 q0, q0, %[m]\n\t"
+                   "vmul.f32 q0, q0, q0\n\t"
+                   EF_MVE_ACC_Q0)
+        : [v] "+r"(v), [n] "+r"(n4), [acc] "+t"(acc), [c] "=&r"(c)
         : [m] "r"(mean)
         : "q0", "s0", "s1", "s2", "s3", "cc", "memory");
     return acc;
-}
-
-/* Per 4 outputs: 3 VLDRW, VSUB, VMUL, VMUL, VADD, 4 VDIV, VCVTN (round to nearest even and
- * saturate, as VCVTR), VQADD of the zero point (QADD), VMAX/VMIN (SSAT), VSTRB.32: 18
- * instructions with the loop, against 42 for the scalar ones. */
-void ef_mve_ln_out(const float *v, const float *g, const float *b, int32_t n4, float mean, float inv,
-                   float ys, int32_t zp, int8_t *y)
-{
-    __asm__ volatile(
-        "vmov.i32 q6, #0xffffff80\n\t"
-        "vmov.i32 q7, #0x7f\n"
-        "1:\n\t"
-        "vldrw.32 q0, [%[v]], #16\n\t"
-        "vldrw.32 q1, [%[g]], #16\n\t"
-        "vldrw.32 q2, [%[b]], #16\n\t"
-        "vsub.f32 q0, q0, %[m]\n\t"
-        "vmul.f32 q0, q0, %[inv]\n\t"
-        "vmul.f32 q0, q0, q1\n\t"
-        "vadd.f32 q0, q0, q2\n\t"
-        "vdiv.f32 s0, s0, %[ys]\n\t"
-        "vdiv.f32 s1, s1, %[ys]\n\t"
-        "vdiv.f32 s2, s2, %[ys]\n\t"
-        "vdiv.f32 s3, s3, %[ys]\n\t"
-        "vcvtn.s32.f32 q0, q0\n\t"
-        "vqadd.s32 q0, q0, %[zp]\n\t"
-        "vmax.s32 q0, q0, q6\n\t"
-        "vmin.s32 q0, q0, q7\n\t"
-        "vstrb.32 q0, [%[y]], #4\n\t"
-        "subs %[n], %[n], #1\n\t"
-        "bne 1b"
-        : [v] "+r"(v), [g] "+r"(g), [b] "+r"(b), [n] "+r"(n4), [y] "+l"(y)
-        : [m] "r"(mean), [inv] "r"(inv), [ys] "t"(ys), [zp] "r"(zp)
-        : "q0", "q1", "q2", "q6", "q7", "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9",
-          "s10", "s11", "cc", "memory");
 }
 
 /* q0's 4 floats (s0..s3) divided by ys lane by lane, then ef_q8_t's rounding (VCVTN: to
@@ -648,71 +629,86 @@ void ef_mve_ln_out(const float *v, const float *g, const float *b, int32_t n4, f
     "vshr.s32 q0, q0, #24\n\t"                                            \
     "vstrb.32 q0, [%[y]], #4\n\t"
 
+/* Per 4 outputs: 3 VLDRW, VSUB, VMUL, VMUL, VADD, then EF_MVE_Q8_STORE: 16 instructions and
+ * the loop's 2 per 16 values (the scalar ones: 42). */
+void ef_mve_ln_out(const float *v, const float *g, const float *b, int32_t n4, float mean, float inv,
+                   float ys, int32_t zp, int8_t *y)
+{
+    int32_t c;
+    __asm__ volatile(
+        EF_MVE_BY4("vldrw.32 q0, [%[v]], #16\n\t"
+                   "vldrw.32 q1, [%[g]], #16\n\t"
+                   "vldrw.32 q2, [%[b]], #16\n\t"
+                   "vsub.f32 q0, q0, %[m]\n\t"
+                   "vmul.f32 q0, q0, %[inv]\n\t"
+                   "vmul.f32 q0, q0, q1\n\t"
+                   "vadd.f32 q0, q0, q2\n\t"
+                   EF_MVE_Q8_STORE)
+        : [v] "+r"(v), [g] "+r"(g), [b] "+r"(b), [n] "+r"(n4), [y] "+l"(y), [c] "=&r"(c)
+        : [m] "r"(mean), [inv] "r"(inv), [ys] "t"(ys), [zp] "r"(zp)
+        : "q0", "q1", "q2", "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s10", "s11", "cc",
+          "memory");
+}
+
 /* Per 4 values: VLDRB.S32, top - x >= 0 (VSUB from the splat q1), a gather of the 4 table words
- * (VLDRW with the offsets scaled by 4), VSTRW to e, 4 VADDs in index order: 9 with the loop
- * (the scalar form: 19). */
+ * (VLDRW with the offsets scaled by 4), VSTRW to e, 4 VADDs in index order: 8 and the loop's
+ * 2 per 16 values (the scalar form: 19). */
 float ef_mve_sm_exps(const int8_t *x, const float *table, int32_t top, int32_t n4, float *e)
 {
     const float *base = table;
     register int32x4_t q1 __asm__("q1") = vdupq_n_s32(top);
     float sum = 0.0f;
+    int32_t c;
     __asm__ volatile(
-        "1:\n\t"
-        "vldrb.s32 q2, [%[x]], #4\n\t"
-        "vsub.i32 q2, q1, q2\n\t"
-        "vldrw.u32 q0, [%[base], q2, uxtw #2]\n\t"
-        "vstrw.32 q0, [%[e]], #16\n\t"
-        "vadd.f32 %[sum], %[sum], s0\n\t"
-        "vadd.f32 %[sum], %[sum], s1\n\t"
-        "vadd.f32 %[sum], %[sum], s2\n\t"
-        "vadd.f32 %[sum], %[sum], s3\n\t"
-        "subs %[n], %[n], #1\n\t"
-        "bne 1b"
-        : [x] "+l"(x), [e] "+r"(e), [n] "+r"(n4), [sum] "+t"(sum)
+        EF_MVE_BY4("vldrb.s32 q2, [%[x]], #4\n\t"
+                   "vsub.i32 q2, q1, q2\n\t"
+                   "vldrw.u32 q0, [%[base], q2, uxtw #2]\n\t"
+                   "vstrw.32 q0, [%[e]], #16\n\t"
+                   "vadd.f32 %[sum], %[sum], s0\n\t"
+                   "vadd.f32 %[sum], %[sum], s1\n\t"
+                   "vadd.f32 %[sum], %[sum], s2\n\t"
+                   "vadd.f32 %[sum], %[sum], s3\n\t")
+        : [x] "+l"(x), [e] "+r"(e), [n] "+r"(n4), [sum] "+t"(sum), [c] "=&r"(c)
         : [base] "r"(base), "w"(q1)
         : "q0", "q2", "s0", "s1", "s2", "s3", "cc", "memory");
     return sum;
 }
 
-/* Per 4 values: VLDRW, 4 VDIV by the sum, then EF_MVE_Q8_STORE: 16 with the loop (the
- * scalar form: 29). */
+/* Per 4 values: VLDRW, 4 VDIV by the sum, then EF_MVE_Q8_STORE: 14 and the loop's 2 per 16
+ * values (the scalar form: 29). */
 void ef_mve_sm_out(const float *e, int32_t n4, float sum, float ys, int32_t zp, int8_t *y)
 {
+    int32_t c;
     __asm__ volatile(
-        "1:\n\t"
-        "vldrw.32 q0, [%[e]], #16\n\t"
-        "vdiv.f32 s0, s0, %[sum]\n\t"
-        "vdiv.f32 s1, s1, %[sum]\n\t"
-        "vdiv.f32 s2, s2, %[sum]\n\t"
-        "vdiv.f32 s3, s3, %[sum]\n\t"
-        EF_MVE_Q8_STORE
-        "subs %[n], %[n], #1\n\t"
-        "bne 1b"
-        : [e] "+r"(e), [n] "+r"(n4), [y] "+l"(y)
+        EF_MVE_BY4("vldrw.32 q0, [%[e]], #16\n\t"
+                   "vdiv.f32 s0, s0, %[sum]\n\t"
+                   "vdiv.f32 s1, s1, %[sum]\n\t"
+                   "vdiv.f32 s2, s2, %[sum]\n\t"
+                   "vdiv.f32 s3, s3, %[sum]\n\t"
+                   EF_MVE_Q8_STORE)
+        : [e] "+r"(e), [n] "+r"(n4), [y] "+l"(y), [c] "=&r"(c)
         : [sum] "t"(sum), [ys] "t"(ys), [zp] "r"(zp)
         : "q0", "s0", "s1", "s2", "s3", "cc", "memory");
 }
 
 /* Per 4 values: two VLDRB.S32, the two dequantisations (VSUB, VCVT, VMUL each), VADD, then
- * EF_MVE_Q8_STORE: 19 with the loop (the scalar form: about 60). */
+ * EF_MVE_Q8_STORE: 17 and the loop's 2 per 16 values (the scalar form: about 60). */
 void ef_mve_qadd(const int8_t *a, const int8_t *b, int32_t n4, int32_t azp, float as, int32_t bzp,
                  float bs, float ys, int32_t yzp, int8_t *y)
 {
+    int32_t c;
     __asm__ volatile(
-        "1:\n\t"
-        "vldrb.s32 q0, [%[a]], #4\n\t"
-        "vldrb.s32 q1, [%[b]], #4\n\t"
-        "vsub.i32 q0, q0, %[azp]\n\t"
-        "vsub.i32 q1, q1, %[bzp]\n\t"
-        "vcvt.f32.s32 q0, q0\n\t"
-        "vcvt.f32.s32 q1, q1\n\t"
-        "vmul.f32 q0, q0, %[as]\n\t"
-        "vmul.f32 q1, q1, %[bs]\n\t"
-        "vadd.f32 q0, q0, q1\n\t"
-        EF_MVE_Q8_STORE
-        "subs %[n], %[n], #1\n\t"
-        "bne 1b"
-        : [a] "+l"(a), [b] "+l"(b), [n] "+r"(n4), [y] "+l"(y)
+        EF_MVE_BY4("vldrb.s32 q0, [%[a]], #4\n\t"
+                   "vldrb.s32 q1, [%[b]], #4\n\t"
+                   "vsub.i32 q0, q0, %[azp]\n\t"
+                   "vsub.i32 q1, q1, %[bzp]\n\t"
+                   "vcvt.f32.s32 q0, q0\n\t"
+                   "vcvt.f32.s32 q1, q1\n\t"
+                   "vmul.f32 q0, q0, %[as]\n\t"
+                   "vmul.f32 q1, q1, %[bs]\n\t"
+                   "vadd.f32 q0, q0, q1\n\t"
+                   EF_MVE_Q8_STORE)
+        : [a] "+l"(a), [b] "+l"(b), [n] "+r"(n4), [y] "+l"(y), [c] "=&r"(c)
         : [azp] "r"(azp), [as] "r"(as), [bzp] "r"(bzp), [bs] "r"(bs), [ys] "t"(ys), [zp] "r"(yzp)
         : "q0", "q1", "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "cc", "memory");
 }
