@@ -38,7 +38,8 @@ def spike_layers(reference: Path) -> list[dict]:
             for n, loop, gr in where if n.op == "ef.SpikeFC"]
 
 
-def spike_rates(art: Path, n_inputs: int = 20, layers: list[dict] | None = None) -> tuple[list[dict], float | None, str]:
+def spike_rates(art: Path, n_inputs: int = 20,
+                layers: list[dict] | None = None) -> tuple[list[dict], float | None, str]:
     """spike_layers with `rate` (share of non-silent inputs), and the int8 model's top-1
     accuracy, from onnxruntime on n_inputs real test inputs; and where the inputs came from.
     `layers`: spike_layers of the artifact's reference, when the caller has them."""
