@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "ef_iter.h"
+#include "ef_mve.h"
 
 /* Forward copy of n bytes that do not overlap (or y below x): 16 bytes per step through
  * 4-byte loads and stores (unaligned access is allowed on v7-M and on the host; memcpy of 4
@@ -28,6 +29,9 @@ static void ef_copy_line(uint8_t *y, int32_t sy, const uint8_t *x, int32_t sx, i
     int32_t i;
     if (sx == 1 && sy == 1) {
         ef_copy_fwd(y, x, (size_t)n * es);
+#if EF_MVE
+    } else if (es == 1 && ef_mve_copy8(y, sy, x, sx, n)) {   /* gathers and scatters (ef_mve.c) */
+#endif
     } else if (es == 1) {
         for (i = 0; i + 4 <= n; i += 4, x += 4 * sx, y += 4 * sy) {
             const uint8_t a = x[0], b = x[sx], c = x[2 * sx], d = x[3 * sx];

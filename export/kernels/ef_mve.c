@@ -535,6 +535,31 @@ void ef_mve_fc_rows(const int8_t *x, int32_t k, const int32_t *ws, int32_t n, in
     }
 }
 
+/* 8 bytes a step, each side contiguous (VLDRB.U16 / VSTRB.16) or strided (a gather or
+ * scatter with the 16-bit offsets 0, s, .., 7 s), the last ones under a VCTP predicate. */
+int ef_mve_copy8(uint8_t *y, int32_t sy, const uint8_t *x, int32_t sx, int32_t n)
+{
+    if (n < 8 || sx <= 0 || sy <= 0 || sx >= 8192 || sy >= 8192 ||
+        (y <= x + (size_t)(n - 1) * sx && x <= y + (size_t)(n - 1) * sy))
+        return 0;
+    {
+        const uint16x8_t ox = vmulq_n_u16(vidupq_n_u16(0, 1), (uint16_t)sx);
+        const uint16x8_t oy = vmulq_n_u16(vidupq_n_u16(0, 1), (uint16_t)sy);
+        int32_t i;
+        for (i = 0; i + 8 <= n; i += 8, x += 8 * sx, y += 8 * sy) {
+            const uint16x8_t v = sx == 1 ? vldrbq_u16(x) : vldrbq_gather_offset_u16(x, ox);
+            if (sy == 1) vstrbq_u16(y, v);
+            else vstrbq_scatter_offset_u16(y, oy, v);
+        }
+        if (i < n) {
+            const mve_pred16_t t = vctp16q((uint32_t)(n - i));
+            const uint16x8_t v = vldrbq_gather_offset_z_u16(x, ox, t);
+            vstrbq_scatter_offset_p_u16(y, oy, v, t);
+        }
+    }
+    return 1;
+}
+
 void ef_mve_lut(const int8_t *x, const int8_t *table, int32_t n, int8_t *y)
 {
     const uint8x16_t bias = vdupq_n_u8(0x80);

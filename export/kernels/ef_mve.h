@@ -37,6 +37,10 @@ void ef_mve_aa_row_t(const int8_t *a, const int8_t *bt, int32_t k, int32_t n, in
  * (past its header word), two: the epilogue's second stage (the header). */
 void ef_mve_fc_rows(const int8_t *x, int32_t k, const int32_t *ws, int32_t n, int32_t two, int8_t *y);
 
+/* ef_data.c's strided byte line: y[i * sy] = x[i * sx] for i < n; returns 0 (nothing done)
+ * unless n >= 8, 0 < sx, sy < 8192 and the two ranges do not overlap. */
+int ef_mve_copy8(uint8_t *y, int32_t sy, const uint8_t *x, int32_t sx, int32_t n);
+
 /* y[i] = table[x[i] + 128] for i < n (ef_lut_s8): 16 bytes a pass, the table read by one
  * byte gather (offsets x ^ 0x80), the tail under a VCTP predicate; y may be x. */
 void ef_mve_lut(const int8_t *x, const int8_t *table, int32_t n, int8_t *y);

@@ -153,3 +153,71 @@ def test_core_kernels_on_their_stand_in(tmp_path, kernels):
 def test_fast_kernels_on_new_cores(tmp_path, board_name):
     cases = _cases()
     _check(cases, *run_target_driver(tmp_path, board_name, DRIVER, _stream(cases), timeout=300, no_warnings=True))
+
+
+# ef_strided_copy_any's byte lines (ef_mve_copy8 on a Helium core: gathers and scatters of 8
+# bytes), per case: params (ef_strided_copy_params), the source, the destination's size;
+# the driver writes the destination, filled with 0x5A first.
+COPY_DRIVER = r"""
+#include <string.h>
+#include "ef_kernels.h"
+int io_read(void *buf, uint32_t n);
+int io_write(const void *buf, uint32_t n);
+static uint8_t x[16384], y[16384];
+int kt_run(void)
+{
+    for (;;) {
+        ef_strided_copy_params p;
+        uint32_t h[2];   /* source bytes, destination bytes; 0 ends */
+        if (io_read(h, sizeof h) || h[0] == 0) return 0;
+        if (h[0] > sizeof x || h[1] > sizeof y || io_read(&p, sizeof p) || io_read(x, h[0])) return 2;
+        memset(y, 0x5A, h[1]);
+        if (ef_strided_copy_any(&p, x, y) != EF_OK) return 3;
+        if (io_write(y, h[1])) return 2;
+    }
+}
+"""
+
+
+def _copy_cases():
+    """(name, params, x, expected y): rank 1 and 2 byte copies with strides on either side,
+    n off the 8-byte grid, and an overlapping in-place line (left to the scalar loop)."""
+    rng = np.random.default_rng(SEED + 55)
+    out = []
+    for shape, stride, dst_stride in [([64], [1], [64]), ([64], [64], [1]), ([4, 16], [16, 1], [1024, 1]),
+                                      ([13], [3], [7]), ([8], [2000], [1]), ([5, 9], [1, 5], [9, 1]),
+                                      ([7], [2], [1]), ([100], [1], [81])]:
+        src = 1 + sum((s - 1) * st for s, st in zip(shape, stride))
+        dst = 1 + sum((s - 1) * st for s, st in zip(shape, dst_stride))
+        x = rng.integers(0, 256, src, dtype=np.uint8)
+        y = np.full(dst, 0x5A, np.uint8)
+        for idx in np.ndindex(*shape):
+            y[sum(i * s for i, s in zip(idx, dst_stride))] = x[sum(i * s for i, s in zip(idx, stride))]
+        out.append((f"copy {shape} {stride} -> {dst_stride}", shape, stride, dst_stride, x, y))
+    return out
+
+
+def _copy_stream(cases) -> bytes:
+    tab = lambda v: _i32(*_tab(v))   # noqa: E731
+    s = b""
+    for _, shape, stride, dst_stride, x, y in cases:
+        p = _i32(len(shape), 1, 0, 0) + tab(shape) + tab(stride) + tab(dst_stride)
+        s += _i32(x.size, y.size) + p + x.tobytes()
+    return s + _i32(0, 0)
+
+
+@pytest.mark.parametrize("where", ["host", "mps3-an547"])
+def test_strided_byte_copies(tmp_path, where):
+    cases = _copy_cases()
+    stream = _copy_stream(cases)
+    raw = (run_host_driver(tmp_path, COPY_DRIVER, stream, werror=True) if where == "host"
+           else run_target_driver(tmp_path, where, COPY_DRIVER, stream, timeout=120, no_warnings=True)[0])
+    pos, bad = 0, []
+    for name, *_, y in cases:
+        got = np.frombuffer(raw[pos:pos + y.size], np.uint8)
+        pos += y.size
+        if got.size != y.size or (got != y).any():
+            diff = np.flatnonzero(got != y[:got.size]) if got.size == y.size else [0]
+            bad.append(f"{name}: at {diff[0]}: got {got[diff[0]] if got.size else None}, want {y[diff[0]]}; "
+                       f"{len(diff)} of {y.size} differ")
+    assert not bad, f"{where} (seed {SEED + 55}): " + " | ".join(bad)
