@@ -716,6 +716,26 @@ void ef_mve_sm_out(const float *e, int32_t n4, float sum, float ys, int32_t zp, 
         : "q0", "s0", "s1", "s2", "s3", "cc", "memory");
 }
 
+/* Per 4 values: VLDRW of x, then EF_MVE_Q8_STORE (4 VDIV by the scale, VCVTN, VQADD of the
+ * zero point, the int8 saturation, VSTRB.32): 10 and the loop's 2 per 16 values; the last
+ * n % 4 as ef_quant.c does them. rintf(x / s) + zp saturated equals the saturating VCVTN
+ * then VQADD: below 2^24 the float sum is exact, above it both saturate the same way. */
+void ef_mve_quant_s8(const float *x, int32_t n, float ys, int32_t zp, int8_t *y)
+{
+    int32_t c, n4 = n >> 2, i;
+    if (n4 > 0) {
+        __asm__ volatile(
+            EF_MVE_BY4("vldrw.32 q0, [%[x]], #16\n\t" EF_MVE_Q8_STORE)
+            : [x] "+r"(x), [n] "+r"(n4), [y] "+l"(y), [c] "=&r"(c)
+            : [ys] "t"(ys), [zp] "r"(zp)
+            : "q0", "s0", "s1", "s2", "s3", "cc", "memory");
+    }
+    for (i = 0; i < (n & 3); ++i) {
+        const float v = __builtin_rintf(x[i] / ys) + (float)zp;
+        y[i] = (int8_t)(v < -128.0f ? -128.0f : (v > 127.0f ? 127.0f : v));
+    }
+}
+
 /* Per 4 values: two VLDRB.S32, the two dequantisations (VSUB, VCVT, VMUL each), VADD, then
  * EF_MVE_Q8_STORE: 17 and the loop's 2 per 16 values (the scalar form: about 60). */
 void ef_mve_qadd(const int8_t *a, const int8_t *b, int32_t n4, int32_t azp, float as, int32_t bzp,

@@ -69,6 +69,9 @@ void ef_mve_ln_out(const float *v, const float *g, const float *b, int32_t n4, f
 float ef_mve_sm_exps(const int8_t *x, const float *table, int32_t top, int32_t n4, float *e);
 void ef_mve_sm_out(const float *e, int32_t n4, float sum, float ys, int32_t zp, int8_t *y);
 
+/* ef_quantize_f32_s8 per tensor: y[i] = ssat8(rintf(x[i] / ys) + zp) for i < n. */
+void ef_mve_quant_s8(const float *x, int32_t n, float ys, int32_t zp, int8_t *y);
+
 /* The residual add of ef_qbinary_s8 over n4 * 4 values: y[i] =
  * ef_q8_t(((float)(a[i] - azp) * as + (float)(b[i] - bzp) * bs) / ys, yzp). */
 void ef_mve_qadd(const int8_t *a, const int8_t *b, int32_t n4, int32_t azp, float as, int32_t bzp,

@@ -3,6 +3,7 @@
 #include <math.h>
 
 #include "ef_kernels.h"
+#include "ef_mve.h"
 
 #define EF_DEQUANT(NAME, TX)                                                               \
     int NAME(const ef_quant_params *p, const TX *x, const float *scale, const TX *zp,       \
@@ -40,5 +41,16 @@ EF_DEQUANT(ef_dequantize_s32_f32, int32_t)
         return EF_OK;                                                                      \
     }
 
+#if EF_MVE_FP
+/* Helium: one scale for the whole tensor, 4 lanes at a time (ef_mve.c, the same operations). */
+static EF_QUANT(ef_quantize_f32_s8_c, int8_t, -128.0f, 127.0f)
+int ef_quantize_f32_s8(const ef_quant_params *p, const float *x, const float *scale, const int8_t *zp, int8_t *y)
+{
+    if (p->axis_len != 1) return ef_quantize_f32_s8_c(p, x, scale, zp, y);
+    ef_mve_quant_s8(x, p->outer * p->inner, scale[0], zp ? zp[0] : 0, y);
+    return EF_OK;
+}
+#else
 EF_QUANT(ef_quantize_f32_s8, int8_t, -128.0f, 127.0f)
+#endif
 EF_QUANT(ef_quantize_f32_u8, uint8_t, 0.0f, 255.0f)

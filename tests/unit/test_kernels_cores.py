@@ -221,3 +221,65 @@ def test_strided_byte_copies(tmp_path, where):
             bad.append(f"{name}: at {diff[0]}: got {got[diff[0]] if got.size else None}, want {y[diff[0]]}; "
                        f"{len(diff)} of {y.size} differ")
     assert not bad, f"{where} (seed {SEED + 55}): " + " | ".join(bad)
+
+
+# ef_quantize_f32_s8 per tensor (ef_mve_quant_s8 on a Helium core), per case: n, scale, zp,
+# then n floats; the driver writes the n int8 outputs.
+QUANT_DRIVER = r"""
+#include "ef_kernels.h"
+int io_read(void *buf, uint32_t n);
+int io_write(const void *buf, uint32_t n);
+static float x[4096];
+static int8_t y[4096];
+int kt_run(void)
+{
+    for (;;) {
+        int32_t h[2];   /* n (0 ends), zp */
+        float s;
+        int8_t zp;
+        if (io_read(h, sizeof h) || h[0] == 0) return 0;
+        if (h[0] > 4096 || io_read(&s, 4) || io_read(x, 4u * (uint32_t)h[0])) return 2;
+        {
+            const ef_quant_params p = {.outer = 1, .axis_len = 1, .inner = h[0]};
+            zp = (int8_t)h[1];
+            if (ef_quantize_f32_s8(&p, x, &s, &zp, y) != EF_OK) return 3;
+        }
+        if (io_write(y, (uint32_t)h[0])) return 2;
+    }
+}
+"""
+
+
+def _quant_cases():
+    """Normal inputs, exact ties (x / s = k + 1/2: round half to even), values far outside
+    int8 and n off the 4-lane grid."""
+    rng = np.random.default_rng(SEED + 56)
+    out = []
+    for n, s, zp in [(1024, 0.0123, -2), (37, 0.05, 5), (3, 0.5, 0), (64, 1.0, -128), (200, 0.002, 127)]:
+        s = np.float32(s)
+        x = (rng.normal(0, 1.5, n) * 60 * s).astype(np.float32)
+        x[: n // 4] = ((rng.integers(-300, 300, n // 4) + 0.5) * s).astype(np.float32)
+        x[-1:] = np.float32(1e30)
+        if n > 2:
+            x[-2] = np.float32(-3e9)
+        v = np.rint(x / s).astype(np.float64) + zp
+        out.append((f"quantize n{n} s{s} zp{zp}", n, s, zp, x, np.clip(v, -128, 127).astype(np.int8)))
+    return out
+
+
+@pytest.mark.parametrize("where", ["host", "mps3-an547"])
+def test_quantize_per_tensor(tmp_path, where):
+    cases = _quant_cases()
+    stream = b"".join(_i32(n, zp) + np.float32(s).tobytes() + x.tobytes() for _, n, s, zp, x, _ in cases)
+    stream += _i32(0, 0)
+    raw = (run_host_driver(tmp_path, QUANT_DRIVER, stream, werror=True) if where == "host"
+           else run_target_driver(tmp_path, where, QUANT_DRIVER, stream, timeout=120, no_warnings=True)[0])
+    pos, bad = 0, []
+    for name, n, *_, want in cases:
+        got = np.frombuffer(raw[pos:pos + n], np.int8)
+        pos += n
+        diff = np.flatnonzero(got != want) if got.size == n else np.array([0])
+        if diff.size:
+            bad.append(f"{name}: at {diff[0]}: got {got[diff[0]] if got.size else None}, want {want[diff[0]]}; "
+                       f"{diff.size} of {n} differ")
+    assert not bad, f"{where} (seed {SEED + 56}): " + " | ".join(bad)
