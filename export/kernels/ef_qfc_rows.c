@@ -2,6 +2,8 @@
  * with MVE the rows run through ef_mve_fc_rows (ef_mve.c); elsewhere the plain C below
  * computes the same sums and epilogue, so an artifact exported for a Helium core still runs
  * (slowly) on any other. */
+#include <string.h>
+
 #include "ef_qfc_rows.h"
 #include "ef_mve.h"
 
@@ -50,7 +52,8 @@ int ef_qfc_rows_s8(const ef_qfc_params *p, const int8_t *x, const int32_t *ws, i
 }
 
 /* y[j * ystride] for j < n: one row, up to 64 outputs at a time through a stack buffer (the
- * row stores contiguous bytes; a convolution's outputs lie hw apart). */
+ * row stores contiguous bytes; a convolution's outputs lie hw apart: on Helium scattered 8
+ * at a time by ef_mve_copy8). */
 static void ef_rows_strided(const int8_t *x, int32_t k, const int32_t *ws, int32_t n, int32_t two, int8_t *y,
                             int32_t ystride)
 {
@@ -60,6 +63,9 @@ static void ef_rows_strided(const int8_t *x, int32_t k, const int32_t *ws, int32
     for (j0 = 0; j0 < n; j0 += 64, ws += 16 * bw) {
         const int32_t nj = n - j0 < 64 ? n - j0 : 64;
         ef_mve_fc_rows(x, k, ws, nj, two, t);
+#if EF_MVE
+        if (ef_mve_copy8((uint8_t *)y + (size_t)j0 * ystride, ystride, (const uint8_t *)t, 1, nj)) continue;
+#endif
         for (j = 0; j < nj; ++j) y[(j0 + j) * ystride] = t[j];
     }
 }
@@ -83,7 +89,8 @@ int ef_qconv2d_rows_s8(const ef_qconv2d_fc_params *qp, const int8_t *x, const in
                         const int32_t in_y = iy >= 0 && iy < p->h;
                         const int8_t *xrow = x + ((size_t)ic * p->h + (in_y ? iy : 0)) * p->w;
                         if (in_y && inside) {   /* the window's row lies inside x: copied whole */
-                            for (kx = 0; kx < p->kw; ++kx) cp[kx] = xrow[ix0 + kx];
+                            if (p->kw == 4) memcpy(cp, xrow + ix0, 4);   /* one LDR and STR */
+                            else for (kx = 0; kx < p->kw; ++kx) cp[kx] = xrow[ix0 + kx];
                             cp += p->kw;
                             continue;
                         }
