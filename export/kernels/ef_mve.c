@@ -346,30 +346,47 @@ static int32_t ef_mve_dot8(const int8_t *u, const int8_t *b, int32_t k, int uns)
  * uint8 when 0 <= u <= 255 (a softmax's output, azp = -128: VMLADAV.U8 on b + 128, corr =
  * -(128 + bzp) sum u), else int16 (ef_mve_aa_blocks). Each form's sums are the reference's
  * integers (mod 2^32, as the reference's own int32 sums). */
-void ef_mve_aa_row_t(const int8_t *a, const int8_t *bt, int32_t k, int32_t n, int32_t azp, int32_t bzp,
-                     int32_t mult, int32_t h, int32_t s, int16_t *scratch, int8_t *y)
+static inline __attribute__((always_inline)) void
+ef_mve_aa_row(const int8_t *a, const int8_t *bt, int32_t k, int32_t n, int32_t azp, int32_t bzp, int32_t mult,
+              int32_t h, int32_t s, int16_t *scratch, int8_t *y)
 {
     const int32_t nb = n >> 2;
     int8_t *u8 = (int8_t *)scratch;
     const int8_t *u = a;
-    int32_t j = n & ~3, lo = -128, hi = 127, q, sum = 0, usum = 0, corr, uns = 0;
+    int32_t j = n & ~3, lo = -128, hi = 127, sum = 0, usum = 0, corr, uns = 0;
     if (azp != 0) {   /* one pass: u = a - azp as bytes (mod 256), its sums as int8 and uint8, a's range */
-        const int8x16_t z = vdupq_n_s8((int8_t)azp);
-        int8_t mn = 127, mx = -128;
-        for (q = 0; q < k; q += 16) {
-            const mve_pred16_t t = vctp8q((uint32_t)(k - q));
-            const int8x16_t v = vldrbq_z_s8(a + q, t), w = vsubq_x_s8(v, z, t);
-            mn = vminvq_p_s8(mn, v, t), mx = vmaxvq_p_s8(mx, v, t);
-            vstrbq_p_s8(u8 + q, w, t);
-            sum = vaddvaq_p_s8(sum, w, t);
-            usum = (int32_t)vaddvaq_p_u8((uint32_t)usum, vreinterpretq_u8_s8(w), t);
-        }
-        lo = mn - azp, hi = mx - azp, u = u8;
+        register int32_t rs __asm__("r4") = 0, ru __asm__("r6") = 0;
+        int32_t mn = 127, mx = -128;
+        const int8_t *ap = a;
+        int8_t *up = u8;
+        __asm__ volatile(
+            "dlstp.8 lr, %[k]\n"
+            "1:\n\t"
+            "vldrb.8 q0, [%[ap]], #16\n\t"
+            "vminv.s8 %[mn], q0\n\t"
+            "vmaxv.s8 %[mx], q0\n\t"
+            "vsub.i8 q1, q0, %[zp]\n\t"
+            "vstrb.8 q1, [%[up]], #16\n\t"
+            "vaddva.s8 %[rs], q1\n\t"
+            "vaddva.u8 %[ru], q1\n\t"
+            "letp lr, 1b"
+            : [ap] "+r"(ap), [up] "+r"(up), [mn] "+r"(mn), [mx] "+r"(mx), [rs] "+r"(rs), [ru] "+r"(ru)
+            : [k] "r"(k), [zp] "r"(azp)
+            : "q0", "q1", "lr", "memory");
+        lo = (int8_t)mn - azp, hi = (int8_t)mx - azp, u = u8, sum = rs, usum = ru;
     } else {
-        for (q = 0; q < k; q += 16) {
-            const mve_pred16_t t = vctp8q((uint32_t)(k - q));
-            sum = vaddvaq_p_s8(sum, vldrbq_z_s8(a + q, t), t);
-        }
+        register int32_t rs __asm__("r4") = 0;
+        const int8_t *ap = a;
+        __asm__ volatile(
+            "dlstp.8 lr, %[k]\n"
+            "1:\n\t"
+            "vldrb.8 q0, [%[ap]], #16\n\t"
+            "vaddva.s8 %[rs], q0\n\t"
+            "letp lr, 1b"
+            : [ap] "+r"(ap), [rs] "+r"(rs)
+            : [k] "r"(k)
+            : "q0", "lr", "memory");
+        sum = rs;
     }
     uns = lo < -128 || hi > 127;
     if (uns && (lo < 0 || hi > 255)) {   /* int16 */
@@ -410,6 +427,21 @@ void ef_mve_aa_row_t(const int8_t *a, const int8_t *bt, int32_t k, int32_t n, in
         const int32_t t = (h + (int32_t)(prod >> 32)) >> s;
         y[j] = (int8_t)(t < -128 ? -128 : t > 127 ? 127 : t);
     }
+}
+
+void ef_mve_aa_row_t(const int8_t *a, const int8_t *bt, int32_t k, int32_t n, int32_t azp, int32_t bzp,
+                     int32_t mult, int32_t h, int32_t s, int16_t *scratch, int8_t *y)
+{
+    ef_mve_aa_row(a, bt, k, n, azp, bzp, mult, h, s, scratch, y);
+}
+
+void ef_mve_aa_t_heads(const int8_t *a, const int8_t *bt, int32_t k, int32_t n, int32_t heads, int32_t sa,
+                       int32_t sb, int32_t azp, int32_t bzp, int32_t mult, int32_t h, int32_t s,
+                       int16_t *scratch, int8_t *y)
+{
+    int32_t i;
+    for (i = 0; i < heads; ++i, a += sa, bt += sb, y += n)
+        ef_mve_aa_row(a, bt, k, n, azp, bzp, mult, h, s, scratch, y);
 }
 
 /* The epilogue of one block of ef_qfc_rows_s8's stream on its 4 sums r0, r2, r4, r6, as one

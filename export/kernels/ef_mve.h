@@ -33,6 +33,12 @@ void ef_mve_fc_epi4(const int32_t *acc, const int32_t *rec, int8_t *y);
 void ef_mve_aa_row_t(const int8_t *a, const int8_t *bt, int32_t k, int32_t n, int32_t azp, int32_t bzp,
                      int32_t mult, int32_t h, int32_t s, int16_t *scratch, int8_t *y);
 
+/* ef_mve_aa_row_t over heads one-row products: a + i sa, bt + i sb, y + i n for i < heads
+ * (m == 1, one batch dimension), the call's set-up once. */
+void ef_mve_aa_t_heads(const int8_t *a, const int8_t *bt, int32_t k, int32_t n, int32_t heads, int32_t sa,
+                       int32_t sb, int32_t azp, int32_t bzp, int32_t mult, int32_t h, int32_t s,
+                       int16_t *scratch, int8_t *y);
+
 /* ef_qfc_rows_s8's row (ef_qfc_rows.h): y[0..n) from x[0..k) and the stream's blocks ws
  * (past its header word), two: the epilogue's second stage (the header). */
 void ef_mve_fc_rows(const int8_t *x, int32_t k, const int32_t *ws, int32_t n, int32_t two, int8_t *y);

@@ -322,6 +322,11 @@ static int ef_aa_mve(const ef_qmatmul_aa_params *p, const int8_t *a, const int8_
     int16_t a16[EF_QFC_KMAX];
     int32_t bi, i, j, nb = ef_numel(p->batch_rank, p->batch_shape);
     ef_iter it;
+    if (p->trans_b && p->h && m == 1 && p->batch_rank == 1) {   /* attention's heads, one query row */
+        ef_mve_aa_t_heads(a, b, k, n, nb, p->a_stride[0], p->b_stride[0], p->a_zp, p->b_zp, p->mult, p->h, s,
+                          a16, y);
+        return EF_OK;
+    }
     ef_iter_init(&it, p->batch_rank);
     for (bi = 0; bi < nb; ++bi) {
         const int8_t *pa = a + it.off[0], *pb = b + it.off[1];
