@@ -47,11 +47,11 @@ void ef_mve_fc_rows(const int8_t *x, int32_t k, const int32_t *ws, int32_t n, in
  * unless n >= 8, 0 < sx, sy < 8192 and the two ranges do not overlap. */
 int ef_mve_copy8(uint8_t *y, int32_t sy, const uint8_t *x, int32_t sx, int32_t n);
 
-/* y[i] = table[x[i] + 128] for i < n (ef_lut_s8): 16 bytes a pass, the table read by one
- * byte gather (offsets x ^ 0x80), the tail under a VCTP predicate; y may be x. */
+/* y[i] = table[x[i] + 128] for i < n (ef_lut_s8): 16 bytes a pass of a tail-predicated
+ * loop, the table read by one byte gather (offsets x ^ 0x80); y may be x. */
 void ef_mve_lut(const int8_t *x, const int8_t *table, int32_t n, int8_t *y);
 
-/* The largest of x[0..n), n >= 1: 16 bytes a VMAXV, the last ones under a VCTP predicate. */
+/* The largest of x[0..n), n >= 1: 16 bytes a VMAXV in a tail-predicated loop. */
 int32_t ef_mve_max_s8(const int8_t *x, int32_t n);
 
 /* MVE with floating point (cortex-m55's default): the float kernels may use it too. */
