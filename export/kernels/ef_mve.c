@@ -520,6 +520,46 @@ EF_MVE_FC_X_FN(ef_mve_fc_x2a, 2, 1)
 EF_MVE_FC_X_FN(ef_mve_fc_x3a, 3, 1)
 EF_MVE_FC_X_FN(ef_mve_fc_x4a, 4, 1)
 
+/* 64 < k <= 128 (nv = ceil(k / 16) = 5..8 chunks): x's first 4 chunks stay in q0..q3, the
+ * others are read again each block into q7 at immediate offsets (the last under the VCTP
+ * predicate P0 set once: no byte past k is read), so a block is 8 nv + 5 (nv - 4) + 13 (18)
+ * instructions where the loop takes 10 nv + 19. */
+#define EF_MVE_FC_XR(c)                                                                        \
+    ".if %c[nv] > " #c "\n\t"                                                                  \
+    ".if %c[nv] == " #c " + 1\n\tvpst\n\tvldrbt.8 q7, [%[x], #(16 * " #c ")]\n\t"                \
+    ".else\n\tvldrb.8 q7, [%[x], #(16 * " #c ")]\n\t.endif\n\t" EF_MVE_FC_CHUNK("q7") ".endif\n\t"
+#define EF_MVE_FC_X8_FN(name, NV, TWO)                                                         \
+    static void name(const int8_t *x, int32_t k, const int32_t *ws, int32_t nb, int8_t *y)     \
+    {                                                                                          \
+        register int8x16_t q0 __asm__("q0") = vldrbq_s8(x);                                   \
+        register int8x16_t q1 __asm__("q1") = vldrbq_s8(x + 16);                              \
+        register int8x16_t q2 __asm__("q2") = vldrbq_s8(x + 32);                              \
+        register int8x16_t q3 __asm__("q3") = vldrbq_s8(x + 48);                              \
+        const int32_t kl = k - 16 * (NV - 1);                                                  \
+        int32_t buf[4];                                                                        \
+        __asm__ volatile(                                                                      \
+            "vctp.8 %[kl]\n\t"                                                                 \
+            "dls lr, %[nb]\n"                                                                  \
+            "1:\n\t"                                                                           \
+            "ldmia %[wp]!, {r0, r2, r4, r6}\n\t"                                               \
+            EF_MVE_FC_CHUNK("q0") EF_MVE_FC_CHUNK("q1") EF_MVE_FC_CHUNK("q2") EF_MVE_FC_CHUNK("q3") \
+            EF_MVE_FC_XR(4) EF_MVE_FC_XR(5) EF_MVE_FC_XR(6) EF_MVE_FC_XR(7)                    \
+            EF_MVE_FC_EPI                                                                      \
+            "le lr, 1b"                                                                        \
+            : [wp] "+r"(ws), [yp] "+l"(y)                                                      \
+            : [x] "r"(x), [kl] "r"(kl), [nb] "r"(nb), [nv] "i"(NV), [two] "i"(TWO), [buf] "r"(buf), \
+              "w"(q0), "w"(q1), "w"(q2), "w"(q3)                                               \
+            : "r0", "r2", "r4", "r6", "q4", "q5", "q6", "q7", "lr", "memory");                \
+    }
+EF_MVE_FC_X8_FN(ef_mve_fc_x5, 5, 0)
+EF_MVE_FC_X8_FN(ef_mve_fc_x6, 6, 0)
+EF_MVE_FC_X8_FN(ef_mve_fc_x7, 7, 0)
+EF_MVE_FC_X8_FN(ef_mve_fc_x8, 8, 0)
+EF_MVE_FC_X8_FN(ef_mve_fc_x5a, 5, 1)
+EF_MVE_FC_X8_FN(ef_mve_fc_x6a, 6, 1)
+EF_MVE_FC_X8_FN(ef_mve_fc_x7a, 7, 1)
+EF_MVE_FC_X8_FN(ef_mve_fc_x8a, 8, 1)
+
 /* Any k: per block LDM of the biases, then a tail-predicated loop (DLSTP.8 over k: the last
  * pass loads only the lanes below k) of one VLDRB of x and EF_MVE_FC_CHUNK: 10 instructions
  * with LETP per 64 MACs; then EF_MVE_FC_EPI. */
@@ -549,10 +589,12 @@ EF_MVE_FC_K_FN(ef_mve_fc_ka, 1)
 
 static void ef_mve_fc_blocks(const int8_t *x, int32_t k, const int32_t *ws, int32_t nb, int32_t two, int8_t *y)
 {
-    static void (*const fns[2][5])(const int8_t *, int32_t, const int32_t *, int32_t, int8_t *) = {
-        {ef_mve_fc_k, ef_mve_fc_x1, ef_mve_fc_x2, ef_mve_fc_x3, ef_mve_fc_x4},
-        {ef_mve_fc_ka, ef_mve_fc_x1a, ef_mve_fc_x2a, ef_mve_fc_x3a, ef_mve_fc_x4a}};
-    fns[two != 0][k <= 64 ? (k + 15) >> 4 : 0](x, k, ws, nb, y);
+    static void (*const fns[2][9])(const int8_t *, int32_t, const int32_t *, int32_t, int8_t *) = {
+        {ef_mve_fc_k, ef_mve_fc_x1, ef_mve_fc_x2, ef_mve_fc_x3, ef_mve_fc_x4, ef_mve_fc_x5, ef_mve_fc_x6,
+         ef_mve_fc_x7, ef_mve_fc_x8},
+        {ef_mve_fc_ka, ef_mve_fc_x1a, ef_mve_fc_x2a, ef_mve_fc_x3a, ef_mve_fc_x4a, ef_mve_fc_x5a, ef_mve_fc_x6a,
+         ef_mve_fc_x7a, ef_mve_fc_x8a}};
+    fns[two != 0][k <= 128 ? (k + 15) >> 4 : 0](x, k, ws, nb, y);
 }
 
 void ef_mve_fc_rows(const int8_t *x, int32_t k, const int32_t *ws, int32_t n, int32_t two, int8_t *y)

@@ -97,10 +97,12 @@ def _helium_cases() -> list[tuple[str, tuple]]:
     rng = np.random.default_rng(SEED + 17)
     c = []
     # vit-tiny-ref's row-loop layers, then k off the 16-lane grid, n off the 4-output grid,
-    # k beyond EF_QFC_KMAX (no stack row here) and several rows
+    # k beyond EF_QFC_KMAX (no stack row here), several rows, and 64 < k <= 128 (x's chunks
+    # past the 4th read again each block)
     for m, k, n, add in [(1, 64, 64, True), (1, 64, 128, False), (1, 128, 64, True), (1, 64, 10, False),
                          (1, 48, 64, False), (3, 17, 6, True), (2, 9, 5, False), (1, 5, 3, True),
-                         (2, 32, 10, True), (1, 300, 7, False), (4, 40, 12, True)]:
+                         (2, 32, 10, True), (1, 300, 7, False), (4, 40, 12, True), (1, 80, 12, True),
+                         (2, 100, 8, False), (1, 96, 20, True), (1, 113, 5, False)]:
         c.append((f"fc rows m{m} k{k} n{n} add{int(add)}", _rows_case(rng, m, k, n, add)))
     c.append(("fc rows small", _rows_case(rng, 16, 40, 12, True, r=8)))
     for rows, size, beta in [(4, 64, True), (3, 128, True), (2, 7, True), (2, 20, False), (1, 3, True)]:
