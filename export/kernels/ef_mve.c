@@ -491,10 +491,14 @@ void ef_mve_aa_t_heads(const int8_t *a, const int8_t *bt, int32_t k, int32_t n, 
 #define EF_MVE_FC_X_FN(name, NV, TWO)                                                          \
     static void name(const int8_t *x, int32_t k, const int32_t *ws, int32_t nb, int8_t *y)     \
     {                                                                                          \
-        register int8x16_t q0 __asm__("q0") = vldrbq_z_s8(x, vctp8q((uint32_t)k));            \
-        register int8x16_t q1 __asm__("q1") = vldrbq_z_s8(x + 16, vctp8q((uint32_t)(NV > 1 ? k - 16 : 0))); \
-        register int8x16_t q2 __asm__("q2") = vldrbq_z_s8(x + 32, vctp8q((uint32_t)(NV > 2 ? k - 32 : 0))); \
-        register int8x16_t q3 __asm__("q3") = vldrbq_z_s8(x + 48, vctp8q((uint32_t)(NV > 3 ? k - 48 : 0))); \
+        const int32_t full = k == 16 * NV; /* whole chunks: plain loads */                    \
+        register int8x16_t q0 __asm__("q0") = NV > 1 || full ? vldrbq_s8(x) : vldrbq_z_s8(x, vctp8q((uint32_t)k)); \
+        register int8x16_t q1 __asm__("q1") = NV < 2 ? vdupq_n_s8(0) : NV > 2 || full ? vldrbq_s8(x + 16) \
+                                              : vldrbq_z_s8(x + 16, vctp8q((uint32_t)(k - 16)));   \
+        register int8x16_t q2 __asm__("q2") = NV < 3 ? vdupq_n_s8(0) : NV > 3 || full ? vldrbq_s8(x + 32) \
+                                              : vldrbq_z_s8(x + 32, vctp8q((uint32_t)(k - 32)));   \
+        register int8x16_t q3 __asm__("q3") = NV < 4 ? vdupq_n_s8(0) : full ? vldrbq_s8(x + 48)    \
+                                              : vldrbq_z_s8(x + 48, vctp8q((uint32_t)(k - 48)));   \
         int32_t buf[4];                                                                        \
         __asm__ volatile(                                                                      \
             "dls lr, %[nb]\n"                                                                  \
