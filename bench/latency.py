@@ -22,7 +22,7 @@ this imports): spiking-lmuformer-fsdd vs lmuformer-fsdd and spiking-vit-digits (
 with spiking_mlp) vs vit-digits, each pair trained with one short recipe on its real dataset
 (`--epochs`, default per dataset: bench/spiking.EPOCHS; about 10 minutes on 2 cores), int8:
 instructions per inference (and per step for streaming), the ratio to the twin, float and
-int8 accuracy, the spike rate of every event-driven layer. `--twins ""` leaves them out,
+int8 accuracy, the spike rate of every spike-fed layer. `--twins ""` leaves them out,
 `--presets ""` runs only them.
 Usage: .venv/bin/python bench/latency.py [--presets a,b] [--corpus m,n] [--dtypes int8,float32]
 [--backends native,tvm] [--cores m7,m4,m55,m33,m0+] [--twins s:t,...] [--epochs N] [--inputs N]

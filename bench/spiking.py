@@ -1,6 +1,6 @@
 """Spiking vs non-spiking twins on the M7 stand-in, from one run: instructions per inference
 (and per step for streaming models), the ratio to the twin, float and int8 accuracy, the
-spike rate of every event-driven layer, and where the instructions go (layer by layer).
+spike rate of every spike-fed layer, and where the instructions go (layer by layer).
 
 Pairs: spiking-lmuformer-fsdd vs lmuformer-fsdd, and spiking-vit-digits (vit-digits with the
 ViT spec's spiking_mlp=True: a stateless LIF in every MLP) vs vit-digits. Both models of a
@@ -10,7 +10,7 @@ and spike_fc are in it). Instructions: QEMU -icount on mps2-an500 (the stand-in 
 stm32f746g-disco) over the first test input; streaming models per step (profile.py) and per
 sequence (x steps). Accuracy: the run's float test accuracy (whole test split); int8: the
 int8 model in onnxruntime on the first --inputs test inputs, the same ones the spike rates
-(export/spike_rates.py: the share of each event-driven layer's inputs that fired) come from.
+(export/spike_rates.py: the share of each spike-fed layer's inputs that fired) come from.
 bench/latency.py prints the same table beside its own. Usage:
 .venv/bin/python bench/spiking.py [--pairs spiking-lmuformer-fsdd:lmuformer-fsdd,...]
     [--inputs 200] [--epochs N (0: untrained) | --runs DIR] [--seed S] [--out DIR] [--json]
@@ -135,9 +135,10 @@ def table(res: dict, pairs: list[tuple[str, str]], detail: bool = True) -> list[
     for spk, twin in pairs:
         s, t = models[spk], models[twin]
         out.append(f"spike rates of {spk} (onnxruntime, {s['rates_from']}):")
-        out.append("  layer | in row loop | k x n | spike rate")
+        out.append("  layer | in row loop | kernel | k x n | spike rate")
         for x in s["spike_layers"]:
-            out.append(f"  {x['layer']} | {x.get('loop') or '-'} | {x['k']} x {x['n']} | {x['rate']:.3f}")
+            kernel = "event-driven" if x["event_driven"] else "dense (fused bias Add)"
+            out.append(f"  {x['layer']} | {x.get('loop') or '-'} | {kernel} | {x['k']} x {x['n']} | {x['rate']:.3f}")
         if not detail:
             continue
         per = " per step" if s.get("streaming") else ""

@@ -1,9 +1,9 @@
-"""Spike rates of an int8 artifact's event-driven layers, from onnxruntime on real test inputs.
+"""Spike rates of an int8 artifact's spike-fed layers, from onnxruntime on real test inputs.
 
 The firmware cannot see which inputs fired, so the rates come from the numerics truth
-(model.int8.onnx, run by onnxruntime): for each ef.SpikeFC input (the layers
-export/passes/spike_fc.py makes event-driven), the share of its values that are not the
-silent level, over every step of every sequence. The same pass gives the int8 model's top-1
+(model.int8.onnx, run by onnxruntime): for the input of each spike-fed layer (the ones
+export/passes/spike_fc.py makes event-driven, and those it leaves dense), the share of its
+values that are not the silent level, over every step of every sequence. The same pass gives the int8 model's top-1
 accuracy on those inputs. `profile` and bench/spiking.py report both.
 """
 from __future__ import annotations
@@ -20,22 +20,20 @@ def _onnx_name(t: str) -> str:
 
 
 def spike_layers(reference: Path) -> list[dict]:
-    """The event-driven layers of an int8 model: name, input tensor, silent level, k, n, and
-    `loop`: the row loop it runs in (None at the top level)."""
+    """The spike-fed layers of an int8 model (export/passes/spike_fc.py's spike_fed_layers):
+    name, input tensor, silent level, k, n, `loop` (the row loop it runs in, None at the top
+    level) and `event_driven` (ef.SpikeFC, or a dense kernel: a layer with a fused bias Add)."""
     import onnx
 
     from edgeformer.export.load import load_onnx
     from edgeformer.export.passes import PIPELINE, run
+    from edgeformer.export.passes.spike_fc import spike_fed_layers
     if not any(n.op_type == "Greater" for n in onnx.load(str(reference)).graph.node):
         return []   # no threshold, no spike: skip the passes
     g = run(load_onnx(reference), PIPELINE)   # the export's own passes: what the C runs
-    where = []   # (node, its row loop, its graph) in execution order
-    for n in g.nodes:
-        body = n.attrs["body"] if n.op == "ef.RowLoop" else None
-        where += [(b, n.name, body) for b in body.nodes] if body else [(n, None, g)]
-    return [{"layer": n.name, "input": _onnx_name(n.inputs[0]), "silent": int(n.attrs["x_lo"]),
-             "k": int(n.attrs["k"]), "n": int(gr.tensors[n.inputs[1]].shape[0]), "loop": loop}
-            for n, loop, gr in where if n.op == "ef.SpikeFC"]
+    return [{"layer": n.name, "input": _onnx_name(n.inputs[0]), "silent": lv[0], "k": int(n.attrs["k"]),
+             "n": int(gr.tensors[n.inputs[1]].shape[0]), "loop": loop, "event_driven": n.op == "ef.SpikeFC"}
+            for n, loop, gr, lv in spike_fed_layers(g)]
 
 
 def spike_rates(art: Path, n_inputs: int = 20,

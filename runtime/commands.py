@@ -117,10 +117,11 @@ def _print_profile(art, prof) -> None:
         cols += ["steps", "state_bytes", "sequence_ms"]
         summary[0] += [prof["steps"], prof["state_bytes"], f"{prof['est_sequence_latency_ms']:.3f}"]
     print_table(f"totals{per}", cols, summary)
-    spikes = prof.get("spike_rates")   # spiking models: how often each event-driven layer's inputs fired
+    spikes = prof.get("spike_rates")   # spiking models: how often each spike-fed layer's inputs fired
     if spikes:
-        print_table(f"spike rates ({spikes['from']}, onnxruntime)", ["layer", "k x n", "spike rate", unit],
-                    [[x["layer"] + (" (in a row loop)" if x.get("loop") else ""), f"{x['k']} x {x['n']}",
+        print_table(f"spike rates ({spikes['from']}, onnxruntime)", ["layer", "kernel", "k x n", "spike rate", unit],
+                    [[x["layer"] + (" (in a row loop)" if x.get("loop") else ""),
+                      "event-driven" if x["event_driven"] else "dense", f"{x['k']} x {x['n']}",
                       f"{x['rate']:.3f}", x["instructions"] if x["instructions"] is not None else "-"]
                      for x in spikes["layers"]])
 

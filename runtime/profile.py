@@ -204,7 +204,7 @@ def profile_qemu(art, board: Board, build: dict[str, Any], timeout: float = 300.
 
 
 def spike_report(a, rep: dict[str, Any], n_inputs: int = 20) -> dict[str, Any] | None:
-    """Spiking models: how often each event-driven layer's inputs fired (export/spike_rates.py:
+    """Spiking models: how often each spike-fed layer's inputs fired (export/spike_rates.py:
     onnxruntime on n_inputs real test inputs), with the layer's instructions where it is an op
     of its own (a layer inside a row loop is counted in the loop's part). None without spikes."""
     from edgeformer.export.spike_rates import spike_layers, spike_rates
@@ -213,5 +213,5 @@ def spike_report(a, rep: dict[str, Any], n_inputs: int = 20) -> dict[str, Any] |
         return None
     layers, _, src = spike_rates(a.path, n_inputs, layers)
     ins = {x["name"]: x["instructions"] for x in rep["layers"]}
-    return {"from": src, "layers": [{**{k: x[k] for k in ("layer", "loop", "k", "n", "rate")},
+    return {"from": src, "layers": [{**{k: x[k] for k in ("layer", "loop", "event_driven", "k", "n", "rate")},
                                      "instructions": ins.get(x["layer"])} for x in layers]}

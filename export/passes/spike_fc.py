@@ -12,20 +12,21 @@ accumulation changes. The kernel stays exact for any input, a value that is neit
 included (it takes a slower path), so a wrong guess here costs time, never a result.
 
 It runs at the top level and inside every row loop's body (passes/loop_bodies.py; the body's
-row inputs and whole inputs start with the levels the outer graph gives them): a spiking
-ViT's fc2 is in its block's loop. A node that fuse_bias_add gave the bias Add a 3-D MatMul
-leaves behind (attrs add_*) is split back into the event-driven matmul, writing the
-matmul's own int8 output, and that ef.QAdd (the same float32 math in its own kernel).
-Pure: Graph -> Graph.
+row inputs and whole inputs start with the levels the outer graph gives them). A node that
+carries fuse_bias_add's bias Add (attrs add_*; a spiking ViT's fc2) stays dense: its packed
+kernel does matmul and Add in one pass, and split into ef.SpikeFC + ef.QAdd it measured
+slower (trained spiking vit-digits, 13.8% of fc2's inputs firing: 4,920 more instructions
+on the M7 stand-in, 362,320 vs 357,520). `spike_fed` still names it a spike-fed layer, for
+the spike rates. Pure: Graph -> Graph.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from edgeformer.export.ir import RESHAPE_LIKE, Graph, Node, Tensor
+from edgeformer.export.ir import RESHAPE_LIKE, Graph, Node
 from edgeformer.export.kernel_limits import SPIKE_KMAX as KMAX  # int16 lanes hold any sum of KMAX int8 weights
 from edgeformer.export.macs import node_macs
-from edgeformer.export.passes.loop_bodies import in_row_loops
+from edgeformer.export.passes.loop_bodies import ROW_LOOP, in_row_loops
 from edgeformer.export.passes.qdq_util import qparams
 
 SPIKE_OPS = ("ef.QGemm", "ef.QMatMul")
@@ -118,10 +119,10 @@ def levels(g: Graph, known: dict[str, frozenset] | None = None) -> dict[str, fro
     return _sweep(g, {**known, **state})
 
 
-def spike_input(g: Graph, n: Node, lv: dict) -> tuple[int, int] | None:
-    """(lo, hi): the silent and the fired level of n's int8 input, when n can run
-    event-driven: a spike input whose silent level is the zero point (Q(0)), constant
-    weights, k <= KMAX, and none of the epilogue extras of later passes."""
+def spike_fed(g: Graph, n: Node, lv: dict) -> tuple[int, int] | None:
+    """(lo, hi): the silent and the fired level of n's int8 input, when n is an int8 fully
+    connected layer fed by spikes whose silent level is the zero point (Q(0)), with constant
+    2-D weights and k <= KMAX."""
     if n.op not in SPIKE_OPS:
         return None
     x, w = n.inputs[0], g.tensors[n.inputs[1]]
@@ -135,46 +136,50 @@ def spike_input(g: Graph, n: Node, lv: dict) -> tuple[int, int] | None:
     return int(zp), int(hi[0]) if hi else int(zp)
 
 
-def _event_driven(graph: Graph, n: Node, sp: tuple[int, int]) -> tuple[list[Node], Tensor | None]:
-    """n as ef.SpikeFC; with a fused bias Add (fuse_bias_add's attrs add_*), the ef.QAdd
-    after it and the int8 tensor between them (the matmul's output: scale and zero point
-    add_m_*), as int8_binary made them before the fusion."""
-    at = n.attrs
-    dense = {k: v for k, v in at.items() if not k.startswith("add_")}
-    extra = {"x_lo": sp[0], "x_hi": sp[1], "dense_op": n.op, "macs": node_macs(graph, n)}
-    if "add_y_scale" not in at:
-        return [Node("ef.SpikeFC", n.name, n.inputs, n.outputs, {**dense, **extra})], None
-    y = graph.tensors[n.outputs[0]]
-    mid = Tensor(f"{n.outputs[0]}#spike_fc", y.shape, "int8", scale=np.asarray(at["add_m_scale"], np.float32),
-                 zero_point=np.asarray(at["add_m_zp"], np.int8))
-    add = dict(a_scale=at["add_c_scale"], a_zp=at["add_c_zp"], b_scale=at["add_m_scale"], b_zp=at["add_m_zp"],
-               y_scale=at["add_y_scale"], y_zp=at["add_y_zp"])
-    return [Node("ef.SpikeFC", n.name, n.inputs[:3], (mid.name,), {**dense, **extra}),
-            Node("ef.QAdd", f"{n.name}#add", (n.inputs[3], mid.name), n.outputs, add)], mid
+def spike_input(g: Graph, n: Node, lv: dict) -> tuple[int, int] | None:
+    """spike_fed's levels when n runs event-driven: not with a fused bias Add (see above)."""
+    return None if "add_y_scale" in n.attrs else spike_fed(g, n, lv)
 
 
 def _rewrite(graph: Graph, lv: dict[str, frozenset]) -> Graph:
-    nodes, tensors = [], {}
+    nodes, changed = [], False
     for n in graph.nodes:
         sp = spike_input(graph, n, lv)
         if sp is None:
             nodes.append(n)
             continue
-        made, mid = _event_driven(graph, n, sp)
-        nodes += made
-        if mid is not None:
-            tensors[mid.name] = mid
-    if len(nodes) == len(graph.nodes) and all(a is b for a, b in zip(nodes, graph.nodes)):
-        return graph
-    return graph.replace(nodes=tuple(nodes), tensors={**graph.tensors, **tensors})
+        nodes.append(Node("ef.SpikeFC", n.name, n.inputs, n.outputs,
+                          {**n.attrs, "x_lo": sp[0], "x_hi": sp[1], "dense_op": n.op,
+                           "macs": node_macs(graph, n)}))
+        changed = True
+    return graph.replace(nodes=tuple(nodes)) if changed else graph
+
+
+def _body_levels(lv: dict[str, frozenset], body: Graph, loop: Node) -> dict[str, frozenset]:
+    """levels() of a row loop's body, its inputs seeded with what the outer graph gives them."""
+    known = {m["body"]: lv[m["outer"]] for m in loop.attrs["row_inputs"] if m["outer"] in lv}
+    known.update({x: lv[x] for x in loop.inputs if x in lv and x in body.tensors})
+    return levels(body, known)
+
+
+def spike_fed_layers(graph: Graph) -> list[tuple[Node, str | None, Graph, tuple[int, int]]]:
+    """Every spike-fed layer in execution order, event-driven (ef.SpikeFC) or dense: (node,
+    the row loop it runs in or None, the graph it is in, its (silent, fired) levels)."""
+    lv, out = levels(graph), []
+    for n in graph.nodes:
+        if n.op == ROW_LOOP:
+            body = n.attrs["body"]
+            blv = _body_levels(lv, body, n)
+            out += [(b, n.name, body, _levels_of(body, b, blv)) for b in body.nodes]
+        else:
+            out.append((n, None, graph, _levels_of(graph, n, lv)))
+    return [x for x in out if x[3] is not None]
+
+
+def _levels_of(g: Graph, n: Node, lv: dict) -> tuple[int, int] | None:
+    return (int(n.attrs["x_lo"]), int(n.attrs["x_hi"])) if n.op == "ef.SpikeFC" else spike_fed(g, n, lv)
 
 
 def spike_fc(graph: Graph) -> Graph:
     lv = levels(graph)
-
-    def body(b: Graph, loop: Node) -> Graph:
-        known = {m["body"]: lv[m["outer"]] for m in loop.attrs["row_inputs"] if m["outer"] in lv}
-        known.update({x: lv[x] for x in loop.inputs if x in lv and x in b.tensors})
-        return _rewrite(b, levels(b, known))
-
-    return in_row_loops(_rewrite(graph, lv), body)
+    return in_row_loops(_rewrite(graph, lv), lambda b, loop: _rewrite(b, _body_levels(lv, b, loop)))

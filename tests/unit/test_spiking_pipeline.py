@@ -1,8 +1,8 @@
-"""The spiking passes in the export PIPELINE: a spiking ViT's MLP (in its block's row loop)
-gets ef.LIF and ef.SpikeFC inside the loop body (the fused bias Add split back into its
-ef.QAdd), the host C and the M7 stand-in equal onnxruntime bit for bit, the search's memory
-model equals plan.json to the byte, spike rates are found for loop layers, and profile
-reports them. Provenance: vit-digits with spiking_mlp=True, untrained, torch.manual_seed(0)
+"""The spiking passes in the export PIPELINE: a spiking ViT's MLP threshold (in its block's
+row loop) becomes ef.LIF inside the loop body, its fc2 (fused bias Add) stays dense and is
+reported as spike-fed, spike_fc rewrites a loop body where it applies, the host C and the
+M7 stand-in equal onnxruntime bit for bit, the search's memory model equals plan.json to the
+byte, spike rates are found for loop layers, and profile reports them. Provenance: vit-digits with spiking_mlp=True, untrained, torch.manual_seed(0)
 (the memory model: its own seeded weights); real digits test inputs."""
 from __future__ import annotations
 
@@ -34,23 +34,46 @@ def _lowered(art):
     return lower_and_plan(art / "model.int8.onnx")
 
 
-def test_mlp_spikes_run_event_driven_inside_the_row_loop(art):
+def test_mlp_threshold_fuses_inside_the_row_loop_and_fc2_stays_dense(art):
+    from edgeformer.export.passes.spike_fc import spike_fed_layers
     low = _lowered(art)
     loops = [n for n in low.graph.nodes if n.op == "ef.RowLoop"]
     body_ops = [b.op for n in loops for b in n.attrs["body"].nodes]
     top_ops = [n.op for n in low.graph.nodes]
-    assert body_ops.count("ef.LIF") == 1 and body_ops.count("ef.SpikeFC") == 1, body_ops
+    assert body_ops.count("ef.LIF") == 1, body_ops
     assert not {"Greater", "Cast"} & set(body_ops + top_ops)
-    loop = next(n for n in loops if any(b.op == "ef.SpikeFC" for b in n.attrs["body"].nodes))
+    # fc2 carries its fused bias Add: the dense kernel does both in one pass (measured faster)
+    ((fc, loop, _, lv),) = spike_fed_layers(low.graph)
+    assert fc.name == "/blocks.0/mlp/fc2/MatMul" and fc.op == "ef.QMatMul" and "add_y_scale" in fc.attrs
+    assert loop is not None and lv[0] == fc.attrs["x_zp"]
+
+
+def test_spike_fc_rewrites_a_loop_body_and_replans_it(art):
+    # fc2 without its fused Add (a Gemm-like layer in a loop): event-driven inside the body,
+    # its spike levels seeded from nothing outside (both made in the body), the body re-planned.
+    from edgeformer.export.load import load_onnx
+    from edgeformer.export.passes import LOWERING, MEMORY, run
+    from edgeformer.export.passes.lif_fuse import lif_fuse
+    from edgeformer.export.passes.spike_fc import spike_fc
+    g = run(load_onnx(art / "model.int8.onnx"), LOWERING + MEMORY + (lif_fuse,))
+    nodes = []
+    for n in g.nodes:
+        if n.op == "ef.RowLoop" and any("add_y_scale" in b.attrs and "fc2" in b.name for b in n.attrs["body"].nodes):
+            body = n.attrs["body"]
+            bn = tuple(b if "fc2" not in b.name else
+                       b.__class__(b.op, b.name, b.inputs[:3], b.outputs,
+                                   {k: v for k, v in b.attrs.items() if not k.startswith("add_")})
+                       for b in body.nodes)
+            n = n.__class__(n.op, n.name, n.inputs, n.outputs, {**n.attrs, "body": body.replace(nodes=bn)})
+        nodes.append(n)
+    g = g.replace(nodes=tuple(nodes))
+    out = spike_fc(g)
+    (loop,) = [n for n in out.nodes if n.op == "ef.RowLoop" and any(b.op == "ef.SpikeFC" for b in n.attrs["body"].nodes)]
     body = loop.attrs["body"]
-    fc = next(b for b in body.nodes if b.op == "ef.SpikeFC")
-    add = next(b for b in body.nodes if b.name == f"{fc.name}#add")
-    assert add.op == "ef.QAdd" and add.inputs[1] == fc.outputs[0] and not any(k.startswith("add_") for k in fc.attrs)
-    # the body re-planned: every body activation is in the loop's scratch or the outer arena
     outer = {m["body"] for m in loop.attrs["row_inputs"]} | {m["body"] for m in loop.attrs["row_outputs"]}
     acts = {k for k, t in body.tensors.items() if not t.is_const}
-    assert fc.outputs[0] in loop.attrs["body_offsets"]
     assert acts - outer - set(loop.inputs) <= set(loop.attrs["body_offsets"])
+    assert spike_fc(out).nodes == out.nodes   # idempotent
 
 
 def test_host_c_equals_onnxruntime(art):
@@ -68,6 +91,7 @@ def test_m7_stand_in_equals_onnxruntime_and_profile_reports_spike_rates(art):
     prof = profile_artifact(art, "stm32f746g-disco")
     (layer,) = prof["spike_rates"]["layers"]
     assert layer["layer"] == "/blocks.0/mlp/fc2/MatMul" and layer["loop"] and (layer["k"], layer["n"]) == (64, 32)
+    assert not layer["event_driven"]
     assert 0 < layer["rate"] < 1
 
 
