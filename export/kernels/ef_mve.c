@@ -11,6 +11,7 @@
 #if EF_MVE
 #include <arm_acle.h>
 #include <arm_mve.h>
+#include <math.h>
 #include <stddef.h>
 
 /* Output j's 4 words of a pair of 4-k chunks lie at byte offsets 8j, 8j+4, 32+8j and 36+8j
@@ -765,6 +766,20 @@ void ef_mve_ln_out(const float *v, const float *g, const float *b, int32_t n4, f
         : [m] "r"(mean), [inv] "r"(inv), [ys] "t"(ys), [zp] "r"(zp)
         : "q0", "q1", "q2", "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s10", "s11", "cc",
           "memory");
+}
+
+/* One LayerNorm row with beta, d % 4 == 0 (ef_qint8_fast.c's ef_ln_stats and output stage,
+ * the same float operations in the same order): one call where the row took four. */
+void ef_mve_ln_row(const int8_t *x, int32_t d, int32_t zp, float xs, float eps, const float *g, const float *b,
+                   float ys, int32_t yzp, float *v, int8_t *y)
+{
+    const int32_t n4 = d >> 2;
+    float mean = ef_mve_ln_dq(x, n4, zp, xs, v, 0.0f), var, inv;
+    mean /= (float)d;
+    var = ef_mve_ln_var(v, n4, mean, 0.0f);
+    var /= (float)d;
+    inv = 1.0f / sqrtf(var + eps);
+    ef_mve_ln_out(v, g, b, n4, mean, inv, ys, yzp, y);
 }
 
 /* Per 4 values: VLDRB.S32, top - x >= 0 (VSUB from the splat q1), a gather of the 4 table words

@@ -68,6 +68,10 @@ float ef_mve_ln_dq(const int8_t *x, int32_t n4, int32_t zp, float xs, float *v, 
 float ef_mve_ln_var(const float *v, int32_t n4, float mean, float acc);
 void ef_mve_ln_out(const float *v, const float *g, const float *b, int32_t n4, float mean, float inv,
                    float ys, int32_t zp, int8_t *y);
+/* A whole row with beta, d % 4 == 0: dq, mean /= d, var, var /= d, inv = 1 / sqrtf(var + eps),
+ * out; v: d floats of scratch. */
+void ef_mve_ln_row(const int8_t *x, int32_t d, int32_t zp, float xs, float eps, const float *g, const float *b,
+                   float ys, int32_t yzp, float *v, int8_t *y);
 
 /* Softmax over n4 * 4 values of a row (ef_qsoftmax_s8): exps: e[i] = table[top - x[i]] (top:
  * the row's maximum), returns their sum in index order; out: y[i] =

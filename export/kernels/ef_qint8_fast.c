@@ -321,8 +321,14 @@ int ef_qlayernorm_s8(const ef_qlayernorm_params *p, const int8_t *x, const float
         return EF_OK;
     }
     for (r = 0; r < p->rows; ++r, x += d, y += d) {
-        float inv;
-        const float mean = ef_ln_stats(x, d, p->x_zp, p->x_scale, p->epsilon, scratch, &inv);
+        float inv, mean;
+#if EF_MVE_FP
+        if (beta && d >= 4 && !(d & 3)) {   /* the whole row in one call (ef_mve.c) */
+            ef_mve_ln_row(x, d, p->x_zp, p->x_scale, p->epsilon, gamma, beta, ys, yzp, scratch, y);
+            continue;
+        }
+#endif
+        mean = ef_ln_stats(x, d, p->x_zp, p->x_scale, p->epsilon, scratch, &inv);
         if (beta) {
             i = 0;
 #if EF_MVE_FP
