@@ -436,11 +436,57 @@ void ef_mve_aa_row_t(const int8_t *a, const int8_t *bt, int32_t k, int32_t n, in
     ef_mve_aa_row(a, bt, k, n, azp, bzp, mult, h, s, scratch, y);
 }
 
+/* The heads of ef_mve_aa_t_heads in one asm block for k == 16, a_zp == 0, n % 4 == 0 (QKᵀ of
+ * 16-wide heads): per head VLDRB of a's 16 bytes (u = a), VADDV and MUL by -b_zp (corr,
+ * splat into q7), then ef_mve_aa16_s8's blocks: 13 instructions a head besides the blocks.
+ * c: [0..4) the STM buffer, mult[4], h[4], 24 - s[4], then sa, sb, -b_zp. */
+static void ef_mve_aa16_heads_s8(const int8_t *a, const int8_t *b, int32_t nb, int32_t heads, int8_t *y,
+                                 const int32_t *c)
+{
+    const int8_t *bp;
+    int32_t t;
+    __asm__ volatile(
+        "vldrw.32 q4, [%[c], #16]\n\t"
+        "vldrw.32 q5, [%[c], #32]\n\t"
+        "vldrw.32 q6, [%[c], #48]\n"
+        "2:\n\t"
+        "vldrb.u8 q0, [%[a]]\n\t"
+        "ldr %[t], [%[c], #64]\n\t"
+        "add %[a], %[a], %[t]\n\t"
+        "vaddv.s8 r0, q0\n\t"
+        "ldr %[t], [%[c], #72]\n\t"
+        "mul r0, r0, %[t]\n\t"
+        "vdup.32 q7, r0\n\t"
+        "mov %[bp], %[b]\n\t"
+        "ldr %[t], [%[c], #68]\n\t"
+        "add %[b], %[b], %[t]\n\t"
+        "dls lr, %[nb]\n"
+        "1:\n\t"
+        EF_MVE_AA_S8("vmladav", "r0", "bp") EF_MVE_AA_S8("vmladav", "r2", "bp")
+        EF_MVE_AA_S8("vmladav", "r4", "bp") EF_MVE_AA_S8("vmladav", "r6", "bp")
+        "stm %[c], {r0, r2, r4, r6}\n\t"
+        "vldrw.32 q3, [%[c]]\n\t"
+        EF_MVE_AA_EPI_Q3
+        "le lr, 1b\n\t"
+        "subs %[hd], %[hd], #1\n\t"
+        "bne 2b"
+        : [a] "+r"(a), [b] "+r"(b), [yp] "+l"(y), [hd] "+r"(heads), [bp] "=&r"(bp), [t] "=&r"(t)
+        : [c] "r"(c), [nb] "r"(nb)
+        : "r0", "r2", "r4", "r6", "q0", "q1", "q3", "q4", "q5", "q6", "q7", "lr", "cc", "memory");
+}
+
 void ef_mve_aa_t_heads(const int8_t *a, const int8_t *bt, int32_t k, int32_t n, int32_t heads, int32_t sa,
                        int32_t sb, int32_t azp, int32_t bzp, int32_t mult, int32_t h, int32_t s,
                        int16_t *scratch, int8_t *y)
 {
     int32_t i;
+    if (k == 16 && azp == 0 && n >= 4 && !(n & 3) && heads > 0) {
+        int32_t c[19];
+        for (i = 0; i < 4; ++i) c[4 + i] = mult, c[8 + i] = h, c[12 + i] = 24 - s;
+        c[16] = sa, c[17] = sb, c[18] = -bzp;
+        ef_mve_aa16_heads_s8(a, bt, n >> 2, heads, y, c);
+        return;
+    }
     for (i = 0; i < heads; ++i, a += sa, bt += sb, y += n)
         ef_mve_aa_row(a, bt, k, n, azp, bzp, mult, h, s, scratch, y);
 }
