@@ -436,6 +436,64 @@ void ef_mve_aa_row_t(const int8_t *a, const int8_t *bt, int32_t k, int32_t n, in
     ef_mve_aa_row(a, bt, k, n, azp, bzp, mult, h, s, scratch, y);
 }
 
+/* The heads of ef_mve_aa_t_heads in one asm block for a_zp == -128 (a softmax's output:
+ * u = a + 128 = a ^ 0x80 always fits uint8), k = 16 nv <= 64, n % 4 == 0 (attention x V):
+ * per head u's nv chunks by VLDRB + VEOR into q0..q3 and their sum by VADDV(A).U8, corr =
+ * -(128 + b_zp) sum u stored as a vector to c + 16, then ef_mve_aax's unsigned blocks;
+ * about 10 + 3 nv instructions a head besides the blocks. c as ef_mve_aax's (buffer, corr,
+ * mult, h, 24 - s), then sa, sb, -(128 + b_zp) at c + 80, 84, 88. */
+#define EF_MVE_AAXH_LD(q, off)                                                                \
+    "vldrb.u8 " q ", [%[a], #" off "]\n\t" "veor " q ", " q ", q5\n\t" "vaddva.u8 r0, " q "\n\t"
+#define EF_MVE_AAXH_FN(name, NV)                                                              \
+    static void name(const int8_t *a, const int8_t *bh, int32_t nb, int32_t heads, int8_t *y, int32_t *c) \
+    {                                                                                         \
+        const int8_t *b;                                                                      \
+        int32_t t;                                                                            \
+        __asm__ volatile(                                                                     \
+            "vmov.i8 q5, #0x80\n"                                                             \
+            "2:\n\t"                                                                          \
+            "movs r0, #0\n\t"                                                                 \
+            EF_MVE_AAXH_LD("q0", "0")                                                         \
+            ".if %c[nv] > 1\n\t" EF_MVE_AAXH_LD("q1", "16") ".endif\n\t"                      \
+            ".if %c[nv] > 2\n\t" EF_MVE_AAXH_LD("q2", "32") ".endif\n\t"                      \
+            ".if %c[nv] > 3\n\t" EF_MVE_AAXH_LD("q3", "48") ".endif\n\t"                      \
+            "ldr %[t], [%[c], #80]\n\t"                                                        \
+            "add %[a], %[a], %[t]\n\t"                                                         \
+            "ldr %[t], [%[c], #88]\n\t"                                                        \
+            "mul r0, r0, %[t]\n\t"                                                             \
+            "vdup.32 q6, r0\n\t"                                                               \
+            "vstrw.32 q6, [%[c], #16]\n\t"                                                     \
+            "mov %[b], %[bh]\n\t"                                                              \
+            "ldr %[t], [%[c], #84]\n\t"                                                        \
+            "add %[bh], %[bh], %[t]\n\t"                                                       \
+            "dls lr, %[nb]\n"                                                                 \
+            "1:\n\t"                                                                          \
+            EF_MVE_AAX_OUT(EF_MVE_AAX_U8, "r0") EF_MVE_AAX_OUT(EF_MVE_AAX_U8, "r2")           \
+            EF_MVE_AAX_OUT(EF_MVE_AAX_U8, "r4") EF_MVE_AAX_OUT(EF_MVE_AAX_U8, "r6")           \
+            "stm %[c], {r0, r2, r4, r6}\n\t"                                                   \
+            "vldrw.32 q6, [%[c]]\n\t"                                                          \
+            "vldrw.32 q7, [%[c], #16]\n\t"                                                     \
+            "vadd.i32 q6, q6, q7\n\t"                                                          \
+            "vldrw.32 q7, [%[c], #32]\n\t"                                                     \
+            "vmulh.s32 q6, q6, q7\n\t"                                                         \
+            "vldrw.32 q7, [%[c], #48]\n\t"                                                     \
+            "vadd.i32 q6, q6, q7\n\t"                                                          \
+            "vldrw.32 q7, [%[c], #64]\n\t"                                                     \
+            "vqshl.s32 q6, q6, q7\n\t"                                                         \
+            "vshr.s32 q6, q6, #24\n\t"                                                         \
+            "vstrb.32 q6, [%[yp]], #4\n\t"                                                     \
+            "le lr, 1b\n\t"                                                                   \
+            "subs %[hd], %[hd], #1\n\t"                                                        \
+            "bne 2b"                                                                          \
+            : [a] "+r"(a), [bh] "+r"(bh), [yp] "+l"(y), [hd] "+r"(heads), [b] "=&r"(b), [t] "=&r"(t) \
+            : [c] "r"(c), [nb] "r"(nb), [nv] "i"(NV)                                          \
+            : "r0", "r2", "r4", "r6", "q0", "q1", "q2", "q3", "q4", "q5", "q6", "q7", "lr", "cc",  \
+              "memory");                                                                      \
+    }
+EF_MVE_AAXH_FN(ef_mve_aaxh2_u8, 2)
+EF_MVE_AAXH_FN(ef_mve_aaxh3_u8, 3)
+EF_MVE_AAXH_FN(ef_mve_aaxh4_u8, 4)
+
 /* The heads of ef_mve_aa_t_heads in one asm block for k == 16, a_zp == 0, n % 4 == 0 (QKᵀ of
  * 16-wide heads): per head VLDRB of a's 16 bytes (u = a), VADDV and MUL by -b_zp (corr,
  * splat into q7), then ef_mve_aa16_s8's blocks: 13 instructions a head besides the blocks.
@@ -485,6 +543,15 @@ void ef_mve_aa_t_heads(const int8_t *a, const int8_t *bt, int32_t k, int32_t n, 
         for (i = 0; i < 4; ++i) c[4 + i] = mult, c[8 + i] = h, c[12 + i] = 24 - s;
         c[16] = sa, c[17] = sb, c[18] = -bzp;
         ef_mve_aa16_heads_s8(a, bt, n >> 2, heads, y, c);
+        return;
+    }
+    if (azp == -128 && !(k & 15) && k >= 32 && k <= 64 && n >= 4 && !(n & 3) && heads > 0) {
+        static void (*const fns[3])(const int8_t *, const int8_t *, int32_t, int32_t, int8_t *, int32_t *) = {
+            ef_mve_aaxh2_u8, ef_mve_aaxh3_u8, ef_mve_aaxh4_u8};
+        int32_t c[23];
+        for (i = 0; i < 4; ++i) c[8 + i] = mult, c[12 + i] = h, c[16 + i] = 24 - s;
+        c[20] = sa, c[21] = sb, c[22] = -(128 + bzp);
+        fns[(k >> 4) - 2](a, bt, n >> 2, heads, y, c);
         return;
     }
     for (i = 0; i < heads; ++i, a += sa, bt += sb, y += n)
