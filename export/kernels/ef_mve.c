@@ -347,7 +347,7 @@ static int32_t ef_mve_dot8(const int8_t *u, const int8_t *b, int32_t k, int uns)
  * uint8 when 0 <= u <= 255 (a softmax's output, azp = -128: VMLADAV.U8 on b + 128, corr =
  * -(128 + bzp) sum u), else int16 (ef_mve_aa_blocks). Each form's sums are the reference's
  * integers (mod 2^32, as the reference's own int32 sums). */
-static inline __attribute__((always_inline)) void
+static __attribute__((noinline)) void
 ef_mve_aa_row(const int8_t *a, const int8_t *bt, int32_t k, int32_t n, int32_t azp, int32_t bzp, int32_t mult,
               int32_t h, int32_t s, int16_t *scratch, int8_t *y)
 {
