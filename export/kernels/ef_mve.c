@@ -1,7 +1,8 @@
 /* Helium (MVE) inner loops for the Cortex-M55 (declared in ef_mve.h): the fully-connected
  * block over int16 pairs (ef_qfc.c) and over int8 rows with its epilogue (ef_qfc_rows.c), the
- * act x act products of attention (ef_qaa.c), and the float steps of LayerNorm, softmax and
- * the residual add (ef_qint8_fast.c). All bit-exact to the reference kernels
+ * act x act products of attention (ef_qaa.c), the float steps of LayerNorm, softmax and
+ * the residual add, LUT and row maximum (ef_qint8_fast.c), strided byte copies (ef_data.c)
+ * and per-tensor quantisation (ef_quant.c). All bit-exact to the reference kernels
  * (tests/unit/test_kernels_cores.py runs them on QEMU's mps3-an547).
  *
  * Instruction counts are not cycles: an M55 executes a 128-bit MVE instruction in two or

@@ -1,5 +1,6 @@
 /* Helium (MVE, Cortex-M55) inner loops of the fast int8 kernels (ef_mve.c). ef_qfc.c,
- * ef_qfc_rows.c, ef_qaa.c and ef_qint8_fast.c call them when the compiler targets MVE
+ * ef_qfc_rows.c, ef_qaa.c, ef_qint8_fast.c, ef_data.c (strided byte lines) and ef_quant.c
+ * (per-tensor quantisation) call them when the compiler targets MVE
  * (EF_MVE; the float ones need MVE float too, EF_MVE_FP); elsewhere this header declares
  * nothing and ef_mve.c compiles to nothing. Each computes the same integer sums, or the same
  * float operations in the same order, as the scalar code it replaces, so the kernels stay
