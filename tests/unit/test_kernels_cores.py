@@ -9,7 +9,9 @@ in place of ef_qfc_epi_s8, against ef_qmatmul_s8 (then ef_qbinary_s8_ref for a f
 its MVE path on mps3-an547, its plain C path on the host; with it, more cases of the other
 kernels with a Helium path (LayerNorm, attention's act x act, softmax, the residual add, LUT)
 and the convolution on the same rows (ef_qconv2d_rows_s8).
-ef_qfc_v6m_s8 (the v6-M layout, pack_v6m) likewise, on the host and the M0 stand-in."""
+ef_qfc_v6m_s8 (the v6-M layout, pack_v6m) likewise, on the host and the M0 stand-in.
+Two small drivers of their own check the Helium paths of ef_strided_copy_any's byte lines
+(ef_mve_copy8) and of per-tensor ef_quantize_f32_s8 (ef_mve_quant_s8) against numpy."""
 from __future__ import annotations
 
 import numpy as np
