@@ -10,6 +10,9 @@
  * bytes says so to C), then the tail. newlib-nano's memcpy is a byte loop. */
 static void ef_copy_fwd(uint8_t *y, const uint8_t *x, size_t n)
 {
+#if EF_MVE
+    ef_mve_copy_fwd(y, x, (uint32_t)n);   /* 16 bytes a tail-predicated pass (ef_mve.h) */
+#else
     for (; n >= 16; n -= 16, x += 16, y += 16) {
         uint32_t a, b, c, d;
         memcpy(&a, x, 4), memcpy(&b, x + 4, 4), memcpy(&c, x + 8, 4), memcpy(&d, x + 12, 4);
@@ -20,6 +23,7 @@ static void ef_copy_fwd(uint8_t *y, const uint8_t *x, size_t n)
         memcpy(&a, x, 4), memcpy(y, &a, 4);
     }
     for (; n > 0; --n) *y++ = *x++;
+#endif
 }
 
 /* n elements of es bytes, x advancing sx elements and y sy elements per step. */
@@ -61,6 +65,9 @@ int ef_strided_copy_any(const ef_strided_copy_params *p, const void *x, void *y)
         memcpy(py, px, (size_t)es);
         return EF_OK;
     }
+#if EF_MVE
+    if (es == 1 && ef_mve_strided8(py, px, p->rank, p->shape, p->stride, p->dst_stride)) return EF_OK;
+#endif
     n = ef_numel(r, p->shape);
     ef_iter_init(&it, r);
     for (i = 0; i < n; ++i) {

@@ -753,6 +753,50 @@ int ef_mve_copy8(uint8_t *y, int32_t sy, const uint8_t *x, int32_t sx, int32_t n
     return 1;
 }
 
+/* One strided byte line of ef_mve_strided8 (n >= 1): 8 bytes a step, each side contiguous
+ * (VLDRB.U16 / VSTRB.16) or a gather / scatter at the 16-bit offsets ox / oy, the last
+ * ones under a VCTP predicate. */
+static inline void ef_mve_line8(uint8_t *y, int32_t sy, const uint8_t *x, int32_t sx, int32_t n, uint16x8_t ox,
+                                uint16x8_t oy)
+{
+    for (; n >= 8; n -= 8, x += 8 * sx, y += 8 * sy) {
+        const uint16x8_t v = sx == 1 ? vldrbq_u16(x) : vldrbq_gather_offset_u16(x, ox);
+        if (sy == 1) vstrbq_u16(y, v);
+        else vstrbq_scatter_offset_u16(y, oy, v);
+    }
+    if (n > 0) {
+        const mve_pred16_t t = vctp16q((uint32_t)n);
+        vstrbq_scatter_offset_p_u16(y, oy, vldrbq_gather_offset_z_u16(x, ox, t), t);
+    }
+}
+
+int ef_mve_strided8(uint8_t *y, const uint8_t *x, int32_t rank, const int32_t *shape, const int32_t *stride,
+                    const int32_t *dst_stride)
+{
+    const int32_t r = rank - 1, n1 = shape[r], sx1 = stride[r], sy1 = dst_stride[r];
+    int32_t n0 = r ? shape[0] : 1;
+    const int32_t sx0 = r ? stride[0] : 0, sy0 = r ? dst_stride[0] : 0;
+    if ((uint32_t)r > 1u || n0 < 1 || n1 < 1 || sx0 < 0 || sy0 < 0 || sx1 <= 0 || sy1 <= 0 || sx1 >= 8192 ||
+        sy1 >= 8192)
+        return 0;
+    if (y <= x + (size_t)(n0 - 1) * (size_t)sx0 + (size_t)(n1 - 1) * (size_t)sx1 &&
+        x <= y + (size_t)(n0 - 1) * (size_t)sy0 + (size_t)(n1 - 1) * (size_t)sy1)
+        return 0;
+    if (sx1 == 1 && sy1 == 1) {
+        if (n1 <= 16) {
+            const mve_pred16_t t = vctp8q((uint32_t)n1);
+            for (; n0 > 0; --n0, x += sx0, y += sy0) vstrbq_p_u8(y, vldrbq_z_u8(x, t), t);
+        } else {
+            for (; n0 > 0; --n0, x += sx0, y += sy0) ef_mve_copy_fwd(y, x, (uint32_t)n1);
+        }
+    } else {
+        const uint16x8_t ox = vmulq_n_u16(vidupq_n_u16(0, 1), (uint16_t)sx1);
+        const uint16x8_t oy = vmulq_n_u16(vidupq_n_u16(0, 1), (uint16_t)sy1);
+        for (; n0 > 0; --n0, x += sx0, y += sy0) ef_mve_line8(y, sy1, x, sx1, n1, ox, oy);
+    }
+    return 1;
+}
+
 /* A tail-predicated loop (DLSTP.8: the last pass touches only the lanes below n) of VLDRB,
  * VEOR of the sign bits (x + 128, the table's index), the byte gather from the table and
  * VSTRB: 5 instructions with LETP per 16 bytes. */

@@ -48,6 +48,31 @@ void ef_mve_fc_rows(const int8_t *x, int32_t k, const int32_t *ws, int32_t n, in
  * unless n >= 8, 0 < sx, sy < 8192 and the two ranges do not overlap. */
 int ef_mve_copy8(uint8_t *y, int32_t sy, const uint8_t *x, int32_t sx, int32_t n);
 
+/* ef_data.c's forward byte copy: y[0..n) = x[0..n), 16 bytes a pass of a tail-predicated
+ * loop (VLDRB.8, VSTRB.8, LETP), each pass loading before it stores: right when the ranges do
+ * not overlap or y lies below x, as the scalar copy it replaces. */
+static inline void ef_mve_copy_fwd(uint8_t *y, const uint8_t *x, uint32_t n)
+{
+    __asm__ volatile(
+        "wlstp.8 lr, %[n], 2f\n"
+        "1:\n\t"
+        "vldrb.8 q0, [%[x]], #16\n\t"
+        "vstrb.8 q0, [%[y]], #16\n\t"
+        "letp lr, 1b\n"
+        "2:"
+        : [x] "+r"(x), [y] "+r"(y)
+        : [n] "r"(n)
+        : "q0", "lr", "memory");
+}
+
+/* ef_strided_copy_any of bytes at rank 1 or 2 (ef_data.c): y[i * dst_stride[0] + j *
+ * dst_stride[r]] = x[i * stride[0] + j * stride[r]], r = rank - 1, when every stride is
+ * positive, the inner ones below 8192 and the two ranges do not overlap (then the order of
+ * the copies cannot matter); returns 0 (nothing done) otherwise. Contiguous lines by
+ * predicated VLDRB / VSTRB, strided ones 8 bytes a gather / scatter. */
+int ef_mve_strided8(uint8_t *y, const uint8_t *x, int32_t rank, const int32_t *shape, const int32_t *stride,
+                    const int32_t *dst_stride);
+
 /* y[i] = table[x[i] + 128] for i < n (ef_lut_s8): 16 bytes a pass of a tail-predicated
  * loop, the table read by one byte gather (offsets x ^ 0x80); y may be x. */
 void ef_mve_lut(const int8_t *x, const int8_t *table, int32_t n, int8_t *y);

@@ -189,12 +189,14 @@ int kt_run(void)
 
 def _copy_cases():
     """(name, params, x, expected y): rank 1 and 2 byte copies with strides on either side,
-    n off the 8-byte grid, and an overlapping in-place line (left to the scalar loop)."""
+    n off the 8-byte grid, contiguous lines of up to 16 bytes and longer, a repeated (stride 0)
+    source line, and an overlapping in-place line (left to the scalar loop)."""
     rng = np.random.default_rng(SEED + 55)
     out = []
     for shape, stride, dst_stride in [([64], [1], [64]), ([64], [64], [1]), ([4, 16], [16, 1], [1024, 1]),
                                       ([13], [3], [7]), ([8], [2000], [1]), ([5, 9], [1, 5], [9, 1]),
-                                      ([7], [2], [1]), ([100], [1], [81])]:
+                                      ([7], [2], [1]), ([100], [1], [81]), ([3, 40], [50, 1], [41, 1]),
+                                      ([6, 5], [5, 1], [16, 1]), ([2, 37], [0, 1], [37, 1]), ([33], [1], [1])]:
         src = 1 + sum((s - 1) * st for s, st in zip(shape, stride))
         dst = 1 + sum((s - 1) * st for s, st in zip(shape, dst_stride))
         x = rng.integers(0, 256, src, dtype=np.uint8)
