@@ -965,8 +965,8 @@ float ef_mve_sm_exps(const int8_t *x, const float *table, int32_t top, int32_t n
 }
 
 /* Per 4 values: VLDRW, 4 VDIV by the sum, then EF_MVE_Q8_STORE: 14 and the loop's 2 per 16
- * values (the scalar form: 29). */
-void ef_mve_sm_out(const float *e, int32_t n4, float sum, float ys, int32_t zp, int8_t *y)
+ * values (the scalar form: 29). The exact form, for ef_mve_sm_out's rare rows. */
+static void ef_mve_sm_out_div(const float *e, int32_t n4, float sum, float ys, int32_t zp, int8_t *y)
 {
     int32_t c;
     __asm__ volatile(
@@ -979,6 +979,52 @@ void ef_mve_sm_out(const float *e, int32_t n4, float sum, float ys, int32_t zp, 
         : [e] "+r"(e), [n] "+r"(n4), [y] "+l"(y), [c] "=&r"(c)
         : [sum] "t"(sum), [ys] "t"(ys), [zp] "r"(zp)
         : "q0", "s0", "s1", "s2", "s3", "cc", "memory");
+}
+
+/* The largest float below 1/2 that ef_mve_sm_out's proof allows for |t - rint(t)|: 1/2 - 2^-12
+ * (its bits; non-negative floats order as their bits). */
+#define EF_MVE_SM_SAFE 0x3effe000u
+
+/* Softmax's output, y[i] = ef_q8_t(q_i, zp) with q_i = fl(fl(e[i] / sum) / ys), two
+ * divisions a value lane by lane, computed as t_i = fl(e[i] * r), r = fl(1 / fl(sum * ys)),
+ * one VMUL per 4 values, and redone by the divisions (ef_mve_sm_out_div) for the whole row
+ * when some t_i lies near a rounding boundary. Proof that elsewhere VCVTN(t_i) = VCVTN(q_i):
+ * with u = 2^-24 and no underflow or overflow (p = sum * ys in [2^-100, 2^100]), each of the
+ * five roundings is a factor (1 + d), |d| <= u, so t_i / q_i lies in
+ * [(1 - u)^2 / (1 + u)^3, (1 + u)^2 / (1 - u)^3] and |t_i - q_i| <= 5.01 u |t_i|. If |t_i| <= 512
+ * that is below 2^-12; then |t_i - n| < 1/2 - 2^-12, n = rint(t_i) (the loop's VABD of t_i and
+ * float(VCVTN(t_i)), exact: both lie within 1/2 of each other on t_i's grid), puts q_i strictly
+ * inside (n - 1/2, n + 1/2), so q_i rounds to n too, ties and all. If |t_i| > 512, |q_i| > 511
+ * has t_i's sign, and with |zp| <= 255 both saturate to the same int8 whatever the check says.
+ * NaN: t_i is NaN only where e[i] is, and q_i too; VCVTN gives 0 for both (VMAXNMV skips it).
+ * Per 4 values: VLDRW, VMUL, VCVTN, VCVT back, VABD, VMAXNMV (the row's largest distance in a
+ * core register), VQADD, the int8 saturation, VSTRB: 10, not 14. */
+void ef_mve_sm_out(const float *e, int32_t n4, float sum, float ys, int32_t zp, int8_t *y)
+{
+    const float p = sum * ys, r = 1.0f / p;
+    const float *e0 = e;
+    int8_t *y0 = y;
+    uint32_t far = 0; /* +0.0f */
+    int32_t c;
+    if (!(p >= 0x1p-100f && p <= 0x1p100f) || zp < -255 || zp > 255) {
+        ef_mve_sm_out_div(e, n4, sum, ys, zp, y);
+        return;
+    }
+    __asm__ volatile(
+        EF_MVE_BY4("vldrw.32 q0, [%[e]], #16\n\t"
+                   "vmul.f32 q0, q0, %[r]\n\t"
+                   "vcvtn.s32.f32 q1, q0\n\t"
+                   "vcvt.f32.s32 q2, q1\n\t"
+                   "vabd.f32 q2, q0, q2\n\t"
+                   "vmaxnmv.f32 %[far], q2\n\t"
+                   "vqadd.s32 q1, q1, %[zp]\n\t"
+                   "vqshl.s32 q1, q1, #24\n\t"
+                   "vshr.s32 q1, q1, #24\n\t"
+                   "vstrb.32 q1, [%[y]], #4\n\t")
+        : [e] "+r"(e), [n] "+r"(n4), [y] "+l"(y), [c] "=&r"(c), [far] "+r"(far)
+        : [r] "r"(r), [zp] "r"(zp)
+        : "q0", "q1", "q2", "cc", "memory");
+    if (far >= EF_MVE_SM_SAFE) ef_mve_sm_out_div(e0, (int32_t)(e - e0) / 4, sum, ys, zp, y0);
 }
 
 /* Per 4 values: VLDRW of x, then EF_MVE_Q8_STORE (4 VDIV by the scale, VCVTN, VQADD of the

@@ -18,10 +18,11 @@ import numpy as np
 import pytest
 
 from tests.kernel_harness import i32, run_host_driver, run_target_driver
-from tests.unit.test_kernels_fast import (DRIVER, SEED, _aa_case, _cases, _check, _conv_case, _fc_epi_case,
+from tests.unit.test_kernels_fast import (DRIVER, SEED, _aa_case, _cases, _check, _conv_case, _f32, _fc_epi_case,
                                          _i32, _ln_case, _lut_case, _qbin_case, _softmax_case,
                                          _stream, _tab)
 
+from edgeformer.export.emit.ops_qint8 import softmax_exp_table
 from edgeformer.export.emit.ops_qlinear import pack_fc, pack_rows, pack_v6m
 from edgeformer.export.emit.qepilogue import acc_bounds, pack_epilogue, requant_consts
 from edgeformer.export.passes.fold_qdq import quantize_multiplier
@@ -293,3 +294,101 @@ def test_quantize_per_tensor(tmp_path, where):
             bad.append(f"{name}: at {diff[0]}: got {got[diff[0]] if got.size else None}, want {want[diff[0]]}; "
                        f"{diff.size} of {n} differ")
     assert not bad, f"{where} (seed {SEED + 56}): " + " | ".join(bad)
+
+
+# The float steps whose Helium forms quantise by a multiplication with a fix-up (ef_mve.c:
+# ef_mve_sm_out) against the reference kernels in the same binary, per case: kind (1 softmax),
+# the output's size, the params, x, then softmax's 256-float table; the driver writes the fast
+# kernel's output, then the reference's.
+FLOAT_DRIVER = r"""
+#include "ef_kernels.h"
+int io_read(void *buf, uint32_t n);
+int io_write(const void *buf, uint32_t n);
+static int8_t x[4096], y[4096], yr[4096];
+static float t[256], s[1024];
+int kt_run(void)
+{
+    for (;;) {
+        int32_t h[2];   /* kind (0 ends), bytes of x and y */
+        if (io_read(h, sizeof h) || h[0] == 0) return 0;
+        if (h[1] > 4096) return 2;
+        if (h[0] == 1) {
+            ef_qsoftmax_params p;
+            if (io_read(&p, sizeof p) || p.row > 1024 || io_read(x, (uint32_t)h[1]) || io_read(t, sizeof t)) return 2;
+            if (ef_qsoftmax_s8(&p, x, t, y, s) != EF_OK || ef_qsoftmax_s8_ref(&p, x, t, yr, s) != EF_OK) return 3;
+        } else {
+            return 2;
+        }
+        if (io_write(y, (uint32_t)h[1]) || io_write(yr, (uint32_t)h[1])) return 2;
+    }
+}
+"""
+
+
+def _near_tie_scale(rng, v: np.float32) -> np.float32:
+    """A scale ys with fl(v / ys) at or next to m + 1/2 for a random m < 128 (an exact tie
+    when the division lands on it, as it often does)."""
+    m = int(rng.integers(0, 128))
+    return np.float32(v / np.float32(m + 0.5))
+
+
+def _softmax_float_cases():
+    """Single rows (y_scale per row): random rows with the export's table at y_scale 1/255,
+    rows whose y_scale puts one output at or next to a rounding tie (a random element, its
+    e / sum in float32 as the kernel computes it), exact ties by construction (sums that are
+    powers of two, y_scale a power of two: e / sum / ys = k + 1/2 exactly), and large outputs
+    that saturate."""
+    rng = np.random.default_rng(SEED + 57)
+    out = []
+    for i in range(160):
+        row = [64, 16, 36, 64, 8][i % 5]
+        xs = np.float32(rng.uniform(0.005, 0.1))
+        table = softmax_exp_table(float(xs), 1.0).astype(np.float32)
+        x = rng.integers(-128, 128, row, dtype=np.int8)
+        top = int(x.max())
+        e = table[top - x.astype(np.int32)]
+        ssum = np.float32(0)
+        for v in e:
+            ssum = np.float32(ssum + v)
+        if i < 20:
+            ys = np.float32(1 / 255)
+        elif i < 140:
+            ys = _near_tie_scale(rng, np.float32(e[rng.integers(row)] / ssum))
+        else:
+            ys = np.float32(rng.uniform(1e-4, 1e-3))   # outputs far beyond int8
+        zp = int(rng.integers(-128, 128))
+        out.append((f"softmax row {row} #{i}", row, xs, ys, zp, x, table))
+    # exact ties: a table of 1, 1/2, 1/4, 3/4 (0 past them) and rows of 8 summing to 4 or 2
+    table = np.zeros(256, np.float32)
+    table[:4] = [1.0, 0.5, 0.25, 0.75]
+    for i, d in enumerate([[0, 1, 1, 2, 2, 3, 3, 255], [0, 3, 2, 255, 255, 255, 255, 255],
+                           [0, 0, 0, 3, 2, 255, 255, 255]]):
+        x = (127 - np.array(d)).astype(np.int8)
+        for p in (-6, -5, -4, -3, -2):
+            out.append((f"softmax exact ties {i} ys 2^{p}", 8, np.float32(0.05), np.float32(2.0 ** p), -3 + i,
+                        x, table))
+    return out
+
+
+@pytest.mark.parametrize("where", ["host", "mps3-an547"])
+def test_float_steps_near_ties(tmp_path, where):
+    """The fast kernels equal the reference kernels byte for byte on rows built to land on
+    and next to rounding ties (the multiplication's fix-up path) and on ordinary rows."""
+    cases = _softmax_float_cases()
+    stream = b""
+    for _, row, xs, ys, zp, x, table in cases:
+        stream += _i32(1, row) + _i32(1, row) + _f32(xs, 1.0, ys) + _i32(0, zp) + x.tobytes() + table.tobytes()
+    stream += _i32(0, 0)
+    raw = (run_host_driver(tmp_path, FLOAT_DRIVER, stream, werror=True) if where == "host"
+           else run_target_driver(tmp_path, where, FLOAT_DRIVER, stream, timeout=120, no_warnings=True)[0])
+    pos, bad = 0, []
+    for name, row, *_ in cases:
+        got = np.frombuffer(raw[pos:pos + row], np.int8)
+        want = np.frombuffer(raw[pos + row:pos + 2 * row], np.int8)
+        pos += 2 * row
+        diff = np.flatnonzero(got != want) if got.size == want.size == row else np.array([0])
+        if diff.size:
+            bad.append(f"{name}: at {diff[0]}: got {got[diff[0]] if got.size else None}, "
+                       f"want {want[diff[0]] if want.size else None}; {diff.size} of {row} differ")
+    assert pos == len(raw), f"{where}: {len(raw)} bytes back, {pos} expected"
+    assert not bad, f"{where} (seed {SEED + 57}): " + " | ".join(bad[:5])
