@@ -759,13 +759,17 @@ int ef_mve_copy8(uint8_t *y, int32_t sy, const uint8_t *x, int32_t sx, int32_t n
 static inline void ef_mve_line8(uint8_t *y, int32_t sy, const uint8_t *x, int32_t sx, int32_t n, uint16x8_t ox,
                                 uint16x8_t oy)
 {
-    for (; n >= 8; n -= 8, x += 8 * sx, y += 8 * sy) {
-        const uint16x8_t v = sx == 1 ? vldrbq_u16(x) : vldrbq_gather_offset_u16(x, ox);
-        if (sy == 1) vstrbq_u16(y, v);
-        else vstrbq_scatter_offset_u16(y, oy, v);
-    }
-    if (n > 0) {
-        const mve_pred16_t t = vctp16q((uint32_t)n);
+    const int32_t m = n >> 3;
+    int32_t i;
+    if (sx == 1) /* each case its own loop: gather or load, scatter or store, 2 adds, LE */
+        for (i = 0; i < m; ++i, x += 8, y += 8 * sy) vstrbq_scatter_offset_u16(y, oy, vldrbq_u16(x));
+    else if (sy == 1)
+        for (i = 0; i < m; ++i, x += 8 * sx, y += 8) vstrbq_u16(y, vldrbq_gather_offset_u16(x, ox));
+    else
+        for (i = 0; i < m; ++i, x += 8 * sx, y += 8 * sy)
+            vstrbq_scatter_offset_u16(y, oy, vldrbq_gather_offset_u16(x, ox));
+    if (n & 7) {
+        const mve_pred16_t t = vctp16q((uint32_t)(n & 7));
         vstrbq_scatter_offset_p_u16(y, oy, vldrbq_gather_offset_z_u16(x, ox, t), t);
     }
 }
