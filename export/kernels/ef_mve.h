@@ -94,6 +94,10 @@ float ef_mve_ln_dq(const int8_t *x, int32_t n4, int32_t zp, float xs, float *v, 
 float ef_mve_ln_var(const float *v, int32_t n4, float mean, float acc);
 void ef_mve_ln_out(const float *v, const float *g, const float *b, int32_t n4, float mean, float inv,
                    float ys, int32_t zp, int8_t *y);
+/* Pooled LayerNorm's sums over n4 * 4 values (ef_qint8_fast.c's ef_ln_pooled, beta given):
+ * acc[i] = (first ? 0.0f : acc[i]) + ((v[i] - mean) * inv * g[i] + b[i]), in that order. */
+void ef_mve_ln_acc(const float *v, const float *g, const float *b, int32_t n4, float mean, float inv,
+                   int32_t first, float *acc);
 /* A whole row with beta, d % 4 == 0: dq, mean /= d, var, var /= d, inv = 1 / sqrtf(var + eps),
  * out; v: d floats of scratch. */
 void ef_mve_ln_row(const int8_t *x, int32_t d, int32_t zp, float xs, float eps, const float *g, const float *b,
@@ -101,7 +105,8 @@ void ef_mve_ln_row(const int8_t *x, int32_t d, int32_t zp, float xs, float eps, 
 
 /* Softmax over n4 * 4 values of a row (ef_qsoftmax_s8): exps: e[i] = table[top - x[i]] (top:
  * the row's maximum), returns their sum in index order; out: y[i] =
- * ef_q8_t((e[i] / sum) / ys, zp). */
+ * ef_q8_t((e[i] / sum) / ys, zp) (ef_ln_pooled's quantisation too: e the sums, sum the
+ * row count), by a multiplication with a proved fix-up (ef_mve.c). */
 float ef_mve_sm_exps(const int8_t *x, const float *table, int32_t top, int32_t n4, float *e);
 void ef_mve_sm_out(const float *e, int32_t n4, float sum, float ys, int32_t zp, int8_t *y);
 

@@ -296,6 +296,16 @@ static void ef_ln_pooled(const ef_qlayernorm_params *p, const int8_t *x, const f
         float inv;
         const float mean = ef_ln_stats(x, d, p->x_zp, p->x_scale, p->epsilon, scratch, &inv);
         const int first = r % pool == 0;
+#if EF_MVE_FP
+        if (beta && !(d & 3)) {   /* 4 lanes at a time, the same operations (ef_mve.c) */
+            ef_mve_ln_acc(scratch, gamma, beta, d / 4, mean, inv, first, acc);
+            if (r % pool == pool - 1) {
+                ef_mve_sm_out(acc, d / 4, (float)pool, p->y_scale, p->y_zp, y);
+                y += d;
+            }
+            continue;
+        }
+#endif
         for (i = 0; i < d; ++i) {
             float v = (scratch[i] - mean) * inv * gamma[i];
             if (beta) v += beta[i];

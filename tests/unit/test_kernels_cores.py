@@ -112,6 +112,11 @@ def _helium_cases() -> list[tuple[str, tuple]]:
     c.append(("fc rows small", _rows_case(rng, 16, 40, 12, True, r=8)))
     for rows, size, beta in [(4, 64, True), (3, 128, True), (2, 7, True), (2, 20, False), (1, 3, True)]:
         c.append((f"layernorm {rows}x{size} beta{int(beta)}", _ln_case(rng, rows, size, beta)))
+    # pooled LayerNorm (ViT's final norm + token mean: ef_mve_ln_acc, then ef_mve_sm_out)
+    for rows, size, beta, pool in [(64, 64, True, 64), (6, 32, True, 3), (4, 20, False, 2), (3, 12, True, 1),
+                                   (4, 6, True, 2)]:
+        c.append((f"layernorm pooled {rows}x{size} beta{int(beta)} pool{pool}",
+                  _ln_case(rng, rows, size, beta, pool)))
     # attention's act x act on bᵀ with the proved requantisation (ef_mve_aa_blocks: k % 8 == 0)
     for h, m, k, n in [(4, 1, 16, 64), (4, 1, 64, 16), (2, 3, 8, 4), (1, 2, 128, 9), (2, 1, 24, 7), (1, 1, 32, 3)]:
         c.append((f"aa trans_b proved h{h} m{m} k{k} n{n}", _aa_case(rng, h, m, k, n, trans_b=True, proved=True)))
