@@ -728,31 +728,6 @@ void ef_mve_fc_rows(const int8_t *x, int32_t k, const int32_t *ws, int32_t n, in
     }
 }
 
-/* 8 bytes a step, each side contiguous (VLDRB.U16 / VSTRB.16) or strided (a gather or
- * scatter with the 16-bit offsets 0, s, .., 7 s), the last ones under a VCTP predicate. */
-int ef_mve_copy8(uint8_t *y, int32_t sy, const uint8_t *x, int32_t sx, int32_t n)
-{
-    if (n < 8 || sx <= 0 || sy <= 0 || sx >= 8192 || sy >= 8192 ||
-        (y <= x + (size_t)(n - 1) * sx && x <= y + (size_t)(n - 1) * sy))
-        return 0;
-    {
-        const uint16x8_t ox = vmulq_n_u16(vidupq_n_u16(0, 1), (uint16_t)sx);
-        const uint16x8_t oy = vmulq_n_u16(vidupq_n_u16(0, 1), (uint16_t)sy);
-        int32_t i;
-        for (i = 0; i + 8 <= n; i += 8, x += 8 * sx, y += 8 * sy) {
-            const uint16x8_t v = sx == 1 ? vldrbq_u16(x) : vldrbq_gather_offset_u16(x, ox);
-            if (sy == 1) vstrbq_u16(y, v);
-            else vstrbq_scatter_offset_u16(y, oy, v);
-        }
-        if (i < n) {
-            const mve_pred16_t t = vctp16q((uint32_t)(n - i));
-            const uint16x8_t v = vldrbq_gather_offset_z_u16(x, ox, t);
-            vstrbq_scatter_offset_p_u16(y, oy, v, t);
-        }
-    }
-    return 1;
-}
-
 /* One strided byte line of ef_mve_strided8 (n >= 1): 8 bytes a step, each side contiguous
  * (VLDRB.U16 / VSTRB.16) or a gather / scatter at the 16-bit offsets ox / oy, the last
  * ones under a VCTP predicate. */
@@ -798,6 +773,17 @@ int ef_mve_strided8(uint8_t *y, const uint8_t *x, int32_t rank, const int32_t *s
         const uint16x8_t oy = vmulq_n_u16(vidupq_n_u16(0, 1), (uint16_t)sy1);
         for (; n0 > 0; --n0, x += sx0, y += sy0) ef_mve_line8(y, sy1, x, sx1, n1, ox, oy);
     }
+    return 1;
+}
+
+/* 8 bytes a step through ef_mve_line8 (each side contiguous or strided), after the checks. */
+int ef_mve_copy8(uint8_t *y, int32_t sy, const uint8_t *x, int32_t sx, int32_t n)
+{
+    if (n < 8 || sx <= 0 || sy <= 0 || sx >= 8192 || sy >= 8192 ||
+        (y <= x + (size_t)(n - 1) * sx && x <= y + (size_t)(n - 1) * sy))
+        return 0;
+    ef_mve_line8(y, sy, x, sx, n, vmulq_n_u16(vidupq_n_u16(0, 1), (uint16_t)sx),
+                 vmulq_n_u16(vidupq_n_u16(0, 1), (uint16_t)sy));
     return 1;
 }
 

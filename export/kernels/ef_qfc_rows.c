@@ -6,6 +6,9 @@
 
 #include "ef_qfc_rows.h"
 #include "ef_mve.h"
+#if EF_MVE
+#include <arm_mve.h>
+#endif
 
 /* The words of one block of 4 outputs: biases, kp / 4 words of weights, the epilogue's
  * vectors (5 with the second stage, else 3). */
@@ -76,6 +79,20 @@ int ef_qconv2d_rows_s8(const ef_qconv2d_fc_params *qp, const int8_t *x, const in
     const int32_t k = p->c_in * p->kh * p->kw, hw = p->oh * p->ow, two = ws[0];
     int8_t col[EF_QFC_KMAX];
     int32_t b, oy, ox, ic, ky, kx;
+#if EF_MVE
+    /* A window of kh * kw <= 16 bytes at offsets ky * w + kx < 256 from its corner: one byte
+     * gather a channel (VLDRB.U8 with 8-bit offsets), where the window lies inside x. */
+    const int32_t wn = p->kh * p->kw, plane = p->h * p->w;
+    const int32_t gat = p->dil_h == 1 && p->dil_w == 1 && wn <= 16 && (p->kh - 1) * p->w + p->kw <= 256;
+    const mve_pred16_t wp = vctp8q((uint32_t)wn);
+    uint8x16_t off = vdupq_n_u8(0);
+    if (gat) {
+        uint8_t o[16] = {0};
+        for (ky = 0; ky < p->kh; ++ky)
+            for (kx = 0; kx < p->kw; ++kx) o[ky * p->kw + kx] = (uint8_t)(ky * p->w + kx);
+        off = vld1q_u8(o);
+    }
+#endif
     if (p->groups != 1 || k > EF_QFC_KMAX || qp->kp != (k + 15) / 16 * 16) return EF_ERR_PARAM;
     for (b = 0; b < p->n; ++b, x += (size_t)p->c_in * p->h * p->w, y += (size_t)p->c_out * hw) {
         for (oy = 0; oy < p->oh; ++oy) {
@@ -83,6 +100,16 @@ int ef_qconv2d_rows_s8(const ef_qconv2d_fc_params *qp, const int8_t *x, const in
                 const int32_t ix0 = ox * p->stride_w - p->pad_left;
                 const int32_t inside = p->dil_w == 1 && ix0 >= 0 && ix0 + p->kw <= p->w;
                 int8_t *cp = col;
+#if EF_MVE
+                const int32_t iy0 = oy * p->stride_h - p->pad_top;
+                if (gat && inside && iy0 >= 0 && iy0 + p->kh <= p->h) {
+                    const uint8_t *xw = (const uint8_t *)x + (size_t)iy0 * p->w + ix0;
+                    for (ic = 0; ic < p->c_in; ++ic, xw += plane, cp += wn)
+                        vstrbq_p_u8((uint8_t *)cp, vldrbq_gather_offset_z_u8(xw, off, wp), wp);
+                    ef_rows_strided(col, k, ws + 1, p->c_out, two, y + oy * p->ow + ox, hw);
+                    continue;
+                }
+#endif
                 for (ic = 0; ic < p->c_in; ++ic) {
                     for (ky = 0; ky < p->kh; ++ky) {
                         const int32_t iy = oy * p->stride_h - p->pad_top + ky * p->dil_h;

@@ -142,6 +142,10 @@ def _helium_cases() -> list[tuple[str, tuple]]:
     c.append(("conv rows patch 4x4/4", _conv_rows_case(rng, 3, 32, 32, 64, 4, 4, 4, 0)))
     c.append(("conv rows 3x3 pad", _conv_rows_case(rng, 4, 7, 6, 6, 3, 3, 1, 1)))
     c.append(("conv rows 1x1 odd", _conv_rows_case(rng, 5, 3, 3, 7, 1, 1, 1, 0)))
+    # the window's byte gather (offsets up to 3 * 70 + 3 < 256; padded windows left to the C
+    # loop) and a row too wide for 8-bit offsets (3 * 90 + 3)
+    c.append(("conv rows 4x4/2 pad w70", _conv_rows_case(rng, 2, 9, 70, 8, 4, 4, 2, 1)))
+    c.append(("conv rows 4x4/3 w90", _conv_rows_case(rng, 1, 6, 90, 4, 4, 4, 3, 0)))
     return c
 
 
