@@ -495,10 +495,11 @@ EF_MVE_AAXH_FN(ef_mve_aaxh2_u8, 2)
 EF_MVE_AAXH_FN(ef_mve_aaxh3_u8, 3)
 EF_MVE_AAXH_FN(ef_mve_aaxh4_u8, 4)
 
-/* The heads of ef_mve_aa_t_heads in one asm block for k == 16, a_zp == 0, n % 4 == 0 (QKᵀ of
- * 16-wide heads): per head VLDRB of a's 16 bytes (u = a), VADDV and MUL by -b_zp (corr,
- * splat into q7), then ef_mve_aa16_s8's blocks: 13 instructions a head besides the blocks.
- * c: [0..4) the STM buffer, mult[4], h[4], 24 - s[4], then sa, sb, -b_zp. */
+/* The heads of ef_mve_aa_t_heads in one asm block for k == 16, n % 4 == 0 (QKᵀ of 16-wide
+ * heads) when every a - a_zp fits int8: per head VLDRB of a's 16 bytes, VSUB.I8 of a_zp
+ * (u = a - a_zp, exact by that condition), VADDV and MUL by -b_zp (corr, splat into q7),
+ * then ef_mve_aa16_s8's blocks: 15 instructions a head besides the blocks.
+ * c: [0..4) the STM buffer, mult[4], h[4], 24 - s[4], then sa, sb, -b_zp, a_zp. */
 static void ef_mve_aa16_heads_s8(const int8_t *a, const int8_t *b, int32_t nb, int32_t heads, int8_t *y,
                                  const int32_t *c)
 {
@@ -510,6 +511,8 @@ static void ef_mve_aa16_heads_s8(const int8_t *a, const int8_t *b, int32_t nb, i
         "vldrw.32 q6, [%[c], #48]\n"
         "2:\n\t"
         "vldrb.u8 q0, [%[a]]\n\t"
+        "ldr %[t], [%[c], #76]\n\t"
+        "vsub.i8 q0, q0, %[t]\n\t"
         "ldr %[t], [%[c], #64]\n\t"
         "add %[a], %[a], %[t]\n\t"
         "vaddv.s8 r0, q0\n\t"
@@ -539,12 +542,19 @@ void ef_mve_aa_t_heads(const int8_t *a, const int8_t *bt, int32_t k, int32_t n, 
                        int16_t *scratch, int8_t *y)
 {
     int32_t i;
-    if (k == 16 && azp == 0 && n >= 4 && !(n & 3) && heads > 0) {
-        int32_t c[19];
-        for (i = 0; i < 4; ++i) c[4 + i] = mult, c[8 + i] = h, c[12 + i] = 24 - s;
-        c[16] = sa, c[17] = sb, c[18] = -bzp;
-        ef_mve_aa16_heads_s8(a, bt, n >> 2, heads, y, c);
-        return;
+    if (k == 16 && n >= 4 && !(n & 3) && heads > 0) {
+        int32_t c[20], lo = 127, hi = -128;
+        if (azp != 0) /* a's range over the heads: a - azp must fit int8 */
+            for (i = 0; i < heads; ++i) {
+                const int8x16_t v = vldrbq_s8(a + (ptrdiff_t)i * sa);
+                lo = vminvq_s8((int8_t)lo, v), hi = vmaxvq_s8((int8_t)hi, v);
+            }
+        if (lo - azp >= -128 && hi - azp <= 127) {
+            for (i = 0; i < 4; ++i) c[4 + i] = mult, c[8 + i] = h, c[12 + i] = 24 - s;
+            c[16] = sa, c[17] = sb, c[18] = -bzp, c[19] = azp;
+            ef_mve_aa16_heads_s8(a, bt, n >> 2, heads, y, c);
+            return;
+        }
     }
     if (azp == -128 && !(k & 15) && k >= 32 && k <= 64 && n >= 4 && !(n & 3) && heads > 0) {
         static void (*const fns[3])(const int8_t *, const int8_t *, int32_t, int32_t, int8_t *, int32_t *) = {
