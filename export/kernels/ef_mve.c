@@ -716,14 +716,15 @@ EF_MVE_FC_X8_FN(ef_mve_fc_x8a, 8, 1)
 EF_MVE_FC_K_FN(ef_mve_fc_k, 0)
 EF_MVE_FC_K_FN(ef_mve_fc_ka, 1)
 
+ef_mve_fc_fn *const ef_mve_fc_fns[2][9] = {
+    {ef_mve_fc_k, ef_mve_fc_x1, ef_mve_fc_x2, ef_mve_fc_x3, ef_mve_fc_x4, ef_mve_fc_x5, ef_mve_fc_x6,
+     ef_mve_fc_x7, ef_mve_fc_x8},
+    {ef_mve_fc_ka, ef_mve_fc_x1a, ef_mve_fc_x2a, ef_mve_fc_x3a, ef_mve_fc_x4a, ef_mve_fc_x5a, ef_mve_fc_x6a,
+     ef_mve_fc_x7a, ef_mve_fc_x8a}};
+
 static void ef_mve_fc_blocks(const int8_t *x, int32_t k, const int32_t *ws, int32_t nb, int32_t two, int8_t *y)
 {
-    static void (*const fns[2][9])(const int8_t *, int32_t, const int32_t *, int32_t, int8_t *) = {
-        {ef_mve_fc_k, ef_mve_fc_x1, ef_mve_fc_x2, ef_mve_fc_x3, ef_mve_fc_x4, ef_mve_fc_x5, ef_mve_fc_x6,
-         ef_mve_fc_x7, ef_mve_fc_x8},
-        {ef_mve_fc_ka, ef_mve_fc_x1a, ef_mve_fc_x2a, ef_mve_fc_x3a, ef_mve_fc_x4a, ef_mve_fc_x5a, ef_mve_fc_x6a,
-         ef_mve_fc_x7a, ef_mve_fc_x8a}};
-    fns[two != 0][k <= 128 ? (k + 15) >> 4 : 0](x, k, ws, nb, y);
+    EF_MVE_FC_FN(k, two)(x, k, ws, nb, y);
 }
 
 void ef_mve_fc_rows(const int8_t *x, int32_t k, const int32_t *ws, int32_t n, int32_t two, int8_t *y)

@@ -44,6 +44,13 @@ void ef_mve_aa_t_heads(const int8_t *a, const int8_t *bt, int32_t k, int32_t n, 
  * (past its header word), two: the epilogue's second stage (the header). */
 void ef_mve_fc_rows(const int8_t *x, int32_t k, const int32_t *ws, int32_t n, int32_t two, int8_t *y);
 
+/* The row kernels behind ef_mve_fc_rows, nb (>= 1) whole blocks of 4 outputs each, by
+ * [two != 0][k <= 128 ? ceil(k / 16) : 0] (EF_MVE_FC_FN): ef_qfc_rows.c calls one directly
+ * for a single row of whole blocks. */
+typedef void ef_mve_fc_fn(const int8_t *x, int32_t k, const int32_t *ws, int32_t nb, int8_t *y);
+extern ef_mve_fc_fn *const ef_mve_fc_fns[2][9];
+#define EF_MVE_FC_FN(k, two) ef_mve_fc_fns[(two) != 0][(k) <= 128 ? ((k) + 15) >> 4 : 0]
+
 /* ef_data.c's strided byte line: y[i * sy] = x[i * sx] for i < n; returns 0 (nothing done)
  * unless n >= 8, 0 < sx, sy < 8192 and the two ranges do not overlap. */
 int ef_mve_copy8(uint8_t *y, int32_t sy, const uint8_t *x, int32_t sx, int32_t n);

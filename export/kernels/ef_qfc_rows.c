@@ -50,6 +50,12 @@ int ef_qfc_rows_s8(const ef_qfc_params *p, const int8_t *x, const int32_t *ws, i
     const int32_t two = ws[0];
     int32_t r;
     if (p->k <= 0 || p->kp != (p->k + 15) / 16 * 16) return EF_ERR_PARAM;
+#if EF_MVE
+    if (p->m == 1 && p->n >= 4 && !(p->n & 3)) {   /* one row of whole blocks: its kernel directly */
+        EF_MVE_FC_FN(p->k, two)(x, p->k, ws + 1, p->n >> 2, y);
+        return EF_OK;
+    }
+#endif
     for (r = 0; r < p->m; ++r, x += p->k, y += p->n) ef_mve_fc_rows(x, p->k, ws + 1, p->n, two, y);
     return EF_OK;
 }
