@@ -819,7 +819,7 @@ void ef_mve_lut(const int8_t *x, const int8_t *table, int32_t n, int8_t *y)
 }
 
 /* VMAXV.S8 over 16 bytes a pass of a tail-predicated loop: 3 instructions with LETP. */
-int32_t ef_mve_max_s8(const int8_t *x, int32_t n)
+static inline __attribute__((always_inline)) int32_t ef_mve_max_s8_i(const int8_t *x, int32_t n)
 {
     int32_t top = x[0];
     __asm__ volatile(
@@ -832,6 +832,11 @@ int32_t ef_mve_max_s8(const int8_t *x, int32_t n)
         : [n] "r"(n)
         : "q0", "lr", "memory");
     return (int8_t)top;
+}
+
+int32_t ef_mve_max_s8(const int8_t *x, int32_t n)
+{
+    return ef_mve_max_s8_i(x, n);
 }
 
 #if EF_MVE_FP
@@ -862,7 +867,7 @@ int32_t ef_mve_max_s8(const int8_t *x, int32_t n)
     "bne 4b\n"                               \
     "5:"
 
-float ef_mve_ln_dq(const int8_t *x, int32_t n4, int32_t zp, float xs, float *v, float acc)
+static inline __attribute__((always_inline)) float ef_mve_ln_dq_i(const int8_t *x, int32_t n4, int32_t zp, float xs, float *v, float acc)
 {
     int32_t c;
     __asm__ volatile(
@@ -878,7 +883,12 @@ float ef_mve_ln_dq(const int8_t *x, int32_t n4, int32_t zp, float xs, float *v, 
     return acc;
 }
 
-float ef_mve_ln_var(const float *v, int32_t n4, float mean, float acc)
+float ef_mve_ln_dq(const int8_t *x, int32_t n4, int32_t zp, float xs, float *v, float acc)
+{
+    return ef_mve_ln_dq_i(x, n4, zp, xs, v, acc);
+}
+
+static inline __attribute__((always_inline)) float ef_mve_ln_var_i(const float *v, int32_t n4, float mean, float acc)
 {
     int32_t c;
     __asm__ volatile(
@@ -890,6 +900,11 @@ float ef_mve_ln_var(const float *v, int32_t n4, float mean, float acc)
         : [m] "r"(mean)
         : "q0", "s0", "s1", "s2", "s3", "cc", "memory");
     return acc;
+}
+
+float ef_mve_ln_var(const float *v, int32_t n4, float mean, float acc)
+{
+    return ef_mve_ln_var_i(v, n4, mean, acc);
 }
 
 /* q0's 4 floats (s0..s3) divided by ys lane by lane, then ef_q8_t's rounding (VCVTN: to
@@ -908,7 +923,7 @@ float ef_mve_ln_var(const float *v, int32_t n4, float mean, float acc)
 
 /* Per 4 outputs: 3 VLDRW, VSUB, VMUL, VMUL, VADD, then EF_MVE_Q8_STORE: 16 instructions and
  * the loop's 2 per 16 values (the scalar ones: 42). */
-void ef_mve_ln_out(const float *v, const float *g, const float *b, int32_t n4, float mean, float inv,
+static inline __attribute__((always_inline)) void ef_mve_ln_out_i(const float *v, const float *g, const float *b, int32_t n4, float mean, float inv,
                    float ys, int32_t zp, int8_t *y)
 {
     int32_t c;
@@ -925,6 +940,12 @@ void ef_mve_ln_out(const float *v, const float *g, const float *b, int32_t n4, f
         : [m] "r"(mean), [inv] "r"(inv), [ys] "t"(ys), [zp] "r"(zp)
         : "q0", "q1", "q2", "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s10", "s11", "cc",
           "memory");
+}
+
+void ef_mve_ln_out(const float *v, const float *g, const float *b, int32_t n4, float mean, float inv,
+                   float ys, int32_t zp, int8_t *y)
+{
+    ef_mve_ln_out_i(v, g, b, n4, mean, inv, ys, zp, y);
 }
 
 /* One value group of ef_mve_ln_acc: w = (v - mean) * inv * g + b in that order, then
@@ -966,18 +987,18 @@ void ef_mve_ln_row(const int8_t *x, int32_t d, int32_t zp, float xs, float eps, 
                    float ys, int32_t yzp, float *v, int8_t *y)
 {
     const int32_t n4 = d >> 2;
-    float mean = ef_mve_ln_dq(x, n4, zp, xs, v, 0.0f), var, inv;
+    float mean = ef_mve_ln_dq_i(x, n4, zp, xs, v, 0.0f), var, inv;
     mean /= (float)d;
-    var = ef_mve_ln_var(v, n4, mean, 0.0f);
+    var = ef_mve_ln_var_i(v, n4, mean, 0.0f);
     var /= (float)d;
     inv = 1.0f / sqrtf(var + eps);
-    ef_mve_ln_out(v, g, b, n4, mean, inv, ys, yzp, y);
+    ef_mve_ln_out_i(v, g, b, n4, mean, inv, ys, yzp, y);
 }
 
 /* Per 4 values: VLDRB.S32, top - x >= 0 (VSUB from the splat q1), a gather of the 4 table words
  * (VLDRW with the offsets scaled by 4), VSTRW to e, 4 VADDs in index order: 8 and the loop's
  * 2 per 16 values (the scalar form: 19). */
-float ef_mve_sm_exps(const int8_t *x, const float *table, int32_t top, int32_t n4, float *e)
+static inline __attribute__((always_inline)) float ef_mve_sm_exps_i(const int8_t *x, const float *table, int32_t top, int32_t n4, float *e)
 {
     const float *base = table;
     register int32x4_t q1 __asm__("q1") = vdupq_n_s32(top);
@@ -996,6 +1017,11 @@ float ef_mve_sm_exps(const int8_t *x, const float *table, int32_t top, int32_t n
         : [base] "r"(base), "w"(q1)
         : "q0", "q2", "s0", "s1", "s2", "s3", "cc", "memory");
     return sum;
+}
+
+float ef_mve_sm_exps(const int8_t *x, const float *table, int32_t top, int32_t n4, float *e)
+{
+    return ef_mve_sm_exps_i(x, table, top, n4, e);
 }
 
 /* Per 4 values: VLDRW, 4 VDIV by the sum, then EF_MVE_Q8_STORE: 14 and the loop's 2 per 16
@@ -1034,7 +1060,7 @@ static void ef_mve_sm_out_div(const float *e, int32_t n4, float sum, float ys, i
  * NaN: t_i is NaN only where e[i] is, and q_i too; VCVTN gives 0 for both (VMAXNMV skips it).
  * Per 4 values: VLDRW, VMUL, VCVTN, VCVT back, VABD, VMAXNMV (the row's largest distance in a
  * core register), VQADD, the int8 saturation, VSTRB: 10, not 14. */
-void ef_mve_sm_out(const float *e, int32_t n4, float sum, float ys, int32_t zp, int8_t *y)
+static inline __attribute__((always_inline)) void ef_mve_sm_out_i(const float *e, int32_t n4, float sum, float ys, int32_t zp, int8_t *y)
 {
     const float p = sum * ys, r = 1.0f / p;
     const float *e0 = e;
@@ -1060,6 +1086,19 @@ void ef_mve_sm_out(const float *e, int32_t n4, float sum, float ys, int32_t zp, 
         : [r] "r"(r), [zp] "r"(zp)
         : "q0", "q1", "q2", "cc", "memory");
     if (far >= EF_MVE_SM_SAFE) ef_mve_sm_out_div(e0, (int32_t)(e - e0) / 4, sum, ys, zp, y0);
+}
+
+void ef_mve_sm_out(const float *e, int32_t n4, float sum, float ys, int32_t zp, int8_t *y)
+{
+    ef_mve_sm_out_i(e, n4, sum, ys, zp, y);
+}
+
+/* One softmax row of n (>= 16, n % 4 == 0) values (ef_qsoftmax_s8): its maximum, exponentials
+ * and outputs as ef_mve_max_s8, ef_mve_sm_exps and ef_mve_sm_out, in one call. */
+void ef_mve_sm_row(const int8_t *x, const float *table, int32_t n, float ys, int32_t zp, float *e, int8_t *y)
+{
+    const int32_t top = ef_mve_max_s8_i(x, n);
+    ef_mve_sm_out_i(e, n >> 2, ef_mve_sm_exps_i(x, table, top, n >> 2, e), ys, zp, y);
 }
 
 /* Per 4 values: VLDRW of x, then EF_MVE_Q8_STORE (4 VDIV by the scale, VCVTN, VQADD of the

@@ -117,6 +117,10 @@ void ef_mve_ln_row(const int8_t *x, int32_t d, int32_t zp, float xs, float eps, 
 float ef_mve_sm_exps(const int8_t *x, const float *table, int32_t top, int32_t n4, float *e);
 void ef_mve_sm_out(const float *e, int32_t n4, float sum, float ys, int32_t zp, int8_t *y);
 
+/* One softmax row, n >= 16, n % 4 == 0: top = ef_mve_max_s8, then ef_mve_sm_exps (table: the
+ * node's, e: n floats of scratch) and ef_mve_sm_out. */
+void ef_mve_sm_row(const int8_t *x, const float *table, int32_t n, float ys, int32_t zp, float *e, int8_t *y);
+
 /* ef_quantize_f32_s8 per tensor: y[i] = ssat8(rintf(x[i] / ys) + zp) for i < n. */
 void ef_mve_quant_s8(const float *x, int32_t n, float ys, int32_t zp, int8_t *y);
 

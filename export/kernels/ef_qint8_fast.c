@@ -132,6 +132,12 @@ int ef_qsoftmax_s8(const ef_qsoftmax_params *p, const int8_t *x, const float *ex
         int32_t top = x[0];
         float sum = 0.0f;
         i = 1;
+#if EF_MVE_FP
+        if (n >= 16 && !(n & 3)) {   /* the whole row in one call (ef_mve.c) */
+            ef_mve_sm_row(x, exp_table, n, ys, yzp, scratch, y);
+            continue;
+        }
+#endif
 #if EF_MVE
         if (n >= 16) top = ef_mve_max_s8(x, n), i = n;
 #elif EF_DSP
