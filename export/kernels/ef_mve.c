@@ -537,12 +537,15 @@ static void ef_mve_aa16_heads_s8(const int8_t *a, const int8_t *b, int32_t nb, i
         : "r0", "r2", "r4", "r6", "q0", "q1", "q3", "q4", "q5", "q6", "q7", "lr", "cc", "memory");
 }
 
-void ef_mve_aa_t_heads(const int8_t *a, const int8_t *bt, int32_t k, int32_t n, int32_t heads, int32_t sa,
-                       int32_t sb, int32_t azp, int32_t bzp, int32_t mult, int32_t h, int32_t s,
-                       int16_t *scratch, int8_t *y)
+/* ef_mve_aa_t_heads' two one-block paths (QKᵀ of 16-wide heads; attention x V with a_zp -128);
+ * returns 0 (nothing done) when neither applies. */
+static inline __attribute__((always_inline)) int
+ef_mve_aa_heads_fast(const int8_t *a, const int8_t *bt, int32_t k, int32_t n, int32_t heads, int32_t sa, int32_t sb,
+                     int32_t azp, int32_t bzp, int32_t mult, int32_t h, int32_t s, int8_t *y)
 {
     int32_t i;
-    if (k == 16 && n >= 4 && !(n & 3) && heads > 0) {
+    if (n < 4 || (n & 3) || heads <= 0) return 0;
+    if (k == 16) {
         int32_t c[20], lo = 127, hi = -128;
         if (azp != 0) /* a's range over the heads: a - azp must fit int8 */
             for (i = 0; i < heads; ++i) {
@@ -553,20 +556,35 @@ void ef_mve_aa_t_heads(const int8_t *a, const int8_t *bt, int32_t k, int32_t n, 
             for (i = 0; i < 4; ++i) c[4 + i] = mult, c[8 + i] = h, c[12 + i] = 24 - s;
             c[16] = sa, c[17] = sb, c[18] = -bzp, c[19] = azp;
             ef_mve_aa16_heads_s8(a, bt, n >> 2, heads, y, c);
-            return;
+            return 1;
         }
     }
-    if (azp == -128 && !(k & 15) && k >= 32 && k <= 64 && n >= 4 && !(n & 3) && heads > 0) {
+    if (azp == -128 && !(k & 15) && k >= 32 && k <= 64) {
         static void (*const fns[3])(const int8_t *, const int8_t *, int32_t, int32_t, int8_t *, int32_t *) = {
             ef_mve_aaxh2_u8, ef_mve_aaxh3_u8, ef_mve_aaxh4_u8};
         int32_t c[23];
         for (i = 0; i < 4; ++i) c[8 + i] = mult, c[12 + i] = h, c[16 + i] = 24 - s;
         c[20] = sa, c[21] = sb, c[22] = -(128 + bzp);
         fns[(k >> 4) - 2](a, bt, n >> 2, heads, y, c);
-        return;
+        return 1;
     }
+    return 0;
+}
+
+void ef_mve_aa_t_heads(const int8_t *a, const int8_t *bt, int32_t k, int32_t n, int32_t heads, int32_t sa,
+                       int32_t sb, int32_t azp, int32_t bzp, int32_t mult, int32_t h, int32_t s,
+                       int16_t *scratch, int8_t *y)
+{
+    int32_t i;
+    if (ef_mve_aa_heads_fast(a, bt, k, n, heads, sa, sb, azp, bzp, mult, h, s, y)) return;
     for (i = 0; i < heads; ++i, a += sa, bt += sb, y += n)
         ef_mve_aa_row(a, bt, k, n, azp, bzp, mult, h, s, scratch, y);
+}
+
+int ef_mve_aa_heads(const ef_qmatmul_aa_params *p, const int8_t *a, const int8_t *b, int8_t *y)
+{
+    return ef_mve_aa_heads_fast(a, b, p->k, p->n, p->batch_shape[0], p->a_stride[0], p->b_stride[0], p->a_zp,
+                                p->b_zp, p->mult, p->h, -1 - p->shift, y);
 }
 
 /* The epilogue of one block of ef_qfc_rows_s8's stream on its 4 sums r0, r2, r4, r6, as one

@@ -12,6 +12,7 @@
 
 #if defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 1)
 #define EF_MVE 1
+#include "ef_kernels.h"
 
 /* acc[j] += the dot of output j's packed int16 weights (ef_kernels.h: per 4 k, 8 words for a
  * block of 4 outputs) with the widened row xp (ef_qfc.c: 2 words per 4 k), over kc chunks. */
@@ -39,6 +40,11 @@ void ef_mve_aa_row_t(const int8_t *a, const int8_t *bt, int32_t k, int32_t n, in
 void ef_mve_aa_t_heads(const int8_t *a, const int8_t *bt, int32_t k, int32_t n, int32_t heads, int32_t sa,
                        int32_t sb, int32_t azp, int32_t bzp, int32_t mult, int32_t h, int32_t s,
                        int16_t *scratch, int8_t *y);
+
+/* ef_qmatmul_aa_s8 (ef_kernels.h's params) for one query row over one batch dimension of heads
+ * (m == 1, trans_b, h != 0, batch_rank == 1) by ef_mve_aa_t_heads' one-block paths, straight
+ * from the params; returns 0 (nothing done) where they do not apply. */
+int ef_mve_aa_heads(const ef_qmatmul_aa_params *p, const int8_t *a, const int8_t *b, int8_t *y);
 
 /* ef_qfc_rows_s8's row (ef_qfc_rows.h): y[0..n) from x[0..k) and the stream's blocks ws
  * (past its header word), two: the epilogue's second stage (the header). */

@@ -351,6 +351,9 @@ int ef_qmatmul_aa_s8(const ef_qmatmul_aa_params *p, const int8_t *a, const int8_
 {
     int32_t bi, nb;
     ef_iter it;
+#if EF_MVE   /* attention's heads of one query row in one asm block (ef_mve.c) */
+    if (p->m == 1 && p->trans_b && p->h && p->batch_rank == 1 && ef_mve_aa_heads(p, a, b, y)) return EF_OK;
+#endif
     if (p->k > EF_QFC_KMAX) return ef_qmatmul_aa_s8_ref(p, a, b, y);
 #if EF_MVE
     if (p->n <= 8192) return ef_aa_mve(p, a, b, y);   /* 7 n fits the gather's 16-bit offsets */
