@@ -1001,7 +1001,7 @@ void ef_mve_ln_acc(const float *v, const float *g, const float *b, int32_t n4, f
 
 /* One LayerNorm row with beta, d % 4 == 0 (ef_qint8_fast.c's ef_ln_stats and output stage,
  * the same float operations in the same order): one call where the row took four. */
-void ef_mve_ln_row(const int8_t *x, int32_t d, int32_t zp, float xs, float eps, const float *g, const float *b,
+static inline __attribute__((always_inline)) void ef_mve_ln_row_i(const int8_t *x, int32_t d, int32_t zp, float xs, float eps, const float *g, const float *b,
                    float ys, int32_t yzp, float *v, int8_t *y)
 {
     const int32_t n4 = d >> 2;
@@ -1011,6 +1011,12 @@ void ef_mve_ln_row(const int8_t *x, int32_t d, int32_t zp, float xs, float eps, 
     var /= (float)d;
     inv = 1.0f / sqrtf(var + eps);
     ef_mve_ln_out_i(v, g, b, n4, mean, inv, ys, yzp, y);
+}
+
+void ef_mve_ln_row(const int8_t *x, int32_t d, int32_t zp, float xs, float eps, const float *g, const float *b,
+                   float ys, int32_t yzp, float *v, int8_t *y)
+{
+    ef_mve_ln_row_i(x, d, zp, xs, eps, g, b, ys, yzp, v, y);
 }
 
 /* Per 4 values: VLDRB.S32, top - x >= 0 (VSUB from the splat q1), a gather of the 4 table words
@@ -1113,10 +1119,15 @@ void ef_mve_sm_out(const float *e, int32_t n4, float sum, float ys, int32_t zp, 
 
 /* One softmax row of n (>= 16, n % 4 == 0) values (ef_qsoftmax_s8): its maximum, exponentials
  * and outputs as ef_mve_max_s8, ef_mve_sm_exps and ef_mve_sm_out, in one call. */
-void ef_mve_sm_row(const int8_t *x, const float *table, int32_t n, float ys, int32_t zp, float *e, int8_t *y)
+static inline __attribute__((always_inline)) void ef_mve_sm_row_i(const int8_t *x, const float *table, int32_t n, float ys, int32_t zp, float *e, int8_t *y)
 {
     const int32_t top = ef_mve_max_s8_i(x, n);
     ef_mve_sm_out_i(e, n >> 2, ef_mve_sm_exps_i(x, table, top, n >> 2, e), ys, zp, y);
+}
+
+void ef_mve_sm_row(const int8_t *x, const float *table, int32_t n, float ys, int32_t zp, float *e, int8_t *y)
+{
+    ef_mve_sm_row_i(x, table, n, ys, zp, e, y);
 }
 
 /* Per 4 values: VLDRW of x, then EF_MVE_Q8_STORE (4 VDIV by the scale, VCVTN, VQADD of the
@@ -1141,7 +1152,7 @@ void ef_mve_quant_s8(const float *x, int32_t n, float ys, int32_t zp, int8_t *y)
 
 /* Per 4 values: two VLDRB.S32, the two dequantisations (VSUB, VCVT, VMUL each), VADD, then
  * EF_MVE_Q8_STORE: 17 and the loop's 2 per 16 values (the scalar form: about 60). */
-void ef_mve_qadd(const int8_t *a, const int8_t *b, int32_t n4, int32_t azp, float as, int32_t bzp,
+static inline __attribute__((always_inline)) void ef_mve_qadd_i(const int8_t *a, const int8_t *b, int32_t n4, int32_t azp, float as, int32_t bzp,
                  float bs, float ys, int32_t yzp, int8_t *y)
 {
     int32_t c;
@@ -1159,6 +1170,44 @@ void ef_mve_qadd(const int8_t *a, const int8_t *b, int32_t n4, int32_t azp, floa
         : [a] "+l"(a), [b] "+l"(b), [n] "+r"(n4), [y] "+l"(y), [c] "=&r"(c)
         : [azp] "r"(azp), [as] "r"(as), [bzp] "r"(bzp), [bs] "r"(bs), [ys] "t"(ys), [zp] "r"(yzp)
         : "q0", "q1", "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "cc", "memory");
+}
+
+void ef_mve_qadd(const int8_t *a, const int8_t *b, int32_t n4, int32_t azp, float as, int32_t bzp,
+                 float bs, float ys, int32_t yzp, int8_t *y)
+{
+    ef_mve_qadd_i(a, b, n4, azp, as, bzp, bs, ys, yzp, y);
+}
+
+/* The float kernels' Helium paths straight from their params (ef_mve.h): each returns 0
+ * (nothing done) where the path does not apply, as the kernel's own test would send it
+ * elsewhere. */
+int ef_mve_qadd_p(const ef_qbinary_params *p, const int8_t *a, const int8_t *b, int8_t *y)
+{
+    const int32_t n = p->shape[0];
+    if (p->rank != 1 || p->op != EF_QBIN_ADD || p->a_stride[0] != 1 || p->b_stride[0] != 1 || n < 4 || (n & 3))
+        return 0;
+    ef_mve_qadd_i(a, b, n >> 2, p->a_zp, p->a_scale, p->b_zp, p->b_scale, p->y_scale, p->y_zp, y);
+    return 1;
+}
+
+int ef_mve_ln_rows(const ef_qlayernorm_params *p, const int8_t *x, const float *g, const float *b, int8_t *y,
+                   float *scratch)
+{
+    const int32_t d = p->size;
+    int32_t r;
+    if (p->pool_rows != 0 || !b || d < 4 || (d & 3)) return 0;
+    for (r = 0; r < p->rows; ++r, x += d, y += d)
+        ef_mve_ln_row_i(x, d, p->x_zp, p->x_scale, p->epsilon, g, b, p->y_scale, p->y_zp, scratch, y);
+    return 1;
+}
+
+int ef_mve_sm_rows(const ef_qsoftmax_params *p, const int8_t *x, const float *table, int8_t *y, float *scratch)
+{
+    const int32_t n = p->row;
+    int32_t r;
+    if (n < 16 || (n & 3) || p->x_scale * p->pre_scale < 0.0f) return 0;
+    for (r = 0; r < p->rows; ++r, x += n, y += n) ef_mve_sm_row_i(x, table, n, p->y_scale, p->y_zp, scratch, y);
+    return 1;
 }
 #endif /* EF_MVE_FP */
 #else

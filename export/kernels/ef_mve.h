@@ -134,6 +134,14 @@ void ef_mve_quant_s8(const float *x, int32_t n, float ys, int32_t zp, int8_t *y)
  * ef_q8_t(((float)(a[i] - azp) * as + (float)(b[i] - bzp) * bs) / ys, yzp). */
 void ef_mve_qadd(const int8_t *a, const int8_t *b, int32_t n4, int32_t azp, float as, int32_t bzp,
                  float bs, float ys, int32_t yzp, int8_t *y);
+
+/* ef_qbinary_s8's residual add (rank 1, dense, n % 4 == 0), ef_qlayernorm_s8's rows (no
+ * pooling, beta, d % 4 == 0) and ef_qsoftmax_s8's rows (n >= 16, n % 4 == 0) by the paths above,
+ * straight from the params: each returns 0 (nothing done) where its path does not apply. */
+int ef_mve_qadd_p(const ef_qbinary_params *p, const int8_t *a, const int8_t *b, int8_t *y);
+int ef_mve_ln_rows(const ef_qlayernorm_params *p, const int8_t *x, const float *g, const float *b, int8_t *y,
+                   float *scratch);
+int ef_mve_sm_rows(const ef_qsoftmax_params *p, const int8_t *x, const float *table, int8_t *y, float *scratch);
 #else
 #define EF_MVE_FP 0
 #endif

@@ -28,6 +28,9 @@ int ef_qbinary_s8(const ef_qbinary_params *p, const int8_t *a, const int8_t *b, 
     const int32_t n = p->shape[0], sa = p->a_stride[0], sb = p->b_stride[0];
     const int32_t azp = p->a_zp, bzp = p->b_zp, yzp = p->y_zp;
     int32_t i;
+#if EF_MVE_FP
+    if (ef_mve_qadd_p(p, a, b, y)) return EF_OK;   /* the residual add in one call (ef_mve.c) */
+#endif
     if (p->rank != 1 || p->op < EF_QBIN_ADD || p->op > EF_QBIN_MUL)
         return ef_qbinary_s8_ref(p, a, b, y);
     if (p->op == EF_QBIN_ADD && sa == 1 && sb == 1) { /* the residual add: dense, no switch */
@@ -125,6 +128,9 @@ int ef_qsoftmax_s8(const ef_qsoftmax_params *p, const int8_t *x, const float *ex
     const int32_t n = p->row, yzp = p->y_zp;
     const float ys = p->y_scale;
     int32_t r, i;
+#if EF_MVE_FP
+    if (ef_mve_sm_rows(p, x, exp_table, y, scratch)) return EF_OK;   /* every row in one call (ef_mve.c) */
+#endif
     if (n < 1 || p->x_scale * p->pre_scale < 0.0f)
         return ef_qsoftmax_s8_ref(p, x, exp_table, y, scratch);
     for (r = 0; r < p->rows; ++r, x += n, y += n) {
@@ -330,6 +336,9 @@ int ef_qlayernorm_s8(const ef_qlayernorm_params *p, const int8_t *x, const float
     const int32_t d = p->size, yzp = p->y_zp;
     const float ys = p->y_scale;
     int32_t r, i;
+#if EF_MVE_FP
+    if (ef_mve_ln_rows(p, x, gamma, beta, y, scratch)) return EF_OK;   /* every row in one call (ef_mve.c) */
+#endif
     if (p->pool_rows < 0 || (p->pool_rows > 0 && p->rows % p->pool_rows) || d < 1)
         return ef_qlayernorm_s8_ref(p, x, gamma, beta, y, scratch);
     if (p->pool_rows > 0) {
