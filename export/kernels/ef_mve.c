@@ -440,16 +440,18 @@ void ef_mve_aa_row_t(const int8_t *a, const int8_t *bt, int32_t k, int32_t n, in
 /* The heads of ef_mve_aa_t_heads in one asm block for a_zp == -128 (a softmax's output:
  * u = a + 128 = a ^ 0x80 always fits uint8), k = 16 nv <= 64, n % 4 == 0 (attention x V):
  * per head u's nv chunks by VLDRB + VEOR into q0..q3 and their sum by VADDV(A).U8, corr =
- * -(128 + b_zp) sum u stored as a vector to c + 16, then ef_mve_aax's unsigned blocks;
- * about 10 + 3 nv instructions a head besides the blocks. c as ef_mve_aax's (buffer, corr,
- * mult, h, 24 - s), then sa, sb, -(128 + b_zp) at c + 80, 84, 88. */
+ * -(128 + b_zp) sum u in a core register (VADD.I32 by scalar, as h), then ef_mve_aax's
+ * unsigned blocks; about 9 + 3 nv instructions a head besides the blocks. c as ef_mve_aax's
+ * (buffer, -, mult, h, 24 - s), then sa, sb, -(128 + b_zp), nb at c + 80, 84, 88, 92. */
 #define EF_MVE_AAXH_LD(q, off)                                                                \
     "vldrb.u8 " q ", [%[a], #" off "]\n\t" "veor " q ", " q ", q5\n\t" "vaddva.u8 r0, " q "\n\t"
 #define EF_MVE_AAXH_FN(name, NV)                                                              \
     static void name(const int8_t *a, const int8_t *bh, int32_t nb, int32_t heads, int8_t *y, int32_t *c) \
     {                                                                                         \
         const int8_t *b;                                                                      \
+        const int32_t hh = c[12];                                                             \
         int32_t t;                                                                            \
+        c[23] = nb;                                                                           \
         __asm__ volatile(                                                                     \
             "vmov.i8 q5, #0x80\n"                                                             \
             "2:\n\t"                                                                          \
@@ -460,25 +462,22 @@ void ef_mve_aa_row_t(const int8_t *a, const int8_t *bt, int32_t k, int32_t n, in
             ".if %c[nv] > 3\n\t" EF_MVE_AAXH_LD("q3", "48") ".endif\n\t"                      \
             "ldr %[t], [%[c], #80]\n\t"                                                        \
             "add %[a], %[a], %[t]\n\t"                                                         \
-            "ldr %[t], [%[c], #88]\n\t"                                                        \
-            "mul r0, r0, %[t]\n\t"                                                             \
-            "vdup.32 q6, r0\n\t"                                                               \
-            "vstrw.32 q6, [%[c], #16]\n\t"                                                     \
             "mov %[b], %[bh]\n\t"                                                              \
             "ldr %[t], [%[c], #84]\n\t"                                                        \
             "add %[bh], %[bh], %[t]\n\t"                                                       \
-            "dls lr, %[nb]\n"                                                                 \
+            "ldr lr, [%[c], #92]\n\t"                                                          \
+            "ldr %[t], [%[c], #88]\n\t"                                                        \
+            "mul %[t], r0, %[t]\n\t"                                                           \
+            "dls lr, lr\n"                                                                     \
             "1:\n\t"                                                                          \
             EF_MVE_AAX_OUT(EF_MVE_AAX_U8, "r0") EF_MVE_AAX_OUT(EF_MVE_AAX_U8, "r2")           \
             EF_MVE_AAX_OUT(EF_MVE_AAX_U8, "r4") EF_MVE_AAX_OUT(EF_MVE_AAX_U8, "r6")           \
             "stm %[c], {r0, r2, r4, r6}\n\t"                                                   \
             "vldrw.32 q6, [%[c]]\n\t"                                                          \
-            "vldrw.32 q7, [%[c], #16]\n\t"                                                     \
-            "vadd.i32 q6, q6, q7\n\t"                                                          \
+            "vadd.i32 q6, q6, %[t]\n\t"                                                        \
             "vldrw.32 q7, [%[c], #32]\n\t"                                                     \
             "vmulh.s32 q6, q6, q7\n\t"                                                         \
-            "vldrw.32 q7, [%[c], #48]\n\t"                                                     \
-            "vadd.i32 q6, q6, q7\n\t"                                                          \
+            "vadd.i32 q6, q6, %[hh]\n\t"                                                       \
             "vldrw.32 q7, [%[c], #64]\n\t"                                                     \
             "vqshl.s32 q6, q6, q7\n\t"                                                         \
             "vshr.s32 q6, q6, #24\n\t"                                                         \
@@ -487,7 +486,7 @@ void ef_mve_aa_row_t(const int8_t *a, const int8_t *bt, int32_t k, int32_t n, in
             "subs %[hd], %[hd], #1\n\t"                                                        \
             "bne 2b"                                                                          \
             : [a] "+r"(a), [bh] "+r"(bh), [yp] "+l"(y), [hd] "+r"(heads), [b] "=&r"(b), [t] "=&r"(t) \
-            : [c] "r"(c), [nb] "r"(nb), [nv] "i"(NV)                                          \
+            : [c] "r"(c), [hh] "r"(hh), [nv] "i"(NV)                                          \
             : "r0", "r2", "r4", "r6", "q0", "q1", "q2", "q3", "q4", "q5", "q6", "q7", "lr", "cc",  \
               "memory");                                                                      \
     }
@@ -562,7 +561,7 @@ ef_mve_aa_heads_fast(const int8_t *a, const int8_t *bt, int32_t k, int32_t n, in
     if (azp == -128 && !(k & 15) && k >= 32 && k <= 64) {
         static void (*const fns[3])(const int8_t *, const int8_t *, int32_t, int32_t, int8_t *, int32_t *) = {
             ef_mve_aaxh2_u8, ef_mve_aaxh3_u8, ef_mve_aaxh4_u8};
-        int32_t c[23];
+        int32_t c[24];
         for (i = 0; i < 4; ++i) c[8 + i] = mult, c[12 + i] = h, c[16 + i] = 24 - s;
         c[20] = sa, c[21] = sb, c[22] = -(128 + bzp);
         fns[(k >> 4) - 2](a, bt, n >> 2, heads, y, c);
