@@ -1064,9 +1064,9 @@ static void ef_mve_sm_out_div(const float *e, int32_t n4, float sum, float ys, i
         : "q0", "s0", "s1", "s2", "s3", "cc", "memory");
 }
 
-/* The largest float below 1/2 that ef_mve_sm_out's proof allows for |t - rint(t)|: 1/2 - 2^-12
+/* The largest float below 1/2 that ef_mve_sm_out's proof allows for |t - rint(t)|: 1/2 - 2^-13
  * (its bits; non-negative floats order as their bits). */
-#define EF_MVE_SM_SAFE 0x3effe000u
+#define EF_MVE_SM_SAFE 0x3efff000u
 
 /* Softmax's output (and pooled LayerNorm's: e the sums, sum the row count), y[i] =
  * ef_q8_t(q_i, zp) with q_i = fl(fl(e[i] / sum) / ys), two
@@ -1075,11 +1075,12 @@ static void ef_mve_sm_out_div(const float *e, int32_t n4, float sum, float ys, i
  * when some t_i lies near a rounding boundary. Proof that elsewhere VCVTN(t_i) = VCVTN(q_i):
  * with u = 2^-24 and no underflow or overflow (p = sum * ys in [2^-100, 2^100]), each of the
  * five roundings is a factor (1 + d), |d| <= u, so t_i / q_i lies in
- * [(1 - u)^2 / (1 + u)^3, (1 + u)^2 / (1 - u)^3] and |t_i - q_i| <= 5.01 u |t_i|. If |t_i| <= 512
- * that is below 2^-12; then |t_i - n| < 1/2 - 2^-12, n = rint(t_i) (the loop's VABD of t_i and
+ * [(1 - u)^2 / (1 + u)^3, (1 + u)^2 / (1 - u)^3] and |t_i - q_i| <= 5.01 u |t_i|. If |t_i| <= 256
+ * that is below 2^-13; then |t_i - n| < 1/2 - 2^-13, n = rint(t_i) (the loop's VABD of t_i and
  * float(VCVTN(t_i)), exact: both lie within 1/2 of each other on t_i's grid), puts q_i strictly
- * inside (n - 1/2, n + 1/2), so q_i rounds to n too, ties and all. If |t_i| > 512, |q_i| > 511
- * has t_i's sign, and with |zp| <= 255 both saturate to the same int8 whatever the check says.
+ * inside (n - 1/2, n + 1/2), so q_i rounds to n too, ties and all. If |t_i| > 256, |q_i| > 255.9
+ * has t_i's sign, both round to 256 or more in size, and with an int8 zp (-128..127) both
+ * saturate to the same int8 whatever the check says.
  * NaN: t_i is NaN only where e[i] is, and q_i too; VCVTN gives 0 for both (VMAXNMV skips it).
  * Per 4 values: VLDRW, VMUL, VCVTN, VCVT back, VABD, VMAXNMV (the row's largest distance in a
  * core register), VQADD, the int8 saturation, VSTRB: 10, not 14. */
@@ -1090,7 +1091,7 @@ static inline __attribute__((always_inline)) void ef_mve_sm_out_i(const float *e
     int8_t *y0 = y;
     uint32_t far = 0; /* +0.0f */
     int32_t c;
-    if (!(p >= 0x1p-100f && p <= 0x1p100f) || zp < -255 || zp > 255) {
+    if (!(p >= 0x1p-100f && p <= 0x1p100f) || zp < -128 || zp > 127) {
         ef_mve_sm_out_div(e, n4, sum, ys, zp, y);
         return;
     }
