@@ -868,14 +868,14 @@ int32_t ef_mve_max_s8(const int8_t *x, int32_t n)
     "vadd.f32 %[acc], %[acc], s3\n\t"
 
 /* The loop of the float steps below over n (%[n]) groups of 4 values: BODY (one group,
- * pointers post-incremented) 4 times a pass while 4 groups are left (%[c] counts the passes),
- * then once a pass for the last n % 4: 2 loop instructions per 16 values, not per 4. */
+ * pointers post-incremented) 4 times a pass of a low-overhead loop (WLS / LE on lr: the asm
+ * clobbers lr) while 4 groups are left (%[c] = n / 4 passes), then once a pass for the last
+ * n % 4: 1 loop instruction per 16 values. */
 #define EF_MVE_BY4(BODY)                    \
     "lsrs %[c], %[n], #2\n\t"               \
-    "beq 3f\n"                               \
+    "wls lr, %[c], 3f\n"                     \
     "1:\n\t" BODY BODY BODY BODY              \
-    "subs %[c], %[c], #1\n\t"               \
-    "bne 1b\n"                               \
+    "le lr, 1b\n"                            \
     "3:\n\t"                                 \
     "ands %[n], %[n], #3\n\t"               \
     "beq 5f\n"                               \
@@ -896,7 +896,7 @@ static inline __attribute__((always_inline)) float ef_mve_ln_dq_i(const int8_t *
                    EF_MVE_ACC_Q0)
         : [x] "+l"(x), [v] "+r"(v), [n] "+r"(n4), [acc] "+t"(acc), [c] "=&r"(c)
         : [zp] "r"(zp), [xs] "r"(xs)
-        : "q0", "s0", "s1", "s2", "s3", "cc", "memory");
+        : "q0", "s0", "s1", "s2", "s3", "cc", "lr", "memory");
     return acc;
 }
 
@@ -915,7 +915,7 @@ static inline __attribute__((always_inline)) float ef_mve_ln_var_i(const float *
                    EF_MVE_ACC_Q0)
         : [v] "+r"(v), [n] "+r"(n4), [acc] "+t"(acc), [c] "=&r"(c)
         : [m] "r"(mean)
-        : "q0", "s0", "s1", "s2", "s3", "cc", "memory");
+        : "q0", "s0", "s1", "s2", "s3", "cc", "lr", "memory");
     return acc;
 }
 
@@ -955,7 +955,7 @@ static inline __attribute__((always_inline)) void ef_mve_ln_out_i(const float *v
                    EF_MVE_Q8_STORE)
         : [v] "+r"(v), [g] "+r"(g), [b] "+r"(b), [n] "+r"(n4), [y] "+l"(y), [c] "=&r"(c)
         : [m] "r"(mean), [inv] "r"(inv), [ys] "t"(ys), [zp] "r"(zp)
-        : "q0", "q1", "q2", "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s10", "s11", "cc",
+        : "q0", "q1", "q2", "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s10", "s11", "cc", "lr",
           "memory");
 }
 
@@ -989,13 +989,13 @@ void ef_mve_ln_acc(const float *v, const float *g, const float *b, int32_t n4, f
             EF_MVE_BY4(EF_MVE_LN_ACC("vmov.i32 q3, #0\n\t"))
             : [v] "+r"(v), [g] "+r"(g), [b] "+r"(b), [n] "+r"(n4), [a] "+r"(acc), [c] "=&r"(c)
             : [m] "r"(mean), [inv] "r"(inv)
-            : "q0", "q1", "q2", "q3", "cc", "memory");
+            : "q0", "q1", "q2", "q3", "cc", "lr", "memory");
     else
         __asm__ volatile(
             EF_MVE_BY4(EF_MVE_LN_ACC("vldrw.32 q3, [%[a]]\n\t"))
             : [v] "+r"(v), [g] "+r"(g), [b] "+r"(b), [n] "+r"(n4), [a] "+r"(acc), [c] "=&r"(c)
             : [m] "r"(mean), [inv] "r"(inv)
-            : "q0", "q1", "q2", "q3", "cc", "memory");
+            : "q0", "q1", "q2", "q3", "cc", "lr", "memory");
 }
 
 /* One LayerNorm row with beta, d % 4 == 0 (ef_qint8_fast.c's ef_ln_stats and output stage,
@@ -1038,7 +1038,7 @@ static inline __attribute__((always_inline)) float ef_mve_sm_exps_i(const int8_t
                    "vadd.f32 %[sum], %[sum], s3\n\t")
         : [x] "+l"(x), [e] "+r"(e), [n] "+r"(n4), [sum] "+t"(sum), [c] "=&r"(c)
         : [base] "r"(base), "w"(q1)
-        : "q0", "q2", "s0", "s1", "s2", "s3", "cc", "memory");
+        : "q0", "q2", "s0", "s1", "s2", "s3", "cc", "lr", "memory");
     return sum;
 }
 
@@ -1061,7 +1061,7 @@ static void ef_mve_sm_out_div(const float *e, int32_t n4, float sum, float ys, i
                    EF_MVE_Q8_STORE)
         : [e] "+r"(e), [n] "+r"(n4), [y] "+l"(y), [c] "=&r"(c)
         : [sum] "t"(sum), [ys] "t"(ys), [zp] "r"(zp)
-        : "q0", "s0", "s1", "s2", "s3", "cc", "memory");
+        : "q0", "s0", "s1", "s2", "s3", "cc", "lr", "memory");
 }
 
 /* The largest float below 1/2 that ef_mve_sm_out's proof allows for |t - rint(t)|: 1/2 - 2^-13
@@ -1108,7 +1108,7 @@ static inline __attribute__((always_inline)) void ef_mve_sm_out_i(const float *e
                    "vstrb.32 q1, [%[y]], #4\n\t")
         : [e] "+r"(e), [n] "+r"(n4), [y] "+l"(y), [c] "=&r"(c), [far] "+r"(far)
         : [r] "r"(r), [zp] "r"(zp)
-        : "q0", "q1", "q2", "cc", "memory");
+        : "q0", "q1", "q2", "cc", "lr", "memory");
     if (far >= EF_MVE_SM_SAFE) ef_mve_sm_out_div(e0, (int32_t)(e - e0) / 4, sum, ys, zp, y0);
 }
 
@@ -1142,7 +1142,7 @@ void ef_mve_quant_s8(const float *x, int32_t n, float ys, int32_t zp, int8_t *y)
             EF_MVE_BY4("vldrw.32 q0, [%[x]], #16\n\t" EF_MVE_Q8_STORE)
             : [x] "+r"(x), [n] "+r"(n4), [y] "+l"(y), [c] "=&r"(c)
             : [ys] "t"(ys), [zp] "r"(zp)
-            : "q0", "s0", "s1", "s2", "s3", "cc", "memory");
+            : "q0", "s0", "s1", "s2", "s3", "cc", "lr", "memory");
     }
     for (i = 0; i < (n & 3); ++i) {
         const float v = __builtin_rintf(x[i] / ys) + (float)zp;
@@ -1169,7 +1169,7 @@ static inline __attribute__((always_inline)) void ef_mve_qadd_i(const int8_t *a,
                    EF_MVE_Q8_STORE)
         : [a] "+l"(a), [b] "+l"(b), [n] "+r"(n4), [y] "+l"(y), [c] "=&r"(c)
         : [azp] "r"(azp), [as] "r"(as), [bzp] "r"(bzp), [bs] "r"(bs), [ys] "t"(ys), [zp] "r"(yzp)
-        : "q0", "q1", "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "cc", "memory");
+        : "q0", "q1", "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "cc", "lr", "memory");
 }
 
 void ef_mve_qadd(const int8_t *a, const int8_t *b, int32_t n4, int32_t azp, float as, int32_t bzp,
