@@ -40,7 +40,7 @@ MAC_OPS = {"ef.QMatMul": "fc", "ef.QGemm": "fc", "ef.QConv": "fc", "MatMulIntege
 ELEM_OPS = {"ef.QLayerNorm": "norm", "LayerNormalization": "norm", "BatchNormalization": "norm",
             "ef.QSoftmax": "softmax", "Softmax": "softmax", "ef.LUT": "lut",
             "ef.QAdd": "qbinary", "ef.QMul": "qbinary", "ef.QSub": "qbinary",
-            "QuantizeLinear": "quant", "DequantizeLinear": "quant",
+            "QuantizeLinear": "quant", "DequantizeLinear": "dequant",
             # float ops (LMU state updates, LIF neurons): arithmetic, comparisons and casts
             # differ by 2x per element; anything else is "float"
             **{op: "fbin" for op in ("Add", "Sub", "Mul", "Div")},
@@ -48,10 +48,19 @@ ELEM_OPS = {"ef.QLayerNorm": "norm", "LayerNormalization": "norm", "BatchNormali
             "Cast": "fcast", "ef.LIF": "lif",
             **{op: "move" for op in ("Reshape", "Transpose", "Concat", "Slice", "Gather", "Squeeze", "Unsqueeze",
                                       "Flatten", "Identity", "Split", "Pad", "Expand", "Tile")}}
-FEATURES = ("calls", "fc_macs", "fc_out", "fcr_macs", "fcr_out", "aa_macs", "aa_out", "aap_macs", "aap_out",
-            "aas_macs", "aas_out", "fmac_macs", "fmac_out", "norm", "softmax", "lut", "qbinary", "qbinary_ref",
-            "quant", "move", "fbin", "fcmp", "fcast", "float", "row_copy", "lif", "spk_in", "spk_macs",
-            "spk_out")
+MAC_KINDS = ("fc", "fcr", "aa", "aap", "aas", "fmac")
+ELEM_KINDS = ("norm", "softmax", "lut", "qbinary", "qbinary_ref", "quant", "dequant", "move", "fbin", "fcmp",
+              "fcast", "float", "lif")
+# Per kernel class: its work (MACs and outputs, or elements) and its calls: a call's fixed cost
+# (argument set-up, prologue, epilogue) differs tenfold between a LUT and an fc, and decides a
+# small streaming model's step. "alias": a node the emitter makes a zero-copy alias (no call).
+FEATURES = ("calls", *(f"{k}_{u}" for k in MAC_KINDS for u in ("macs", "out")), *ELEM_KINDS, "row_copy",
+            "spk_in", "spk_macs", "spk_out", *(f"{k}_calls" for k in (*MAC_KINDS, *ELEM_KINDS, "spk")), "alias",
+            "fc_tail", "fmac_tail",
+            "state")
+# Costed between the ops, not by any one of them (fitted to what the profile's layers leave out):
+# besides a fixed gap per op, the streaming step's state copies, per element of state_in.*.
+GAP_FEATURES = ("state",)
 SPIKE_FC = "ef.SpikeFC"   # ef_spike_fc_s8 (export/passes/spike_fc.py): scan, add fired rows, requantise
 # Which kernel a node runs is read from its emitted record (export/emit/record.py), not
 # guessed again here: an int8 fc / conv whose reduction is longer than the packed kernels take
@@ -77,27 +86,50 @@ def node_features(graph: Graph, node: Node, rec: NodeRecord, times: int = 1) -> 
         copies = len(node.attrs.get("row_inputs", ())) + len(node.attrs.get("row_outputs", ()))
         f["row_copy"] += times * rows * copies
         return f
+    calls = rec.calls_of(node.name)
+    if not calls:
+        f["alias"] += times
+        return f
     f["calls"] += times
     out = _numel(graph, node.outputs)
-    calls = rec.calls_of(node.name)
     if node.op == SPIKE_FC:
         f["spk_in"] += times * graph.tensors[node.inputs[0]].numel
         f["spk_macs"] += times * node_macs(graph, node)
         f["spk_out"] += times * out
+        f["spk_calls"] += times
     elif node.op in MAC_OPS:
         k = MAC_OPS[node.op]
         if k == "aa":
             k = _aa_class(calls)
         if k == "fc" and node.op.startswith("ef.") and any(c.kernel in FC_REFERENCE for c in calls):
             k = "fcr"
-        f[f"{k}_macs"] += times * node_macs(graph, node)
+        macs = node_macs(graph, node)
+        f[f"{k}_macs"] += times * macs
         f[f"{k}_out"] += times * out
+        f[f"{k}_calls"] += times
+        if k == "fc":
+            f["fc_tail"] += times * sum(_fc_tail(c.params) for c in calls)
+        elif k == "fmac" and out:
+            n = graph.tensors[node.outputs[0]].shape[-1]
+            f["fmac_tail"] += times * macs * (n % 16) // max(n, 1)
     else:
         kind = ELEM_OPS.get(node.op, "float")
         if kind == "qbinary" and not _qbinary_fast(node, calls):
             kind = "qbinary_ref"
-        f[kind] += times * max(out, _numel(graph, node.inputs))
+        # elements: of the activations, not of a constant operand (a LUT's 256-entry table)
+        acts = [n for n in node.inputs if n in graph.tensors and not graph.tensors[n].is_const]
+        f[kind] += times * max(out, _numel(graph, acts))
+        f[f"{kind}_calls"] += times
     return f
+
+
+def _fc_tail(params: dict) -> int:
+    """ef_fc_block's chunks outside its 4-chunk unrolled loop (ef_qfc.c: kc & 3 single steps
+    per block of 4 outputs, each dearer than an unrolled one), over the call's rows."""
+    if "kp" not in params or "n" not in params:
+        return 0
+    kc = int(params["kp"]) // 4
+    return int(params.get("m", 1)) * -(-int(params["n"]) // 4) * (kc & 3)
 
 
 def _aa_class(calls) -> str:
@@ -118,7 +150,11 @@ def graph_features(graph: Graph, emission: Emission | None = None) -> list[dict[
     here at placeholder offsets (the kernel choices do not depend on where tensors live)."""
     if emission is None:
         emission = emit_nodes(graph, _Unplanned())
-    return [dict(node_features(graph, n, rec)) for n, rec in zip(graph.nodes, emission.nodes)]
+    feats = [dict(node_features(graph, n, rec)) for n, rec in zip(graph.nodes, emission.nodes)]
+    state = sum(graph.tensors[n].numel for n in graph.inputs if n.startswith("state_in."))
+    if state and feats:
+        feats[0]["state"] = state   # a per-step cost, carried by the first op (the model is linear)
+    return feats
 
 
 def graph_totals(graph: Graph, emission: Emission | None = None) -> dict[str, int]:
@@ -180,18 +216,36 @@ def fit(samples: list[tuple[list[dict[str, int]], list[int], int]], core: str, k
     # Relative errors per layer: a 200-instruction quantiser and a 1M-instruction block count
     # alike, else the big blocks of the calibration set decide every coefficient.
     x, y = x / np.maximum(y, 1.0)[:, None], y / np.maximum(y, 1.0)
-    used = x.any(axis=0)
+    gap_cols = np.isin(FEATURES, GAP_FEATURES)
+    used = x.any(axis=0) & ~gap_cols
     # Columns scaled to unit norm: MACs (1e5) and calls (1e1) differ by orders of magnitude.
     scale = np.where(used, np.linalg.norm(x, axis=0), 1.0)
     sol, _ = nnls(x[:, used] / scale[used], y)
     coef = np.zeros(len(FEATURES))
     coef[used] = sol / scale[used]
-    gaps = [(total - sum(counts)) / max(len(feats), 1) for feats, counts, total in samples]
-    model = LatencyModel(core, kind, {k: float(c) for k, c in zip(FEATURES, coef) if c}, float(np.mean(gaps)), {})
+    # What the layers leave out of the total: a gap per op plus the GAP_FEATURES, relative to the total.
+    g = np.array([[len(feats), *sum(_row(f) for f in feats)[gap_cols]] for feats, _, _ in samples])
+    gap = np.array([float(total - sum(counts)) for _, counts, total in samples])
+    w = 1.0 / np.array([float(total) for _, _, total in samples])
+    gsol = _nnls_scaled(g * w[:, None], gap * w)
+    coef[gap_cols] = gsol[1:]
+    model = LatencyModel(core, kind, {k: float(c) for k, c in zip(FEATURES, coef) if c}, float(gsol[0]), {})
     errs = [abs(model.instructions(feats) - total) / total for feats, _, total in samples]
     return LatencyModel(core, kind, model.coef, model.gap_per_op,
                         {"models": len(samples), "layers": int(len(y)), "max_rel_err_total": float(max(errs)),
                          "mean_rel_err_total": float(np.mean(errs))})
+
+
+def _nnls_scaled(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Non-negative least squares with unit-norm columns (unused columns get 0)."""
+    from scipy.optimize import nnls
+
+    used = x.any(axis=0)
+    out = np.zeros(x.shape[1])
+    if used.any():
+        scale = np.linalg.norm(x[:, used], axis=0)
+        out[used] = nnls(x[:, used] / scale, y)[0] / scale
+    return out
 
 
 # ------------------------------------------------------------------ calibration runs
@@ -231,6 +285,18 @@ def stand_in(core: str):
                  (Region("flash", "flash", 0, 4 << 20), Region("ram", "ram", 0x20000000, 4 << 20)))
 
 
+def core_layout(core: str):
+    """The emitter's context for `core`: its weight layout (Helium rows, Armv6-M bytes) where it
+    has one, as `export --board` and the search's memory model (nas/memory.py) emit."""
+    from contextlib import nullcontext
+
+    from edgeformer.export.emit.ops_qlinear import core_features, weight_layout
+    from edgeformer.targets.cores import target
+
+    feats = tuple(sorted(target(core).features))
+    return core_features(feats) if weight_layout(feats) else nullcontext()
+
+
 def profile_sample(spec: Spec, core: str, work: Path) -> tuple[list[dict[str, int]], list[int], int]:
     """Export `spec` (untrained, seeded), profile it in QEMU, and pair its layers with features."""
     import torch
@@ -243,11 +309,12 @@ def profile_sample(spec: Spec, core: str, work: Path) -> tuple[list[dict[str, in
     from edgeformer.runtime.profile import profile_qemu
 
     torch.manual_seed(0)
-    export_artifact(work, Source("preset", f"latency-{spec.family}", spec, build(spec).eval()), log=lambda m: None)
+    with core_layout(core):   # the core's own kernels, as export --board and the memory model emit
+        export_artifact(work, Source("preset", f"latency-{spec.family}", spec, build(spec).eval()),
+                        log=lambda m: None)
+        feats = graph_features(run(load_onnx(work / "model.int8.onnx"), PIPELINE))   # what the C runs
     board = stand_in(core)
     prof = profile_qemu(work, board, build_firmware(work, board))
-    graph = run(load_onnx(work / "model.int8.onnx"), PIPELINE)   # what the C runs
-    feats = graph_features(graph)
     counts = [layer["instructions"] for layer in prof["layers"]]
     if len(counts) != len(feats):
         raise RuntimeError(f"profile has {len(counts)} layers, the lowered graph {len(feats)} nodes")
