@@ -1,10 +1,11 @@
 """How well the search's latency objective predicts real QEMU profiles, cost model vs MACs proxy.
 
-For every preset (none of them is a calibration model): export int8, profile on the M7 and M4
-stand-ins (QEMU -icount, exact instruction counts), and print measured instructions beside
+For every preset (none of them is a calibration model): export int8 with each core's own weight
+layout (as `export --board` does: Helium rows on the M55, Armv6-M bytes on the M0/M0+), profile
+on the cores' stand-ins (QEMU -icount, exact instruction counts), and print measured instructions beside
 the calibrated cost model's estimate (nas/latency.py) and the old MACs proxy
 (CYCLES_PER_MAC x MACs), with their errors. Usage:
-    .venv/bin/python bench/latency_model.py [--presets a,b] [--cores cortex-m7,cortex-m4]
+    .venv/bin/python bench/latency_model.py [--presets a,b] [--cores cortex-m7,cortex-m4,cortex-m55]
 """
 from __future__ import annotations
 
@@ -17,7 +18,9 @@ def main() -> None:
     from edgeformer.export.load import load_onnx
     from edgeformer.export.passes import PIPELINE, run
     from edgeformer.export.pipeline import export_artifact, resolve_source
-    from edgeformer.nas.latency import calibrate, graph_features, stand_in
+    from edgeformer.export.emit.ops_qlinear import weight_layout
+    from edgeformer.nas.latency import calibrate, core_layout, graph_features, stand_in
+    from edgeformer.targets.cores import target
     from edgeformer.nas.memory import runtime_kind
     from edgeformer.nas.study import CYCLES_PER_MAC
     from edgeformer.runtime.cross import build_firmware
@@ -31,11 +34,16 @@ def main() -> None:
     rows = []
     with tempfile.TemporaryDirectory(prefix="edgeformer-bench-") as tmp:
         for name in a.presets.split(","):
-            art = Path(tmp) / name
-            export_artifact(art, resolve_source(None, name, None), log=lambda m: None)
-            feats = graph_features(run(load_onnx(art / "model.int8.onnx"), PIPELINE))
             kind = runtime_kind(PRESETS[name])
+            arts: dict[str | None, tuple[Path, list]] = {}   # one export per weight layout
             for core in a.cores.split(","):
+                layout = weight_layout(target(core).features)
+                if layout not in arts:
+                    art = Path(tmp) / f"{name}-{layout or 'portable'}"
+                    with core_layout(core):
+                        export_artifact(art, resolve_source(None, name, None), log=lambda m: None)
+                        arts[layout] = art, graph_features(run(load_onnx(art / "model.int8.onnx"), PIPELINE))
+                art, feats = arts[layout]
                 board = stand_in(core)
                 prof = profile_qemu(art, board, build_firmware(art, board))
                 real = prof["instructions_total"]

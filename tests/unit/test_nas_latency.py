@@ -64,3 +64,63 @@ def test_predicts_a_held_out_model_better_than_the_macs_proxy(vit_model, tmp_pat
 def test_cached_per_kernel_source(vit_model):
     again = latency.calibrate("cortex-m7", "vit")
     assert again.coef == vit_model.coef
+
+
+def test_fit_recovers_per_call_costs_and_the_state_gap():
+    """Synthetic layers priced by known coefficients (seeded): NNLS on relative errors gives them
+    back, and the gap between ops splits into a per-op part and a per-state-element part."""
+    import numpy as np
+
+    rng = np.random.default_rng(7)
+    true = {"calls": 20.0, "fc_macs": 0.8, "fc_out": 8.0, "fc_calls": 200.0, "lut": 5.0, "lut_calls": 15.0}
+    samples = []
+    for _ in range(8):
+        feats = []
+        for _ in range(int(rng.integers(5, 30))):
+            if rng.random() < 0.5:
+                macs, out = int(rng.integers(16, 4096)), int(rng.integers(1, 64))
+                feats.append({"calls": 1, "fc_macs": macs, "fc_out": out, "fc_calls": 1})
+            else:
+                feats.append({"calls": 1, "lut": int(rng.integers(4, 256)), "lut_calls": 1})
+        state = int(rng.integers(0, 400))
+        counts = [round(sum(true.get(k, 0.0) * v for k, v in f.items())) for f in feats]
+        feats[0]["state"] = state
+        samples.append((feats, counts, sum(counts) + 9 * len(feats) + 5 * state))
+    m = latency.fit(samples, "cortex-m7", "synthetic")
+    c = {k: m.coef.get(k, 0.0) for k in true}
+    for k in ("fc_macs", "fc_out", "lut"):
+        assert c[k] == pytest.approx(true[k], rel=0.05), k
+    # calls = fc_calls + lut_calls: only the per-class sums are determined
+    for k in ("fc_calls", "lut_calls"):
+        assert c["calls"] + c[k] == pytest.approx(true["calls"] + true[k], rel=0.05), k
+    assert m.gap_per_op == pytest.approx(9, abs=0.5) and m.coef["state"] == pytest.approx(5, abs=0.1)
+    assert m.fit["max_rel_err_total"] < 0.01
+
+
+def test_small_streaming_model_features(tmp_path, cache):
+    """lmuformer-tiny's step: LUTs priced by their elements (not the 256-entry table), zero-copy
+    aliases apart, the fc tail chunks of k = 39 (kc = 10: 2 single steps per 4 outputs), and
+    the step's state in the first op's features."""
+    from edgeformer.export.load import load_onnx
+    from edgeformer.export.passes import PIPELINE, run
+    from edgeformer.export.pipeline import export_artifact, resolve_source
+
+    export_artifact(tmp_path / "t", resolve_source(None, "lmuformer-tiny", None), log=lambda m: None)
+    graph = run(load_onnx(tmp_path / "t" / "model.int8.onnx"), PIPELINE)
+    feats = latency.graph_features(graph)
+    luts = [f for n, f in zip(graph.nodes, feats) if n.op == "ef.LUT"]
+    assert luts and all(f["lut"] == graph.tensors[n.outputs[0]].numel
+                        for n, f in zip([n for n in graph.nodes if n.op == "ef.LUT"], luts))
+    assert any(f.get("alias") and "calls" not in f for f in feats)
+    assert feats[0]["state"] == sum(graph.tensors[n].numel for n in graph.inputs if n.startswith("state_in."))
+    assert any(f.get("fc_tail") == 4 * 2 for f in feats)   # k 39 -> kp 40, kc 10: 4 blocks x 2
+
+
+def test_profile_sample_uses_the_cores_weight_layout(tmp_path, cache):
+    """On the M55 the calibration export is emitted for its Helium rows, as export --board does."""
+    from edgeformer.specs import LMUFormerSpec
+    spec = LMUFormerSpec(in_features=4, seq_len=8, patch_channels=(8,), patch_kernel=3, dim=8, memory_order=4,
+                         theta=8.0, memory_inputs=1, hidden=8, mlp_ratio=1.0, depth=1)
+    feats, counts, total = latency.profile_sample(spec, "cortex-m55", tmp_path / "m55")
+    assert len(feats) == len(counts) and sum(counts) <= total
+    assert "ef_qfc_rows_s8" in (tmp_path / "m55" / "c" / "model.c").read_text()
