@@ -34,8 +34,9 @@ from edgeformer.specs import LMUFormerSpec, Spec, ViTSpec
 ROW_LOOP = "ef.RowLoop"
 # Kernel classes: op -> feature prefix. MAC-bound classes cost per MAC and per output (the
 # epilogue); the others per element of their largest output.
-MAC_OPS = {"ef.QMatMul": "fc", "ef.QGemm": "fc", "ef.QConv": "fc", "MatMulInteger": "fc", "ConvInteger": "fc",
-           "QLinearMatMul": "fc", "QLinearConv": "fc", "ef.QMatMulAA": "aa",
+# An int8 conv ("conv") gathers each output pixel's patch (im2col) before its fc: dearer per MAC.
+MAC_OPS = {"ef.QMatMul": "fc", "ef.QGemm": "fc", "ef.QConv": "conv", "MatMulInteger": "fc", "ConvInteger": "conv",
+           "QLinearMatMul": "fc", "QLinearConv": "conv", "ef.QMatMulAA": "aa",
            "MatMul": "fmac", "Gemm": "fmac", "Conv": "fmac"}
 ELEM_OPS = {"ef.QLayerNorm": "norm", "LayerNormalization": "norm", "BatchNormalization": "norm",
             "ef.QSoftmax": "softmax", "Softmax": "softmax", "ef.LUT": "lut",
@@ -48,7 +49,7 @@ ELEM_OPS = {"ef.QLayerNorm": "norm", "LayerNormalization": "norm", "BatchNormali
             "Cast": "fcast", "ef.LIF": "lif",
             **{op: "move" for op in ("Reshape", "Transpose", "Concat", "Slice", "Gather", "Squeeze", "Unsqueeze",
                                       "Flatten", "Identity", "Split", "Pad", "Expand", "Tile")}}
-MAC_KINDS = ("fc", "fcr", "aa", "aap", "aas", "fmac")
+MAC_KINDS = ("fc", "conv", "fcr", "aa", "aap", "aas", "fmac")
 ELEM_KINDS = ("norm", "softmax", "lut", "qbinary", "qbinary_ref", "quant", "dequant", "move", "fbin", "fcmp",
               "fcast", "float", "lif")
 # Per kernel class: its work (MACs and outputs, or elements) and its calls: a call's fixed cost
@@ -101,7 +102,7 @@ def node_features(graph: Graph, node: Node, rec: NodeRecord, times: int = 1) -> 
         k = MAC_OPS[node.op]
         if k == "aa":
             k = _aa_class(calls)
-        if k == "fc" and node.op.startswith("ef.") and any(c.kernel in FC_REFERENCE for c in calls):
+        if k in ("fc", "conv") and node.op.startswith("ef.") and any(c.kernel in FC_REFERENCE for c in calls):
             k = "fcr"
         macs = node_macs(graph, node)
         f[f"{k}_macs"] += times * macs
@@ -255,7 +256,8 @@ def calibration_specs(kind: str) -> list[Spec]:
     if kind.startswith("vit"):
         # 4 to 196 tokens (the space's range); dims 16..128; head dims 6..48 (all three paths
         # of the attention matmul); low rank. 196 tokens (28x28 in 2x2 patches): softmax rows
-        # and attn x V reductions of that length, which the 16x16 models never reach.
+        # and attn x V reductions of that length, which the 16x16 models never reach; with dims
+        # 32..128 and head dims 16 and 32 too (q.k's unrolled loops over 196-token rows).
         return [ViTSpec(in_channels=1, image_size=s, patch_size=p, dim=d, depth=dep, heads=h, mlp_ratio=m,
                         low_rank_ratio=r, num_classes=10, spiking_mlp=spiking)
                 for s, p, d, dep, h, m, r in ((16, 4, 16, 1, 1, 1.0, 1.0), (16, 2, 32, 2, 2, 2.0, 1.0),
@@ -263,7 +265,8 @@ def calibration_specs(kind: str) -> list[Spec]:
                                               (16, 2, 24, 1, 1, 3.0, 1.0), (16, 8, 96, 1, 2, 2.0, 1.0),
                                               (16, 2, 64, 1, 4, 1.0, 0.5), (16, 4, 32, 3, 4, 2.0, 1.0),
                                               (28, 2, 16, 1, 2, 2.0, 1.0), (28, 4, 24, 1, 1, 1.0, 1.0),
-                                              (16, 4, 128, 1, 4, 2.0, 1.0))]
+                                              (16, 4, 128, 1, 4, 2.0, 1.0), (28, 2, 32, 1, 2, 3.0, 1.0),
+                                              (28, 4, 128, 1, 8, 2.0, 1.0), (28, 2, 96, 1, 3, 1.0, 1.0))]
     # memory inputs 2..4: the broadcasts of a multi-input memory, and [x, m] inputs longer than
     # KMAX (16 or 48 + 4 x 64) that take the reference fc.
     return [LMUFormerSpec(in_features=f, seq_len=8, patch_channels=pc, patch_kernel=k, dim=d, memory_order=o,

@@ -38,8 +38,8 @@ def test_row_loop_features_count_body_per_row(tmp_path, cache):
     # 64 tokens: every fc of a token-wise row loop runs once per row, so the graph's int8 fc
     # MACs all appear (patch conv + qkv/proj/mlp + head), none twice.
     from edgeformer.models import macs
-    assert sum(f.get("fc_macs", 0) + f.get("aa_macs", 0) + f.get("aap_macs", 0) + f.get("aas_macs", 0)
-               for f in feats) == macs(HELD_OUT)
+    assert sum(f.get(k, 0) for f in feats for k in ("fc_macs", "conv_macs", "aa_macs", "aap_macs", "aas_macs")) \
+        == macs(HELD_OUT)
     assert all(f["calls"] >= 1 or f.get("row_copy") for f in feats)
     assert sum(counts) <= total
 
