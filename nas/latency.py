@@ -283,9 +283,12 @@ def stand_in(core: str):
     from edgeformer.runtime.boards import Board, Region
     from edgeformer.targets.cores import target
 
-    sim = target(core).qemu_machine   # the core's stand-in, as targets/ declares it
-    return Board(f"nas-{core}", "stand-in", core, 25_000_000, sim,
-                 (Region("flash", "flash", 0, 4 << 20), Region("ram", "ram", 0x20000000, 4 << 20)))
+    t = target(core)   # the core's stand-in, as targets/ declares it, with its own memory sizes
+    s = t.stand_in     # (a model over them fails at the link, not with a fault in QEMU); a
+    # stand-in sized to the image (the micro:bit's nRF51) gets 4 MiB, as the MPS2 machines have
+    flash, ram = (4 << 20, 4 << 20) if s.sizable else (s.flash_bytes, s.ram_bytes)
+    return Board(f"nas-{core}", "stand-in", core, 25_000_000, t.qemu_machine,
+                 (Region("flash", "flash", 0, flash), Region("ram", "ram", 0x20000000, ram)))
 
 
 def core_layout(core: str):
