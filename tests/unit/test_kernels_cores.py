@@ -198,6 +198,21 @@ int kt_run(void)
 """
 
 
+def _run_driver(tmp_path, where: str, driver: str, stream: bytes) -> bytes:
+    """The driver's output stream, built and run on the host or on a stand-in."""
+    return (run_host_driver(tmp_path, driver, stream, werror=True) if where == "host"
+            else run_target_driver(tmp_path, where, driver, stream, timeout=120, no_warnings=True)[0])
+
+
+def _mismatch(name: str, got: np.ndarray, want: np.ndarray) -> str | None:
+    """None when got equals want, else where they first differ and how many differ."""
+    diff = np.flatnonzero(got != want) if got.size == want.size else np.array([0])
+    if not diff.size:
+        return None
+    return (f"{name}: at {diff[0]}: got {got[diff[0]] if got.size else None}, "
+            f"want {want[diff[0]] if want.size else None}; {diff.size} of {want.size} differ")
+
+
 def _copy_cases():
     """(name, params, x, expected y): rank 1 and 2 byte copies with strides on either side,
     n off the 8-byte grid, contiguous lines of up to 16 bytes and longer, a repeated (stride 0)
@@ -231,16 +246,12 @@ def _copy_stream(cases) -> bytes:
 def test_strided_byte_copies(tmp_path, where):
     cases = _copy_cases()
     stream = _copy_stream(cases)
-    raw = (run_host_driver(tmp_path, COPY_DRIVER, stream, werror=True) if where == "host"
-           else run_target_driver(tmp_path, where, COPY_DRIVER, stream, timeout=120, no_warnings=True)[0])
+    raw = _run_driver(tmp_path, where, COPY_DRIVER, stream)
     pos, bad = 0, []
     for name, *_, y in cases:
-        got = np.frombuffer(raw[pos:pos + y.size], np.uint8)
+        bad.append(_mismatch(name, np.frombuffer(raw[pos:pos + y.size], np.uint8), y))
         pos += y.size
-        if got.size != y.size or (got != y).any():
-            diff = np.flatnonzero(got != y[:got.size]) if got.size == y.size else [0]
-            bad.append(f"{name}: at {diff[0]}: got {got[diff[0]] if got.size else None}, want {y[diff[0]]}; "
-                       f"{len(diff)} of {y.size} differ")
+    bad = [b for b in bad if b]
     assert not bad, f"{where} (seed {SEED + 55}): " + " | ".join(bad)
 
 
@@ -293,16 +304,12 @@ def test_quantize_per_tensor(tmp_path, where):
     cases = _quant_cases()
     stream = b"".join(_i32(n, zp) + np.float32(s).tobytes() + x.tobytes() for _, n, s, zp, x, _ in cases)
     stream += _i32(0, 0)
-    raw = (run_host_driver(tmp_path, QUANT_DRIVER, stream, werror=True) if where == "host"
-           else run_target_driver(tmp_path, where, QUANT_DRIVER, stream, timeout=120, no_warnings=True)[0])
+    raw = _run_driver(tmp_path, where, QUANT_DRIVER, stream)
     pos, bad = 0, []
     for name, n, *_, want in cases:
-        got = np.frombuffer(raw[pos:pos + n], np.int8)
+        bad.append(_mismatch(name, np.frombuffer(raw[pos:pos + n], np.int8), want))
         pos += n
-        diff = np.flatnonzero(got != want) if got.size == n else np.array([0])
-        if diff.size:
-            bad.append(f"{name}: at {diff[0]}: got {got[diff[0]] if got.size else None}, want {want[diff[0]]}; "
-                       f"{diff.size} of {n} differ")
+    bad = [b for b in bad if b]
     assert not bad, f"{where} (seed {SEED + 56}): " + " | ".join(bad)
 
 
@@ -389,16 +396,12 @@ def test_float_steps_near_ties(tmp_path, where):
     for _, row, xs, ys, zp, x, table in cases:
         stream += _i32(1, row) + _i32(1, row) + _f32(xs, 1.0, ys) + _i32(0, zp) + x.tobytes() + table.tobytes()
     stream += _i32(0, 0)
-    raw = (run_host_driver(tmp_path, FLOAT_DRIVER, stream, werror=True) if where == "host"
-           else run_target_driver(tmp_path, where, FLOAT_DRIVER, stream, timeout=120, no_warnings=True)[0])
+    raw = _run_driver(tmp_path, where, FLOAT_DRIVER, stream)
     pos, bad = 0, []
     for name, row, *_ in cases:
-        got = np.frombuffer(raw[pos:pos + row], np.int8)
-        want = np.frombuffer(raw[pos + row:pos + 2 * row], np.int8)
+        bad.append(_mismatch(name, np.frombuffer(raw[pos:pos + row], np.int8),
+                             np.frombuffer(raw[pos + row:pos + 2 * row], np.int8)))
         pos += 2 * row
-        diff = np.flatnonzero(got != want) if got.size == want.size == row else np.array([0])
-        if diff.size:
-            bad.append(f"{name}: at {diff[0]}: got {got[diff[0]] if got.size else None}, "
-                       f"want {want[diff[0]] if want.size else None}; {diff.size} of {row} differ")
+    bad = [b for b in bad if b]
     assert pos == len(raw), f"{where}: {len(raw)} bytes back, {pos} expected"
     assert not bad, f"{where} (seed {SEED + 57}): " + " | ".join(bad[:5])
