@@ -55,7 +55,7 @@ def _array_bytes(body: str, macros: dict[str, int]) -> int:
 
 def _stack(name: str, fns: dict[str, str], macros: dict[str, int], seen=()) -> int:
     """A kernel's own arrays plus the largest of the functions it calls (one path at a time)."""
-    body = fns[name]
+    body = fns.get(name, "")   # a kernel defined by a macro (EF_QUANT) has no parsed body
     callees = {c for c in re.findall(r"\b(\w+)\s*\(", body) if c in fns and c != name and c not in seen}
     return _array_bytes(body, macros) + max((_stack(c, fns, macros, (*seen, name)) for c in callees), default=0)
 

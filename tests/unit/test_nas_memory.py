@@ -63,8 +63,8 @@ def test_only_caller_held_io_counts_beside_the_arena():
 
 
 def test_latency_features_come_from_the_plans_emission():
-    # plan_candidate reads the kernels the plan's emission chose (no second emission); the same
-    # graph emitted afresh at placeholder offsets picks the same kernels.
+    # plan_candidate reads the kernels the plan's emission chose (no second emission). Zero-copy
+    # aliases depend on the plan's offsets, so a graph emitted at placeholder offsets is not compared.
     from edgeformer.nas.latency import graph_totals
 
     spec = preset("lmuformer-tiny")
@@ -72,7 +72,7 @@ def test_latency_features_come_from_the_plans_emission():
     low = lower_and_plan(qdq_model(proto, _calibration(spec, model)))
     assert low.emission is not None
     got = plan_candidate(spec)["latency_features"]
-    assert got == graph_totals(low.graph, low.emission) == graph_totals(low.graph)
+    assert got == graph_totals(low.graph, low.emission)
     assert got["nodes"] == low.plan["ops"]
 
 
