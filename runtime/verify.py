@@ -62,26 +62,24 @@ def sample_inputs(art, n: int, *rest) -> tuple[np.ndarray, str]:
     """N real test inputs of the first input (batch axis dropped), from the artifact's dataset,
     or seeded ones of the input's kind when it has none."""
     art, (n, *_) = _opened(art, (n, *rest))
+    x, _, provenance = _test_sample(art, n)
+    return x, provenance
+
+
+def _test_sample(art: Artifact, n: int) -> tuple[np.ndarray, np.ndarray | None, str]:
+    """sample_inputs' inputs with their test-split labels (None for seeded inputs and foreign
+    models), from one load of the dataset."""
     if _foreign(art):
         xs, provenance = sample_feeds(art, n)
-        return xs[0][:, 0] if xs[0].ndim > 1 and xs[0].shape[1] == 1 else xs[0], provenance
+        return (xs[0][:, 0] if xs[0].ndim > 1 and xs[0].shape[1] == 1 else xs[0]), None, provenance
     if art.meta.get("dataset"):
         from edgeformer.data import load_dataset
         ds = load_dataset(art.meta["dataset"])
-        return ds.x_test[:n], f"{ds.name} test split, first {min(n, len(ds.x_test))}"
+        return ds.x_test[:n], np.asarray(ds.y_test[:n]), f"{ds.name} test split, first {min(n, len(ds.x_test))}"
     rng = np.random.default_rng(0)
     steps = (art.meta["spec"]["seq_len"],) if art.streaming else ()
     shape = art.inputs[0]["shape"]
-    return rng.standard_normal((n, *steps, *shape[1:])).astype(np.float32), "random(seed=0)"
-
-
-def sample_labels(art: Artifact, n: int) -> np.ndarray | None:
-    """The test-split labels of `sample_inputs`' first N inputs, when those came from a labelled
-    dataset (a model exported from a run); None for seeded inputs and foreign models."""
-    if _foreign(art) or not art.meta.get("dataset"):
-        return None
-    from edgeformer.data import load_dataset
-    return np.asarray(load_dataset(art.meta["dataset"]).y_test[:n])
+    return rng.standard_normal((n, *steps, *shape[1:])).astype(np.float32), None, "random(seed=0)"
 
 
 def quantize_io(rec: dict | None, x: np.ndarray) -> np.ndarray:
@@ -172,7 +170,7 @@ def compare(art, run: Runner, n: int, *rest) -> dict[str, Any]:
     if _foreign(art):
         return compare_outputs(art, run, n)
     run = io_runner(art, run)
-    x, provenance = sample_inputs(art, n)
+    x, labels, provenance = _test_sample(art, n)
     want = _reference(art, x)
     got = _candidate(art, run, x)
     diff = float(np.max(np.abs(got.astype(np.float64) - want))) if got.size else 0.0
@@ -181,8 +179,7 @@ def compare(art, run: Runner, n: int, *rest) -> dict[str, Any]:
     result: dict[str, Any] = {"inputs": int(len(x)), "input_source": provenance, "reference": art.meta["reference"],
                               "top1_agreement": top1, "max_abs_diff": diff}
     result.update(judge(art.int8, diff, top1, art.outputs[0].get("step_scale")))
-    labels = sample_labels(art, len(x))
-    if labels is not None and len(labels) == len(x):
+    if labels is not None:
         # What a user asks of the firmware: its test accuracy, beside onnxruntime's on the same inputs.
         result["accuracy"] = float(np.mean(last_g.argmax(-1) == labels))
         result["reference_accuracy"] = float(np.mean(last_w.argmax(-1) == labels))
