@@ -302,6 +302,229 @@ FACTORIES: dict[str, Callable[[str], Case]] = {
 }
 
 
+# ---- breadth: more architectures, each for an ONNX pattern the ones above do not show ----
+
+def _hf_text(cls_cfg, cls_model, name: str, size: str, vocab: int = 100, low: int = 0, **kw) -> Case:
+    """A transformers text classifier/LM over input_ids (tiny config; kw are config fields)."""
+    _seed()
+    m = cls_model(cls_cfg(**kw)).eval()
+    return Case(name, _Logits(m, ("input_ids",)), (torch.randint(low, vocab, (1, 16)),), ("input_ids",),
+                "tokens", vocab=vocab)
+
+
+def _dims(size: str) -> dict:
+    full = size == "full"
+    return dict(hidden=32 if not full else 64, layers=1 if not full else 2, heads=2 if not full else 4,
+                inter=64 if not full else 128)
+
+
+def distilbert(size: str = "small") -> Case:
+    """DistilBERT: no token types, attention mask expanded with masked_fill(finfo.min)."""
+    from transformers import DistilBertConfig, DistilBertForSequenceClassification
+    d = _dims(size)
+    return _hf_text(DistilBertConfig, DistilBertForSequenceClassification, "hf-distilbert", size,
+                    vocab_size=100, dim=d["hidden"], n_layers=d["layers"], n_heads=d["heads"],
+                    hidden_dim=d["inter"], max_position_embeddings=32, num_labels=4)
+
+
+def albert(size: str = "small") -> Case:
+    """ALBERT: factorised embedding (E < H: an extra projection), shared layer weights, gelu_new."""
+    from transformers import AlbertConfig, AlbertForSequenceClassification
+    d = _dims(size)
+    return _hf_text(AlbertConfig, AlbertForSequenceClassification, "hf-albert", size, vocab_size=100,
+                    embedding_size=16, hidden_size=d["hidden"], num_hidden_layers=d["layers"] + 1,
+                    num_attention_heads=d["heads"], intermediate_size=d["inter"], max_position_embeddings=32,
+                    num_labels=3)
+
+
+def mobilebert(size: str = "small") -> Case:
+    """MobileBERT: NoNorm (elementwise mul+add instead of LayerNorm), bottlenecks, stacked FFNs,
+    trigram embedding (token embeddings concatenated with their shifted neighbours)."""
+    from transformers import MobileBertConfig, MobileBertForSequenceClassification
+    d = _dims(size)
+    return _hf_text(MobileBertConfig, MobileBertForSequenceClassification, "hf-mobilebert", size,
+                    vocab_size=100, hidden_size=d["hidden"], embedding_size=16, num_hidden_layers=d["layers"],
+                    num_attention_heads=d["heads"], intermediate_size=d["inter"], intra_bottleneck_size=16,
+                    true_hidden_size=16, num_feedforward_networks=2, max_position_embeddings=32, num_labels=3)
+
+
+def deberta_v2(size: str = "small") -> Case:
+    """DeBERTa-v2: disentangled attention (content-to-position and position-to-content through
+    gathers over relative-position buckets, log buckets)."""
+    from transformers import DebertaV2Config, DebertaV2ForSequenceClassification
+    d = _dims(size)
+    return _hf_text(DebertaV2Config, DebertaV2ForSequenceClassification, "hf-deberta-v2", size, vocab_size=100,
+                    hidden_size=d["hidden"], num_hidden_layers=d["layers"], num_attention_heads=d["heads"],
+                    intermediate_size=d["inter"], max_position_embeddings=32, relative_attention=True,
+                    position_buckets=8, max_relative_positions=16, pos_att_type=["p2c", "c2p"],
+                    type_vocab_size=0, norm_rel_ebd="layer_norm", share_att_key=True, num_labels=3)
+
+
+def xlm_roberta(size: str = "small") -> Case:
+    """XLM-RoBERTa (also CamemBERT's graph): padding-aware position ids, pad id 1, token types."""
+    from transformers import XLMRobertaConfig, XLMRobertaForSequenceClassification
+    d = _dims(size)
+    return _hf_text(XLMRobertaConfig, XLMRobertaForSequenceClassification, "hf-xlm-roberta", size, vocab_size=100,
+                    low=2, hidden_size=d["hidden"], num_hidden_layers=d["layers"], num_attention_heads=d["heads"],
+                    intermediate_size=d["inter"], max_position_embeddings=40, num_labels=3)
+
+
+def qwen2(size: str = "small") -> Case:
+    """Qwen2: RoPE, grouped-query attention (repeat_kv), RMSNorm, q/k/v biases, SiLU-gated MLP."""
+    from transformers import Qwen2Config, Qwen2ForCausalLM
+    d = _dims(size)
+    return _hf_text(Qwen2Config, Qwen2ForCausalLM, "hf-qwen2", size, vocab=64, vocab_size=64,
+                    hidden_size=d["hidden"], intermediate_size=d["inter"], num_hidden_layers=d["layers"],
+                    num_attention_heads=d["heads"] * 2, num_key_value_heads=d["heads"] // 2 or 1,
+                    max_position_embeddings=16, use_cache=False, tie_word_embeddings=True)
+
+
+def gemma(size: str = "small") -> Case:
+    """Gemma: embeddings scaled by sqrt(hidden), RMSNorm with (1 + w), GeGLU (tanh GELU), MQA."""
+    from transformers import GemmaConfig, GemmaForCausalLM
+    d = _dims(size)
+    return _hf_text(GemmaConfig, GemmaForCausalLM, "hf-gemma", size, vocab=64, vocab_size=64,
+                    hidden_size=d["hidden"], intermediate_size=d["inter"], num_hidden_layers=d["layers"],
+                    num_attention_heads=d["heads"], num_key_value_heads=1, head_dim=16,
+                    max_position_embeddings=16, use_cache=False)
+
+
+def opt(size: str = "small") -> Case:
+    """OPT: learned positions with an offset of 2 computed from the attention mask (cumsum), ReLU."""
+    from transformers import OPTConfig, OPTForCausalLM
+    d = _dims(size)
+    return _hf_text(OPTConfig, OPTForCausalLM, "hf-opt", size, vocab=64, vocab_size=64, hidden_size=d["hidden"],
+                    ffn_dim=d["inter"], num_hidden_layers=d["layers"], num_attention_heads=d["heads"],
+                    word_embed_proj_dim=d["hidden"], max_position_embeddings=16, use_cache=False)
+
+
+def t5_encoder(size: str = "small") -> Case:
+    """T5 encoder: relative-position buckets (log of the distance, min/where), RMS LayerNorm
+    without mean, no attention scaling, ReLU FFN."""
+    from transformers import T5Config, T5EncoderModel
+    d = _dims(size)
+    cfg = T5Config(vocab_size=100, d_model=d["hidden"], d_kv=16, d_ff=d["inter"], num_layers=d["layers"],
+                   num_heads=d["heads"], relative_attention_num_buckets=8, relative_attention_max_distance=16,
+                   use_cache=False)
+    _seed()
+    m = T5EncoderModel(cfg).eval()
+    return Case("hf-t5-enc", _Logits(m, ("input_ids",), "last_hidden_state"), (torch.randint(0, 100, (1, 16)),),
+                ("input_ids",), "tokens", vocab=100, output_names=("last_hidden_state",))
+
+
+def swin(size: str = "small") -> Case:
+    """Swin: window partition (reshape/permute), shifted windows (torch.roll), relative position
+    bias table gathered by a constant index, attention mask for the shifted windows, patch merging."""
+    from transformers import SwinConfig, SwinForImageClassification
+    full = size == "full"
+    cfg = SwinConfig(image_size=32, patch_size=4, num_channels=3, embed_dim=16 if not full else 32,
+                     depths=[2, 1] if not full else [2, 2], num_heads=[1, 2] if not full else [2, 4], window_size=4,
+                     mlp_ratio=2.0, num_labels=10)
+    _seed()
+    m = SwinForImageClassification(cfg).eval()
+    return Case("hf-swin", _Logits(m, ("pixel_values",)), (torch.randn(1, 3, 32, 32),), ("pixel_values",), "image")
+
+
+def beit(size: str = "small") -> Case:
+    """BEiT: relative position bias per layer, layer scale (lambda), mean pooling of patch tokens."""
+    from transformers import BeitConfig, BeitForImageClassification
+    d = _dims(size)
+    cfg = BeitConfig(image_size=32, patch_size=8, num_channels=3, hidden_size=d["hidden"],
+                     num_hidden_layers=d["layers"], num_attention_heads=d["heads"], intermediate_size=d["inter"],
+                     use_relative_position_bias=True, use_mean_pooling=True, layer_scale_init_value=0.1,
+                     num_labels=10)
+    _seed()
+    m = BeitForImageClassification(cfg).eval()
+    return Case("hf-beit", _Logits(m, ("pixel_values",)), (torch.randn(1, 3, 32, 32),), ("pixel_values",), "image")
+
+
+def convnext(size: str = "small") -> Case:
+    """ConvNeXt: patchify stem, depthwise 7x7 conv, channels-last LayerNorm (permute), layer scale."""
+    from transformers import ConvNextConfig, ConvNextForImageClassification
+    full = size == "full"
+    cfg = ConvNextConfig(num_channels=3, patch_size=4, hidden_sizes=[16, 32] if not full else [32, 64],
+                         depths=[1, 1] if not full else [2, 2], num_stages=2, num_labels=10)
+    _seed()
+    m = ConvNextForImageClassification(cfg).eval()
+    return Case("hf-convnext", _Logits(m, ("pixel_values",)), (torch.randn(1, 3, 32, 32),), ("pixel_values",),
+                "image")
+
+
+def levit(size: str = "small") -> Case:
+    """LeViT: conv stem with Hardswish, attention bias gathered by a constant index, BatchNorm1d
+    after linears (on flattened tokens), subsampling attention, two heads averaged."""
+    from transformers import LevitConfig, LevitForImageClassification
+    full = size == "full"
+    cfg = LevitConfig(image_size=32, num_channels=3, kernel_size=3, stride=2, padding=1, patch_size=16,
+                      hidden_sizes=[32, 48] if not full else [64, 96], num_attention_heads=[2, 3],
+                      depths=[1, 1], key_dim=[8, 8], drop_path_rate=0, mlp_ratio=[2, 2], attention_ratio=[2, 2],
+                      down_ops=[["Subsample", 8, 2, 2, 2, 2]], num_labels=10)
+    _seed()
+    m = LevitForImageClassification(cfg).eval()
+    return Case("hf-levit", _Logits(m, ("pixel_values",)), (torch.randn(1, 3, 32, 32),), ("pixel_values",), "image")
+
+
+def wav2vec2(size: str = "small") -> Case:
+    """Wav2Vec2 (HuBERT's graph too): conv feature extractor over raw audio with GroupNorm,
+    feature projection, grouped positional conv embedding (weight-normed), transformer encoder."""
+    from transformers import Wav2Vec2Config, Wav2Vec2Model
+    d = _dims(size)
+    cfg = Wav2Vec2Config(hidden_size=d["hidden"], num_hidden_layers=d["layers"], num_attention_heads=d["heads"],
+                         intermediate_size=d["inter"], conv_dim=(16, 16), conv_stride=(5, 2), conv_kernel=(10, 3),
+                         num_conv_pos_embeddings=8, num_conv_pos_embedding_groups=4, feat_extract_norm="group",
+                         do_stable_layer_norm=False, mask_time_prob=0.0)
+    _seed()
+    m = Wav2Vec2Model(cfg).eval()
+    return Case("hf-wav2vec2", _Logits(m, ("input_values",), "last_hidden_state"), (torch.randn(1, 400),),
+                ("input_values",), "audio", output_names=("last_hidden_state",))
+
+
+class TorchvisionViT(nn.Module):
+    """torchvision's vit_b_16 in miniature (torchvision itself is not installed): conv_proj,
+    class token concatenated in front, Encoder = pos embedding + EncoderBlocks built on
+    nn.MultiheadAttention (batch_first) and an MLP of Linear/GELU, final LayerNorm, class-token head."""
+
+    def __init__(self, px: int = 32, patch: int = 8, dim: int = 32, depth: int = 1, heads: int = 2,
+                 classes: int = 10):
+        super().__init__()
+        self.conv_proj = nn.Conv2d(3, dim, patch, patch)
+        self.class_token = nn.Parameter(torch.zeros(1, 1, dim))
+        self.pos_embedding = nn.Parameter(torch.empty(1, (px // patch) ** 2 + 1, dim).normal_(std=0.02))
+        self.ln1 = nn.ModuleList(nn.LayerNorm(dim, eps=1e-6) for _ in range(depth))
+        self.attn = nn.ModuleList(nn.MultiheadAttention(dim, heads, batch_first=True) for _ in range(depth))
+        self.ln2 = nn.ModuleList(nn.LayerNorm(dim, eps=1e-6) for _ in range(depth))
+        self.mlp = nn.ModuleList(nn.Sequential(nn.Linear(dim, 2 * dim), nn.GELU(), nn.Linear(2 * dim, dim))
+                                 for _ in range(depth))
+        self.ln = nn.LayerNorm(dim, eps=1e-6)
+        self.heads = nn.Sequential(nn.Linear(dim, classes))
+
+    def forward(self, x):
+        n = x.shape[0]
+        x = self.conv_proj(x).reshape(n, self.conv_proj.out_channels, -1).permute(0, 2, 1)
+        x = torch.cat([self.class_token.expand(n, -1, -1), x], dim=1) + self.pos_embedding
+        for ln1, attn, ln2, mlp in zip(self.ln1, self.attn, self.ln2, self.mlp):
+            h = ln1(x)
+            h, _ = attn(h, h, h, need_weights=False)
+            x = x + h
+            x = x + mlp(ln2(x))
+        return self.heads(self.ln(x)[:, 0])
+
+
+def torchvision_vit(size: str = "small") -> Case:
+    d = _dims(size)
+    _seed()
+    m = TorchvisionViT(dim=d["hidden"], depth=d["layers"], heads=d["heads"]).eval()
+    return Case("torch-tv-vit", m, (torch.randn(1, 3, 32, 32),), ("pixel_values",), "image")
+
+
+FACTORIES.update({
+    "hf-distilbert": distilbert, "hf-albert": albert, "hf-mobilebert": mobilebert, "hf-deberta-v2": deberta_v2,
+    "hf-xlm-roberta": xlm_roberta, "hf-qwen2": qwen2, "hf-gemma": gemma, "hf-opt": opt, "hf-t5-enc": t5_encoder,
+    "hf-swin": swin, "hf-beit": beit, "hf-convnext": convnext, "hf-levit": levit, "hf-wav2vec2": wav2vec2,
+    "torch-tv-vit": torchvision_vit,
+})
+
+
 def build(name: str, size: str = "small") -> Case:
     if name not in FACTORIES:
         raise KeyError(f"unknown corpus model {name!r}; known: {', '.join(sorted(FACTORIES))}")
