@@ -41,3 +41,13 @@ def write_json(path: str | os.PathLike, obj: Any) -> None:
 
 def write_text(path: str | os.PathLike, text: str) -> None:
     write_atomic(path, lambda fh: fh.write(text))
+
+
+def cache_root() -> Path:
+    """The one cache root: $EDGEFORMER_CACHE, else $XDG_CACHE_HOME/edgeformer, else ~/.cache/edgeformer.
+    Compiled objects (runtime/objcache.py) and the search's plan and calibration caches
+    (nas/memory.py, nas/latency.py) live in folders under it."""
+    explicit = os.environ.get("EDGEFORMER_CACHE")
+    if explicit:
+        return Path(explicit)
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "edgeformer"

@@ -33,6 +33,7 @@ from typing import Any
 
 import numpy as np
 
+from edgeformer.fsio import cache_root
 from edgeformer.export.memory import ALIGNMENT
 from edgeformer.specs import Spec
 
@@ -44,7 +45,7 @@ _ROOT = Path(__file__).resolve().parents[1]
 
 
 def cache_dir() -> Path:
-    d = Path(os.environ.get("EDGEFORMER_CACHE", Path.home() / ".cache" / "edgeformer")) / "nas"
+    d = cache_root() / "nas"
     d.mkdir(parents=True, exist_ok=True)
     return d
 

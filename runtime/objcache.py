@@ -19,12 +19,13 @@ import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from edgeformer.fsio import cache_root
+
 PRUNE_AT = 4000   # objects kept; the oldest half goes when the cache grows past this
 
 
 def cache_dir() -> Path:
-    root = os.environ.get("EDGEFORMER_CACHE") or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "edgeformer"
-    return Path(root) / "objects"
+    return cache_root() / "objects"
 
 
 @functools.lru_cache(maxsize=None)

@@ -99,3 +99,14 @@ def test_pruning_removes_only_our_objects(project, monkeypatch):
     oc._prune()   # the older half of ours goes; a file not named as ours never does
     assert foreign.read_bytes() == b"not ours"
     assert len([p for p in _objects() if p != foreign]) == 1
+
+
+def test_one_cache_root_follows_xdg_cache_home(tmp_path, monkeypatch):
+    """Objects and the search's caches share one root, and it follows XDG_CACHE_HOME."""
+    from edgeformer.nas.memory import cache_dir as nas_cache_dir
+    monkeypatch.delenv("EDGEFORMER_CACHE", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert cache_dir() == tmp_path / "xdg" / "edgeformer" / "objects"
+    assert nas_cache_dir() == tmp_path / "xdg" / "edgeformer" / "nas"
+    monkeypatch.setenv("EDGEFORMER_CACHE", str(tmp_path / "own"))
+    assert cache_dir().parent == nas_cache_dir().parent == tmp_path / "own"
