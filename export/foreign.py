@@ -185,18 +185,26 @@ def _check(model, src: Path):
     return model
 
 
-def clean(model):
+def clean(model, rounds: int = 4):
     """onnxscript's optimizer (folding with shape inference, dead code), then every node whose
     inputs are all constants folded into an initializer (what the optimizer's size limits and
-    op list leave, e.g. ConstantOfShape/Expand of a cls token)."""
+    op list leave, e.g. ConstantOfShape/Expand of a cls token). Repeated while it removes
+    nodes: a fold of ours can make a shape static (Swin's Pad by folded pads) whose Shape the
+    optimizer then folds in turn."""
     import onnxscript.optimizer
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        try:
-            model = onnxscript.optimizer.optimize(model, input_size_limit=FOLD_LIMIT, output_size_limit=FOLD_LIMIT)
-        except Exception:  # the optimiser is a clean-up: a model it cannot handle is still lowered as is
-            pass
-    return fold_constant_nodes(model)
+    for _ in range(rounds):
+        before = len(model.graph.node)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                model = onnxscript.optimizer.optimize(model, input_size_limit=FOLD_LIMIT,
+                                                      output_size_limit=FOLD_LIMIT)
+            except Exception:  # the optimiser is a clean-up: a model it cannot handle is still lowered as is
+                pass
+        model = fold_constant_nodes(model)
+        if len(model.graph.node) >= before:
+            break
+    return model
 
 
 NO_FOLD = {"DequantizeLinear", "QuantizeLinear", "RandomNormal", "RandomUniform", "RandomNormalLike",

@@ -25,7 +25,9 @@ ModelProto, run once in `RULES` order after onnxscript's optimizer and constant 
   the flat positions.
 
 - `gather_elements_1d`: GatherElements(data, idx, axis) where data has size 1 on every other axis
-  (a position or token-type buffer indexed by run-time positions) -> Gather of the flattened data;
+  (a position or token-type buffer indexed by run-time positions), or where idx is constant
+  (DeBERTa's relative-position gathers of run-time scores) -> Gather of the flattened data
+  (by the flat positions of every element, for a constant idx);
 - `int_arith_as_float`: integer arithmetic on run-time tensors (Add, Sub, Mul, Neg, Abs, Max,
   Min, CumSum, comparisons: position ids computed from the token ids, as RoBERTa does) runs in
   float32 between Casts: exact for values within +-2^24, which ids and positions are;
@@ -409,12 +411,24 @@ def gather_elements_1d(model) -> int:
         if shape is None:
             continue
         axis = next((a.i for a in n.attribute if a.name == "axis"), 0) % len(shape)
-        if any(d != 1 for k, d in enumerate(shape) if k != axis):
-            continue
         base = n.name or n.output[0]
-        flat = _const_name(G, f"{base}/len", np.array([shape[axis]], np.int64))
+        idx = G.const(n.input[1])
+        if all(d == 1 for k, d in enumerate(shape) if k != axis):
+            flat = _const_name(G, f"{base}/len", np.array([shape[axis]], np.int64))
+            ind = n.input[1]
+        elif idx is not None and idx.ndim == len(shape):
+            # constant index (DeBERTa's relative-position gathers): the flat position of every
+            # element, out[i] = data[i with i[axis] = idx[i]]
+            coords = list(np.indices(idx.shape))
+            coords[axis] = np.where(idx < 0, idx + shape[axis], idx)
+            if (coords[axis] >= shape[axis]).any() or any(idx.shape[k] > shape[k] for k in range(len(shape))):
+                continue
+            flat = _const_name(G, f"{base}/len", np.array([int(np.prod(shape))], np.int64))
+            ind = _const_name(G, f"{base}/positions", np.ravel_multi_index(tuple(coords), shape).astype(np.int64))
+        else:
+            continue
         _splice(G, n, [onnx.helper.make_node("Reshape", [n.input[0], flat], [f"{base}/flat"], name=f"{base}/Reshape"),
-                       onnx.helper.make_node("Gather", [f"{base}/flat", n.input[1]], [n.output[0]], name=f"{base}/Gather",
+                       onnx.helper.make_node("Gather", [f"{base}/flat", ind], [n.output[0]], name=f"{base}/Gather",
                                              axis=0)])
         count += 1
     return count
@@ -486,10 +500,15 @@ def _view_rules():
     return (packed_views, unit_transposes)
 
 
+def _norm_rules():
+    from edgeformer.export.foreign_norm import instance_norm_layernorm
+    return (instance_norm_layernorm,)
+
+
 # packed_views and unit_transposes (export/foreign_views.py) last: einsum_matmul's Transposes
 # and the folded shape arithmetic are in place by then.
 RULES = (softmax_nan_guard, einsum_matmul, cast_chain, nan_inf_tests, trilu_mask, resize_matmul, gathernd_const,
-         gather_elements_1d, int_arith_as_float, cumsum_matmul, *_view_rules())
+         gather_elements_1d, int_arith_as_float, cumsum_matmul, *_norm_rules(), *_view_rules())
 
 
 def _reinfer(model):

@@ -61,6 +61,8 @@ def samples(case: Case, n: int, seed: int) -> np.ndarray:
 def write_npz(case: Case, path: Path, n_train: int = 32, n_test: int = 16, seed: int = 0) -> Path:
     """x_train/y_train/x_test/y_test of the case's input kind; labels are 0 (unused by verify)."""
     x_train, x_test = samples(case, n_train, seed), samples(case, n_test, seed + 1)
+    if x_train.ndim == 2 and x_train.dtype.kind == "f":   # raw audio (N x T): the npz format's N x T x 1
+        x_train, x_test = x_train[..., None], x_test[..., None]
     kw = dict(x_train=x_train, y_train=np.zeros(n_train, np.int64), x_test=x_test, y_test=np.zeros(n_test, np.int64))
     if x_train.ndim == 4 or case.kind == "image":
         kw["kind"] = np.asarray("image")
