@@ -525,6 +525,46 @@ FACTORIES.update({
 })
 
 
+def phi(size: str = "small") -> Case:
+    """Phi: partial rotary (RoPE on part of each head, concatenated with the rest), attention and
+    MLP in parallel off one LayerNorm, gelu_new, biases everywhere."""
+    from transformers import PhiConfig, PhiForCausalLM
+    d = _dims(size)
+    return _hf_text(PhiConfig, PhiForCausalLM, "hf-phi", size, vocab=64, vocab_size=64, hidden_size=d["hidden"],
+                    intermediate_size=d["inter"], num_hidden_layers=d["layers"], num_attention_heads=d["heads"],
+                    partial_rotary_factor=0.5, max_position_embeddings=16, use_cache=False)
+
+
+def gpt_neo(size: str = "small") -> Case:
+    """GPT-Neo: alternating global and local (windowed causal) attention layers, no attention
+    scaling, learned positions."""
+    from transformers import GPTNeoConfig, GPTNeoForCausalLM
+    d = _dims(size)
+    return _hf_text(GPTNeoConfig, GPTNeoForCausalLM, "hf-gpt-neo", size, vocab=64, vocab_size=64,
+                    hidden_size=d["hidden"], num_layers=2, attention_types=[[["global", "local"], 1]],
+                    num_heads=d["heads"], intermediate_size=d["inter"], window_size=4, max_position_embeddings=16,
+                    bos_token_id=0, eos_token_id=0, use_cache=False)
+
+
+def _eager(factory: Callable[[str], Case], name: str) -> Callable[[str], Case]:
+    """`factory` with attn_implementation="eager": transformers' default SDPA attention in
+    Swin/BEiT/T5 makes the dynamo exporter fail inside torch ("Cannot view a tensor with shape
+    ... and strides ..."), and eager is what a user switches to; the legacy exporter takes both."""
+    def build_eager(size: str = "small") -> Case:
+        case = factory(size)
+        case.module.model.set_attn_implementation("eager")
+        case.name = name
+        return case
+    build_eager.__doc__ = factory.__doc__
+    return build_eager
+
+
+FACTORIES.update({
+    "hf-phi": phi, "hf-gpt-neo": gpt_neo, "hf-swin-eager": _eager(swin, "hf-swin-eager"),
+    "hf-beit-eager": _eager(beit, "hf-beit-eager"), "hf-t5-enc-eager": _eager(t5_encoder, "hf-t5-enc-eager"),
+})
+
+
 def build(name: str, size: str = "small") -> Case:
     if name not in FACTORIES:
         raise KeyError(f"unknown corpus model {name!r}; known: {', '.join(sorted(FACTORIES))}")
