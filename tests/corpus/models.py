@@ -565,6 +565,69 @@ FACTORIES.update({
 })
 
 
+class TorchvisionMobileNetV3(nn.Module):
+    """torchvision's mobilenet_v3_small in miniature: Conv-BN-Hardswish stem, inverted residuals
+    with depthwise convs, squeeze-excitation (AdaptiveAvgPool, 1x1 convs, ReLU, Hardsigmoid,
+    Mul), AdaptiveAvgPool + Flatten + Linear/Hardswish/Linear classifier."""
+
+    def __init__(self, width: int = 16, classes: int = 10):
+        super().__init__()
+
+        def cbn(i, o, k, s, g=1, act=nn.Hardswish):
+            return nn.Sequential(nn.Conv2d(i, o, k, s, k // 2, groups=g, bias=False), nn.BatchNorm2d(o), act())
+
+        w = width
+        self.stem = cbn(3, w, 3, 2)
+        self.expand = cbn(w, 4 * w, 1, 1, act=nn.ReLU)
+        self.dw = cbn(4 * w, 4 * w, 3, 2, g=4 * w)
+        self.se = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Conv2d(4 * w, w, 1), nn.ReLU(), nn.Conv2d(w, 4 * w, 1),
+                                nn.Hardsigmoid())
+        self.project = nn.Sequential(nn.Conv2d(4 * w, w, 1, bias=False), nn.BatchNorm2d(w))
+        self.last = cbn(w, 6 * w, 1, 1)
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.classifier = nn.Sequential(nn.Linear(6 * w, 4 * w), nn.Hardswish(), nn.Dropout(0.2),
+                                        nn.Linear(4 * w, classes))
+        for m in self.modules():   # running statistics as after training (not 0/1)
+            if isinstance(m, nn.BatchNorm2d):
+                nn.init.uniform_(m.running_var, 0.5, 2.0)
+                nn.init.normal_(m.running_mean, 0, 0.1)
+
+    def forward(self, x):
+        x = self.stem(x)
+        h = self.dw(self.expand(x))
+        h = h * self.se(h)
+        x = self.project(h) + nn.functional.avg_pool2d(x, 2)
+        return self.classifier(torch.flatten(self.pool(self.last(x)), 1))
+
+
+def torchvision_mobilenet(size: str = "small") -> Case:
+    _seed()
+    m = TorchvisionMobileNetV3(width=16 if size != "full" else 24).eval()
+    return Case("torch-tv-mobilenet", m, (torch.randn(1, 3, 32, 32),), ("pixel_values",), "image")
+
+
+class LSTMClassifier(nn.Module):
+    """nn.LSTM over feature sequences (a keyword-spotting model's shape). The native backend has no
+    recurrent op: export must refuse it with a one-line error (exit 2), never a traceback."""
+
+    def __init__(self, feat: int = 8, dim: int = 16, classes: int = 5):
+        super().__init__()
+        self.lstm = nn.LSTM(feat, dim, batch_first=True)
+        self.head = nn.Linear(dim, classes)
+
+    def forward(self, x):
+        return self.head(self.lstm(x)[0][:, -1])
+
+
+def torch_lstm(size: str = "small") -> Case:
+    _seed()
+    return Case("torch-lstm", LSTMClassifier().eval(), (torch.randn(1, 16, 8),), ("x",), "sequence",
+                meta={"expect": "refused"})
+
+
+FACTORIES.update({"torch-tv-mobilenet": torchvision_mobilenet, "torch-lstm": torch_lstm})
+
+
 def build(name: str, size: str = "small") -> Case:
     if name not in FACTORIES:
         raise KeyError(f"unknown corpus model {name!r}; known: {', '.join(sorted(FACTORIES))}")
