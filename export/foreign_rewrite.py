@@ -502,7 +502,8 @@ def _view_rules():
 
 def _norm_rules():
     from edgeformer.export.foreign_norm import instance_norm_layernorm
-    return (instance_norm_layernorm,)
+    from edgeformer.export.foreign_rnn import rnn_unroll
+    return (instance_norm_layernorm, rnn_unroll)
 
 
 # packed_views and unit_transposes (export/foreign_views.py) last: einsum_matmul's Transposes

@@ -607,8 +607,8 @@ def torchvision_mobilenet(size: str = "small") -> Case:
 
 
 class LSTMClassifier(nn.Module):
-    """nn.LSTM over feature sequences (a keyword-spotting model's shape). The native backend has no
-    recurrent op: export must refuse it with a one-line error (exit 2), never a traceback."""
+    """nn.LSTM over feature sequences (a keyword-spotting model's shape): the importer unrolls the
+    ONNX LSTM over its static length (export/foreign_rnn.py)."""
 
     def __init__(self, feat: int = 8, dim: int = 16, classes: int = 5):
         super().__init__()
@@ -621,8 +621,7 @@ class LSTMClassifier(nn.Module):
 
 def torch_lstm(size: str = "small") -> Case:
     _seed()
-    return Case("torch-lstm", LSTMClassifier().eval(), (torch.randn(1, 16, 8),), ("x",), "sequence",
-                meta={"expect": "refused"})
+    return Case("torch-lstm", LSTMClassifier().eval(), (torch.randn(1, 16, 8),), ("x",), "sequence")
 
 
 FACTORIES.update({"torch-tv-mobilenet": torchvision_mobilenet, "torch-lstm": torch_lstm})
