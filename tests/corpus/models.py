@@ -627,6 +627,104 @@ def torch_lstm(size: str = "small") -> Case:
 FACTORIES.update({"torch-tv-mobilenet": torchvision_mobilenet, "torch-lstm": torch_lstm})
 
 
+def bert_three_inputs(size: str = "small") -> Case:
+    """BERT over (input_ids, attention_mask, token_type_ids), what a tokenizer returns and what
+    optimum-style exports take: three integer inputs, the npz fills the first."""
+    case = bert(size)
+    mask = torch.ones(1, 16, dtype=torch.int64)
+    mask[:, 13:] = 0
+    types = torch.zeros(1, 16, dtype=torch.int64)
+    types[:, 8:] = 1
+    names = ("input_ids", "attention_mask", "token_type_ids")
+    return Case("hf-bert-3in", _Logits(case.module.model, names), (case.inputs[0], mask, types), names, "tokens",
+                vocab=100)
+
+
+FACTORIES.update({"hf-bert-3in": bert_three_inputs})
+
+
+class ConformerBlock(nn.Module):
+    """torchaudio's Conformer layer written out (torchaudio is not installed): half-step FFNs
+    with SiLU, nn.MultiheadAttention, the convolution module (pointwise Conv1d, GLU, depthwise
+    Conv1d, BatchNorm1d, SiLU, pointwise Conv1d, all on (B, C, T) after a transpose), LayerNorms;
+    a mean-pooled classifier over feature frames."""
+
+    def __init__(self, feat: int = 16, dim: int = 32, heads: int = 2, kernel: int = 7, classes: int = 5):
+        super().__init__()
+        self.inp = nn.Linear(feat, dim)
+        self.ff1 = nn.Sequential(nn.LayerNorm(dim), nn.Linear(dim, 2 * dim), nn.SiLU(), nn.Linear(2 * dim, dim))
+        self.attn_norm = nn.LayerNorm(dim)
+        self.attn = nn.MultiheadAttention(dim, heads, batch_first=True)
+        self.conv_norm = nn.LayerNorm(dim)
+        self.pw1 = nn.Conv1d(dim, 2 * dim, 1)
+        self.dw = nn.Conv1d(dim, dim, kernel, padding=kernel // 2, groups=dim)
+        self.bn = nn.BatchNorm1d(dim)
+        self.pw2 = nn.Conv1d(dim, dim, 1)
+        self.ff2 = nn.Sequential(nn.LayerNorm(dim), nn.Linear(dim, 2 * dim), nn.SiLU(), nn.Linear(2 * dim, dim))
+        self.final = nn.LayerNorm(dim)
+        self.head = nn.Linear(dim, classes)
+        nn.init.uniform_(self.bn.running_var, 0.5, 2.0)
+        nn.init.normal_(self.bn.running_mean, 0, 0.1)
+
+    def forward(self, x):
+        x = self.inp(x)
+        x = x + 0.5 * self.ff1(x)
+        h = self.attn_norm(x)
+        x = x + self.attn(h, h, h, need_weights=False)[0]
+        h = self.conv_norm(x).transpose(1, 2)
+        h = nn.functional.glu(self.pw1(h), dim=1)
+        h = self.pw2(nn.functional.silu(self.bn(self.dw(h))))
+        x = x + h.transpose(1, 2)
+        x = self.final(x + 0.5 * self.ff2(x))
+        return self.head(x.mean(1))
+
+
+def conformer(size: str = "small") -> Case:
+    _seed()
+    m = ConformerBlock(dim=32 if size != "full" else 64).eval()
+    return Case("torch-conformer", m, (torch.randn(1, 20, 16),), ("features",), "sequence")
+
+
+FACTORIES.update({"torch-conformer": conformer})
+
+
+class PoolFormer(nn.Module):
+    """timm's PoolFormer (MetaFormer) written out: conv patch stem, GroupNorm(1, C) as the norm,
+    AvgPool2d(3, 1, 1, count_include_pad=False) - x as the token mixer, 1x1-conv MLP with GELU,
+    layer scale (a per-channel Mul), a strided conv downsample, global average pool head."""
+
+    def __init__(self, dims: tuple[int, int] = (16, 32), classes: int = 10):
+        super().__init__()
+        self.stem = nn.Conv2d(3, dims[0], 7, 4, 2)
+        self.stages = nn.ModuleList()
+        for i, d in enumerate(dims):
+            self.stages.append(nn.ModuleDict({
+                "down": nn.Conv2d(dims[i - 1], d, 3, 2, 1) if i else nn.Identity(),
+                "n1": nn.GroupNorm(1, d), "pool": nn.AvgPool2d(3, 1, 1, count_include_pad=False),
+                "n2": nn.GroupNorm(1, d), "fc1": nn.Conv2d(d, 2 * d, 1), "fc2": nn.Conv2d(2 * d, d, 1)}))
+            self.register_parameter(f"ls{i}", nn.Parameter(torch.full((d, 1, 1), 0.5)))
+        self.norm = nn.GroupNorm(1, dims[-1])
+        self.head = nn.Linear(dims[-1], classes)
+
+    def forward(self, x):
+        x = self.stem(x)
+        for i, st in enumerate(self.stages):
+            x = st["down"](x)
+            h = st["n1"](x)
+            x = x + getattr(self, f"ls{i}") * (st["pool"](h) - h)
+            x = x + st["fc2"](nn.functional.gelu(st["fc1"](st["n2"](x))))
+        return self.head(self.norm(x).mean((2, 3)))
+
+
+def poolformer(size: str = "small") -> Case:
+    _seed()
+    m = PoolFormer((16, 32) if size != "full" else (32, 64)).eval()
+    return Case("torch-poolformer", m, (torch.randn(1, 3, 32, 32),), ("pixel_values",), "image")
+
+
+FACTORIES.update({"torch-poolformer": poolformer})
+
+
 def build(name: str, size: str = "small") -> Case:
     if name not in FACTORIES:
         raise KeyError(f"unknown corpus model {name!r}; known: {', '.join(sorted(FACTORIES))}")
