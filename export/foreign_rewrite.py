@@ -502,10 +502,11 @@ def _view_rules():
 
 def _norm_rules():
     from edgeformer.export.foreign_norm import instance_norm_layernorm
+    from edgeformer.export.foreign_convt import conv_transpose_conv
     from edgeformer.export.foreign_pad import pad_modes
     from edgeformer.export.foreign_reduce import arg_reduce
     from edgeformer.export.foreign_rnn import rnn_unroll
-    return (instance_norm_layernorm, rnn_unroll, arg_reduce, pad_modes)
+    return (instance_norm_layernorm, rnn_unroll, arg_reduce, pad_modes, conv_transpose_conv)
 
 
 # packed_views and unit_transposes (export/foreign_views.py) last: einsum_matmul's Transposes
