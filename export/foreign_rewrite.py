@@ -417,14 +417,35 @@ def gather_elements_1d(model) -> int:
             flat = _const_name(G, f"{base}/len", np.array([shape[axis]], np.int64))
             ind = n.input[1]
         elif idx is not None and idx.ndim == len(shape):
-            # constant index (DeBERTa's relative-position gathers): the flat position of every
-            # element, out[i] = data[i with i[axis] = idx[i]]
-            coords = list(np.indices(idx.shape))
-            coords[axis] = np.where(idx < 0, idx + shape[axis], idx)
-            if (coords[axis] >= shape[axis]).any() or any(idx.shape[k] > shape[k] for k in range(len(shape))):
+            # constant index (DeBERTa's relative-position gathers): out[i] = data[i with i[axis] =
+            # idx[i]], a Gather of flat positions. Leading axes the index is the same along (an
+            # expand over batch x heads) stay a Gather axis, so the index is stored once for them.
+            idx = np.where(idx < 0, idx + shape[axis], idx)
+            if (idx < 0).any() or (idx >= shape[axis]).any() or any(i > d for i, d in zip(idx.shape, shape)):
                 continue
-            flat = _const_name(G, f"{base}/len", np.array([int(np.prod(shape))], np.int64))
-            ind = _const_name(G, f"{base}/positions", np.ravel_multi_index(tuple(coords), shape).astype(np.int64))
+            lead = 0
+            while (lead < axis and idx.shape[lead] == shape[lead]
+                   and (idx == idx[(slice(None),) * lead + (slice(0, 1),)]).all()):
+                lead += 1
+            sub = idx[(0,) * lead]
+            coords = list(np.indices(sub.shape))
+            coords[axis - lead] = sub
+            rest = shape[lead:]
+            positions = np.ravel_multi_index(tuple(coords), rest).astype(np.int64)
+            view = ([int(np.prod(shape[:lead]))] if lead else []) + [int(np.prod(rest))]
+            flat = _const_name(G, f"{base}/view", np.array(view, np.int64))
+            ind = _const_name(G, f"{base}/positions", positions)
+            gathered = n.output[0] if lead <= 1 else f"{base}/gathered"
+            new = [onnx.helper.make_node("Reshape", [n.input[0], flat], [f"{base}/flat"], name=f"{base}/Reshape"),
+                   onnx.helper.make_node("Gather", [f"{base}/flat", ind], [gathered], name=f"{base}/Gather",
+                                         axis=1 if lead else 0)]
+            if lead > 1:
+                out_shape = _const_name(G, f"{base}/out_shape", np.array(idx.shape, np.int64))
+                new.append(onnx.helper.make_node("Reshape", [gathered, out_shape], [n.output[0]],
+                                                 name=f"{base}/Reshape_out"))
+            _splice(G, n, new)
+            count += 1
+            continue
         else:
             continue
         _splice(G, n, [onnx.helper.make_node("Reshape", [n.input[0], flat], [f"{base}/flat"], name=f"{base}/Reshape"),

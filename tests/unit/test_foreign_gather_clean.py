@@ -61,3 +61,22 @@ def test_clean_repeats_until_the_shape_arithmetic_is_folded():
     x = np.arange(6, dtype=np.float32).reshape(2, 3)
     np.testing.assert_array_equal(session(out.SerializeToString()).run(None, {"x": x})[0],
                                   np.pad(x, 1))
+
+
+@pytest.mark.parametrize("lead_shape", [(3,), (2, 3)])
+def test_index_expanded_over_leading_axes_is_stored_once(lead_shape):
+    """DeBERTa's c2p index is one (Q, K) grid expanded over batch x heads: the Gather keeps the
+    leading axes and its index has Q*K entries, not B*H*Q*K."""
+    rng = np.random.default_rng(0)
+    q, s, k = 5, 8, 4
+    grid = rng.integers(0, s, size=(q, k)).astype(np.int64)
+    idx = np.broadcast_to(grid, (*lead_shape, q, k)).copy()
+    data_shape = (*lead_shape, q, s)
+    m = _gather_elements(data_shape, idx, len(data_shape) - 1)
+    x = rng.standard_normal(data_shape).astype(np.float32)
+    ref = session(m.SerializeToString()).run(None, {"x": x})[0]
+    out, counts = rewrite(m)
+    assert counts.get("gather_elements_1d") == 1
+    pos = next(t for t in out.graph.initializer if t.name.endswith("/positions"))
+    assert list(pos.dims) == [q, k]
+    np.testing.assert_array_equal(session(out.SerializeToString()).run(None, {"x": x})[0], ref)
