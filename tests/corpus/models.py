@@ -5,6 +5,13 @@ tensors, batch 1), their names, and what an input is (image, audio frames, token
 the corpus can write a calibration npz of the right kind. `size` picks "small" (the tests)
 or "full" (bench/corpus.py): full configs are still tiny, only deeper and wider.
 
+The first 14 are what tests/e2e/test_corpus.py draws from; the rest (FACTORIES.update below)
+widen the ONNX patterns bench/corpus.py sees: encoder variants (DistilBERT, ALBERT, MobileBERT,
+DeBERTa-v2, XLM-R, three-input BERT, T5), decoders (Qwen2, Gemma, Phi, OPT, GPT-Neo), vision
+(Swin, BEiT, ConvNeXt, LeViT, torchvision-style ViT and MobileNetV3, PoolFormer), audio
+(Wav2Vec2, a Conformer block) and an LSTM. Modules of libraries that are not installed
+(timm, torchvision, torchaudio) are written out in their style.
+
 Provenance: every module is built with torch.manual_seed(0) right before construction.
 """
 from __future__ import annotations
