@@ -47,7 +47,8 @@ def arg_reduce(model) -> int:
         xf = n.input[0]
         new = []
         if _np_name(G.dtype(xf)) != "float32":
-            new.append(onnx.helper.make_node("Cast", [xf], [f"{base}/xf"], name=f"{base}/Cast_in", to=TensorProto.FLOAT))
+            new.append(onnx.helper.make_node("Cast", [xf], [f"{base}/xf"], name=f"{base}/Cast_in",
+                                             to=TensorProto.FLOAT))
             xf = f"{base}/xf"
         new += [reduce(ext, xf, f"{base}/extreme", 1),
                 onnx.helper.make_node("Equal", [xf, f"{base}/extreme"], [f"{base}/hit"], name=f"{base}/Equal"),

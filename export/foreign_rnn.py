@@ -95,6 +95,10 @@ def _direction(e: _Emit, op, x, w, r, b, h0, c0, t_len, bsz, hid, reverse, lbr):
                               e.const("ax", np.array([-1], np.int64), True)])
 
     rbh = rb[2 * hid:].astype(np.float32) if op == "GRU" else None
+
+    def rbh_c():   # the recurrent bias of the h gate, one constant per direction
+        return e.const(f"Rbh{int(reverse)}", rbh, True)
+
     rt_zr = e.const("RT_zr", r[:2 * hid].T.copy()) if op == "GRU" and not lbr else None
     rt_h = e.const("RT_h", r[2 * hid:].T.copy()) if op == "GRU" and not lbr else None
     hs = {}
@@ -109,7 +113,7 @@ def _direction(e: _Emit, op, x, w, r, b, h0, c0, t_len, bsz, hid, reverse, lbr):
             h = e.op("Mul", [o, e.op("Tanh", [c])])
         elif h is None:         # h = 0: the recurrent terms are the recurrent bias only
             z, rg = e.op("Sigmoid", [gate(xt, 0)]), e.op("Sigmoid", [gate(xt, 1)])
-            rec = e.op("Mul", [rg, e.const(f"Rbh{int(reverse)}", rbh, True)]) if lbr else e.const(f"Rbh{int(reverse)}", rbh, True)
+            rec = e.op("Mul", [rg, rbh_c()]) if lbr else rbh_c()
             hh = e.op("Tanh", [e.op("Add", [gate(xt, 2), rec])])
             h = e.op("Sub", [hh, e.op("Mul", [z, hh])])                            # (1 - z) * hh
         else:
@@ -117,14 +121,14 @@ def _direction(e: _Emit, op, x, w, r, b, h0, c0, t_len, bsz, hid, reverse, lbr):
                 hr = e.op("MatMul", [h, rt])                                          # (B, 3H)
                 pre = e.op("Add", [xt, hr])
                 z, rg = e.op("Sigmoid", [gate(pre, 0)]), e.op("Sigmoid", [gate(pre, 1)])
-                rec = e.op("Mul", [rg, e.op("Add", [gate(hr, 2), e.const(f"Rbh{int(reverse)}", rbh, True)])])
+                rec = e.op("Mul", [rg, e.op("Add", [gate(hr, 2), rbh_c()])])
             else:
                 zr = e.op("Slice", [xt, e.const("s0", np.array([0], np.int64), True),
                                     e.const("e1", np.array([2 * hid], np.int64), True),
                                     e.const("ax", np.array([-1], np.int64), True)])
                 pre = e.op("Add", [zr, e.op("MatMul", [h, rt_zr])])
                 z, rg = e.op("Sigmoid", [gate(pre, 0)]), e.op("Sigmoid", [gate(pre, 1)])
-                rec = e.op("Add", [e.op("MatMul", [e.op("Mul", [rg, h]), rt_h]), e.const(f"Rbh{int(reverse)}", rbh, True)])
+                rec = e.op("Add", [e.op("MatMul", [e.op("Mul", [rg, h]), rt_h]), rbh_c()])
             hh = e.op("Tanh", [e.op("Add", [gate(xt, 2), rec])])
             h = e.op("Add", [hh, e.op("Mul", [z, e.op("Sub", [h, hh])])])           # (1 - z) hh + z h
         hs[t] = h

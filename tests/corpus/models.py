@@ -7,10 +7,10 @@ or "full" (bench/corpus.py): full configs are still tiny, only deeper and wider.
 
 The first 14 are what tests/e2e/test_corpus.py draws from; the rest (FACTORIES.update below)
 widen the ONNX patterns bench/corpus.py sees: encoder variants (DistilBERT, ALBERT, MobileBERT,
-DeBERTa-v2, XLM-R, three-input BERT, T5), decoders (Qwen2, Gemma, Phi, OPT, GPT-Neo), vision
-(Swin, BEiT, ConvNeXt, LeViT, torchvision-style ViT and MobileNetV3, PoolFormer), audio
-(Wav2Vec2, a Conformer block) and an LSTM. Modules of libraries that are not installed
-(timm, torchvision, torchaudio) are written out in their style.
+DeBERTa-v2, XLM-R, SqueezeBERT, three-input BERT, T5), decoders (Qwen2, Gemma, Phi, OPT,
+GPT-Neo, BLOOM), vision (Swin, BEiT, ConvNeXt, LeViT, SegFormer, torchvision-style ViT and
+MobileNetV3, PoolFormer), audio (Wav2Vec2, a Conformer block) and an LSTM. Modules of
+libraries that are not installed (timm, torchvision, torchaudio) are written out in their style.
 
 Provenance: every module is built with torch.manual_seed(0) right before construction.
 """
@@ -730,6 +730,43 @@ def poolformer(size: str = "small") -> Case:
 
 
 FACTORIES.update({"torch-poolformer": poolformer})
+
+
+def bloom(size: str = "small") -> Case:
+    """BLOOM: ALiBi (a per-head linear bias of the key distance instead of positions), LayerNorm
+    on the embeddings, fused query_key_value."""
+    from transformers import BloomConfig, BloomForCausalLM
+    d = _dims(size)
+    return _hf_text(BloomConfig, BloomForCausalLM, "hf-bloom", size, vocab=64, vocab_size=64, hidden_size=d["hidden"],
+                    n_layer=d["layers"], n_head=d["heads"], use_cache=False)
+
+
+def squeezebert(size: str = "small") -> Case:
+    """SqueezeBERT: every projection a grouped Conv1d over (B, C, T), attention on that layout."""
+    from transformers import SqueezeBertConfig, SqueezeBertForSequenceClassification
+    d = _dims(size)
+    return _hf_text(SqueezeBertConfig, SqueezeBertForSequenceClassification, "hf-squeezebert", size, vocab_size=100,
+                    hidden_size=d["hidden"], embedding_size=d["hidden"], num_hidden_layers=d["layers"],
+                    num_attention_heads=d["heads"], intermediate_size=d["inter"], max_position_embeddings=32,
+                    q_groups=2, k_groups=2, v_groups=2, post_attention_groups=2, intermediate_groups=2,
+                    output_groups=2, num_labels=3)
+
+
+def segformer(size: str = "small") -> Case:
+    """SegFormer (MiT encoder): overlapping conv patch embeddings, spatial-reduction attention
+    (keys/values from a strided conv), Mix-FFN with a depthwise conv between its linears."""
+    from transformers import SegformerConfig, SegformerForImageClassification
+    full = size == "full"
+    cfg = SegformerConfig(num_encoder_blocks=2, depths=[1, 1] if not full else [2, 2], sr_ratios=[2, 1],
+                          hidden_sizes=[16, 32] if not full else [32, 64], patch_sizes=[7, 3], strides=[4, 2],
+                          num_attention_heads=[1, 2], mlp_ratios=[2, 2], num_labels=10)
+    _seed()
+    m = SegformerForImageClassification(cfg).eval()
+    return Case("hf-segformer", _Logits(m, ("pixel_values",)), (torch.randn(1, 3, 32, 32),), ("pixel_values",),
+                "image")
+
+
+FACTORIES.update({"hf-bloom": bloom, "hf-squeezebert": squeezebert, "hf-segformer": segformer})
 
 
 def build(name: str, size: str = "small") -> Case:
