@@ -113,6 +113,10 @@ def main() -> int:
     ap.add_argument("--teacher-epochs", type=int, default=0, help="train a CNN teacher first (0: no distillation)")
     ap.add_argument("--alpha", type=float, default=0.5, help="weight of the distillation term")
     ap.add_argument("--temp", type=float, default=2.0, help="distillation temperature")
+    ap.add_argument("--init", help="start the student from this finished run's weights (a second cycle "
+                                   "of the schedule, e.g. a lower --lr and a stronger teacher)")
+    ap.add_argument("--teacher-from", help="reuse the teacher of this output folder (its teacher.pt, trained "
+                                           "to --teacher-epochs) instead of training one here")
     args = ap.parse_args()
     torch.set_num_threads(1)
     out = Path(args.out)
@@ -125,13 +129,20 @@ def main() -> int:
     teacher = None
     if args.teacher_epochs:
         torch.manual_seed(args.seed)
+        teacher_dir = Path(args.teacher_from) if args.teacher_from else out
         teacher = _train(Teacher(), ds, TrainConfig(epochs=args.teacher_epochs, seed=args.seed, batch_size=128,
                                                      lr=3e-3, label_smoothing=0.0),
-                         out / "teacher.pt", "teacher")
+                         teacher_dir / "teacher.pt", "teacher")
         for p in teacher.parameters():
             p.requires_grad_(False)
     seed_everything(args.seed)
     student = build(spec)
+    if args.init:
+        from edgeformer.checkpoint import load_run
+        init_spec, init_model, _ = load_run(args.init)
+        if init_spec != spec:
+            raise SystemExit(f"--init {args.init}: its spec differs from --spec")
+        student.load_state_dict(init_model.state_dict())
     cfg = TrainConfig(epochs=args.epochs, seed=args.seed, batch_size=args.batch_size, lr=args.lr)
     t0 = time.perf_counter()
     student = _train(student, ds, cfg, out / "resume.pt", "student", teacher, args.alpha, args.temp)
@@ -141,7 +152,7 @@ def main() -> int:
                "train_seconds_last_leg": round(time.perf_counter() - t0, 1),
                "teacher_epochs": args.teacher_epochs, "alpha": args.alpha, "temp": args.temp,
                "teacher_accuracy": evaluate(teacher, ds.x_test, ds.y_test) if teacher is not None else None,
-               "max_train": args.max_train or len(ds.x_train)}
+               "max_train": args.max_train or len(ds.x_train), "init": args.init, "lr": args.lr}
     save_run(out, spec, student, metrics, ds.name)
     print(json.dumps(metrics), flush=True)
     return 0
