@@ -10,6 +10,13 @@ trained first (float only, never exported) and the student's loss becomes
 
     nice -n 19 .venv/bin/python bench/fmnist_board.py --out runs/fm64 --spec spec.json \
         --epochs 24 --teacher-epochs 4
+A second cycle from a finished run (lower peak lr, a stronger teacher trained once):
+    .venv/bin/python bench/fmnist_board.py --out runs/t12 --spec spec.json --epochs 0 --teacher-epochs 12
+    .venv/bin/python bench/fmnist_board.py --out runs/fm64b --spec spec.json --epochs 8 --lr 5e-4 \
+        --init runs/fm64 --teacher-from runs/t12 --teacher-epochs 12
+Measured (p4 d64 L4 h4 mlp2, 2-core VM, one thread): 30 epochs with a 5-epoch teacher (0.887) gave
+float 0.8998 (int8 host C 0.8999 on 10,000); 8 more at lr 5e-4 with a 12-epoch teacher (0.904)
+float 0.9058, int8 host C 0.9052 on 10,000, emulated M7 0.900 on 500; ~3-9 min an epoch.
 Then the on-board figures (the commands it prints at the end):
     edgeformer export runs/fm64 --quantize int8 --out art  (see `edgeformer export --help`)
     edgeformer verify art --target host ...   (the int8 C build on the 10,000 test images)
