@@ -3,10 +3,17 @@ build's outputs from onnxruntime's (model.int8.onnx), in steps of the output's i
 histogram. `verify` judges only the worst input; this shows whether a failure is a few inputs
 (one-step near-tie roundings growing through the layers) or many (a kernel error).
 
-    .venv/bin/python bench/verify_steps.py ART [--inputs 10000]
+    .venv/bin/python bench/verify_steps.py ART [--inputs 10000] [--exact 5]
+
+--exact K also evaluates the K worst inputs with the same QDQ graph in float64 (onnx's
+reference evaluator; Q/DQ in float64, every float initializer widened): the exact rounding a
+near tie should get. A C build that matches it where onnxruntime's float32 does not computes
+the model; onnxruntime's float32 rounding is what differs.
 
 Measured (the 64 KiB fashion-mnist ViT of bench/fmnist_board.py, cycle 4, 10,000 test images):
 8,925 inputs identical, 919 at 1 step, 128 at 2, 26 at 3-5, 2 at 7; top-1 agreement 0.9999.
+With --exact 5: on each of the 5 worst inputs (4-7 steps from onnxruntime) the C is 0.0 steps
+from the float64 evaluation, and onnxruntime's float32 is 4-7 steps from it.
 """
 from __future__ import annotations
 
@@ -21,10 +28,62 @@ from edgeformer.runtime.artifact import open_artifact
 from edgeformer.runtime.host import build_host, run_host
 
 
+def float64_evaluator(path: Path):
+    """The QDQ model evaluated in float64 by onnx.reference: float tensors widened, Q/DQ exact."""
+    import onnx
+    from onnx import TensorProto, numpy_helper
+    from onnx.reference import ReferenceEvaluator
+    from onnx.reference.op_run import OpRun
+
+    m = onnx.load(str(path))
+    wide = lambda t: numpy_helper.from_array(numpy_helper.to_array(t).astype(np.float64), t.name)  # noqa: E731
+    for t in m.graph.initializer:
+        if t.data_type == TensorProto.FLOAT:
+            t.CopyFrom(wide(t))
+    for n in m.graph.node:
+        for a in n.attribute:
+            if n.op_type == "Constant" and a.name == "value" and a.t.data_type == TensorProto.FLOAT:
+                a.t.CopyFrom(wide(a.t))
+            if n.op_type == "Cast" and a.name == "to" and a.i == TensorProto.FLOAT:
+                a.i = TensorProto.DOUBLE
+    for v in [*m.graph.input, *m.graph.output, *m.graph.value_info]:
+        if v.type.tensor_type.elem_type == TensorProto.FLOAT:
+            v.type.tensor_type.elem_type = TensorProto.DOUBLE
+
+    def per_axis(p, x, axis):
+        if p.size == 1:
+            return p.astype(np.float64).reshape(())
+        shape = [1] * x.ndim
+        shape[axis] = -1
+        return p.astype(np.float64).reshape(shape)
+
+    class DequantizeLinear(OpRun):
+        op_domain = ""
+
+        def _run(self, x, scale, zp=None, axis=1, block_size=None, output_dtype=None):
+            z = 0.0 if zp is None else per_axis(zp, x, axis)
+            return ((x.astype(np.float64) - z) * per_axis(scale, x, axis),)
+
+    class QuantizeLinear(OpRun):
+        op_domain = ""
+
+        def _run(self, x, scale, zp=None, axis=1, saturate=None, block_size=None, output_dtype=None, precision=None):
+            dtype = zp.dtype if zp is not None else np.dtype(np.uint8)
+            info = np.iinfo(dtype)
+            z = 0.0 if zp is None else per_axis(zp, x, axis)
+            q = np.rint(x.astype(np.float64) / per_axis(scale, x, axis)) + z
+            return (np.clip(q, info.min, info.max).astype(dtype),)
+
+    ref = ReferenceEvaluator(m, new_ops=[DequantizeLinear, QuantizeLinear])
+    name = m.graph.input[0].name
+    return lambda x: ref.run(None, {name: x.astype(np.float64)})[0]
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("art")
     ap.add_argument("--inputs", type=int, default=1000)
+    ap.add_argument("--exact", type=int, default=0, help="evaluate the K worst inputs in float64 too")
     a = ap.parse_args()
     art = open_artifact(a.art)
     if not art.int8:
@@ -44,6 +103,15 @@ def main() -> int:
             print(f"  {k} step{'s' if k != 1 else ''}: {n}")
     worst = np.argsort(-steps)[:5]
     print("  worst inputs:", ", ".join(f"#{i} ({steps[i]:g})" for i in worst))
+    if a.exact:
+        if art.streaming or len(art.inputs) > 1:
+            raise SystemExit("--exact: one-input, non-streaming artifacts only")
+        exact = float64_evaluator(Path(a.art) / art.meta["reference"])
+        scale = art.outputs[0]["step_scale"]
+        for i in np.argsort(-steps)[:a.exact]:
+            w64 = exact(x[i:i + 1]).reshape(want[i].shape)
+            print(f"  #{i}: C vs onnxruntime {steps[i]:g} steps, C vs float64 "
+                  f"{np.abs(got[i] - w64).max() / scale:.3g}, onnxruntime vs float64 {np.abs(want[i] - w64).max() / scale:.3g}")
     return 0
 
 
