@@ -15,13 +15,10 @@ from __future__ import annotations
 import numpy as np
 
 
-def _opset(model) -> int:
-    return next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 13)
-
-
 def arg_reduce(model) -> int:
     import onnx
     from onnx import TensorProto
+    from edgeformer.export.foreign import _opset
     from edgeformer.export.foreign_rewrite import _G, _const_name, _np_name, _shape, _splice
     G, count = _G(model), 0
     axes_input = _opset(model) >= 18          # ReduceMax/Min take axes as an input from opset 18

@@ -521,7 +521,8 @@ def _view_rules():
     return (packed_views, unit_transposes)
 
 
-def _norm_rules():
+def _op_rules():
+    """Whole ops without a kernel rewritten into ops with one (their own modules)."""
     from edgeformer.export.foreign_norm import instance_norm_layernorm
     from edgeformer.export.foreign_convt import conv_transpose_conv
     from edgeformer.export.foreign_pad import pad_modes
@@ -533,7 +534,7 @@ def _norm_rules():
 # packed_views and unit_transposes (export/foreign_views.py) last: einsum_matmul's Transposes
 # and the folded shape arithmetic are in place by then.
 RULES = (softmax_nan_guard, einsum_matmul, cast_chain, nan_inf_tests, trilu_mask, resize_matmul, gathernd_const,
-         gather_elements_1d, int_arith_as_float, cumsum_matmul, *_norm_rules(), *_view_rules())
+         gather_elements_1d, int_arith_as_float, cumsum_matmul, *_op_rules(), *_view_rules())
 
 
 def _reinfer(model):

@@ -22,13 +22,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from edgeformer.export.foreign_views import _attr
+
 GATES = {"LSTM": 4, "GRU": 3}
-
-
-def _attr(node, name, default=None):
-    import onnx
-    a = next((a for a in node.attribute if a.name == name), None)
-    return default if a is None else onnx.helper.get_attribute_value(a)
 
 
 class _Emit:
