@@ -137,6 +137,12 @@ def main() -> int:
     if args.teacher_epochs:
         torch.manual_seed(args.seed)
         teacher_dir = Path(args.teacher_from) if args.teacher_from else out
+        if args.teacher_from:   # read only: a teacher still to train is trained in its own --out
+            done = torch.load(teacher_dir / "teacher.pt", weights_only=False)["epochs_done"] \
+                if (teacher_dir / "teacher.pt").is_file() else 0
+            if done < args.teacher_epochs:
+                raise SystemExit(f"--teacher-from {teacher_dir}: no teacher.pt trained to --teacher-epochs "
+                                 f"{args.teacher_epochs} there (found {done}); train it with --out {teacher_dir} first")
         teacher = _train(Teacher(), ds, TrainConfig(epochs=args.teacher_epochs, seed=args.seed, batch_size=128,
                                                      lr=3e-3, label_smoothing=0.0),
                          teacher_dir / "teacher.pt", "teacher")
