@@ -12,7 +12,8 @@ room). The preset of a fashion-mnist budget is the spreadsheet rule
 the zoo's vit-fmnist-* presets were sized by (vit-fmnist's shape: 4 heads, MLP ratio 2, full
 rank; patch 4 or 2; the most MACs that fit, by the same memory model); fsdd budgets use the
 zoo's BUDGET_PRESETS, fashion-mnist-rows the largest of the zoo's lmuformer-fsdd* shapes that
-fits, adapted to 28 steps of 28 features. Protocol (item 2): the winner and the preset are trained with recipe R
+fits, adapted to 28 steps of 28 features, or below the smallest that shape scaled down by a
+rule (scaled_lmu). Protocol (item 2): the winner and the preset are trained with recipe R
 over --seeds seeds; the table gives mean +- sample std, the gap and its standard error
 sqrt(s_a^2/n + s_b^2/n); "win" means gap > 2 SE, "loss" gap < -2 SE, else "noise". Reduced
 data (--max-train, --epochs) is printed in the table title. With --pool N the supernet of
@@ -168,7 +169,34 @@ def preset_lmu(ds, sram: int, flash: int):
         m = memory(spec)
         if m["sram_bytes"] <= sram and m["flash_bytes"] <= flash:
             fits.append((macs(spec), name, spec))
-    return max(fits, key=lambda f: f[0])[1:] if fits else (None, None)
+    if fits:
+        return max(fits, key=lambda f: f[0])[1:]
+    return scaled_lmu(ds, sram, flash, memory)
+
+
+LMU_SCALES = (0.75, 0.5, 0.375, 0.25, 0.125)
+
+
+def scaled_lmu(ds, sram: int, flash: int, memory):
+    """Below the zoo's smallest shape, the rule a spreadsheet would follow: lmuformer-fsdd's
+    shape (two patch stages, depth 1, MLP ratio 2) with every width, the memory order and the
+    memory inputs scaled by the largest of LMU_SCALES that fits (widths to multiples of 4)."""
+    import dataclasses
+
+    from edgeformer.train import adapt_preset
+    from edgeformer.zoo import PRESETS
+
+    base, _ = adapt_preset("lmuformer-fsdd", PRESETS["lmuformer-fsdd"], ds)
+    w = lambda v, f: max(4, int(round(v * f / 4)) * 4)   # noqa: E731
+    for f in LMU_SCALES:
+        spec = dataclasses.replace(base, patch_channels=tuple(w(c, f) for c in base.patch_channels),
+                                   dim=w(base.dim, f), hidden=w(base.hidden, f),
+                                   memory_order=w(base.memory_order, f),
+                                   memory_inputs=max(1, int(base.memory_inputs * f)))
+        m = memory(spec)
+        if m["sram_bytes"] <= sram and m["flash_bytes"] <= flash:
+            return f"lmuformer-fsdd x{f:g} (rule)", spec
+    return None, None
 
 
 def binding(largest: dict, sram: int, flash: int) -> str:
@@ -228,7 +256,7 @@ def run_budget(ds, family: str, board: str, sram: int, flash: int, largest: dict
         name = name or "-"
     else:
         name, preset_spec = preset_lmu(ds, sram, flash)
-        name = f"{name} (adapted)" if name else "-"
+        name = (name if "(rule)" in name else f"{name} (adapted)") if name else "-"
     tasks: dict[str, int] = {}
 
     def train_progress(what, epoch, epochs, step, steps, loss):
