@@ -98,7 +98,7 @@ def run_one(name: str, exporter: str, size: str, quants: list[str], n: int, tmp:
                       "unfused_liveness_bound_bytes": plan.get("unfused_liveness_bound_bytes")}
             res = verify_artifact(work / f"art-{q}", n=n)
             row[q].update({k: res.get(k) for k in ("passed", "max_abs_diff", "max_abs_diff_steps",
-                                                    "top1_agreement", "outputs")})
+                                                    "top1_agreement", "outputs", "near_ties")})
             if tvm:
                 row[q].update(tvm_plan_bytes(work / f"art-{q}" / meta["reference"]))
             if q in board_quants:
@@ -117,6 +117,9 @@ def _cell(r: dict | None) -> str:
     ok = "[green]pass[/]" if r.get("passed") else "[red]FAIL[/]"
     steps = r.get("max_abs_diff_steps")
     extra = f" {steps:.1f}st top1 {r['top1_agreement']:.2f}" if steps is not None else ""
+    if r.get("near_ties"):   # inputs beyond 2 steps, replayed exactly: by float64 / one tie / not
+        t = r["near_ties"]
+        extra += f" ties {t.get('by_float64', 0)}/{t.get('by_one_tie', 0)}/{t.get('unexplained', t['beyond_tolerance'])}"
     return f"{ok} {r['max_abs_diff']:.2g}{extra}"
 
 
