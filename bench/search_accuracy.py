@@ -272,7 +272,7 @@ def run_budget(ds, family: str, board: str, sram: int, flash: int, largest: dict
                        epochs=a.tau_epochs, seed=a.seed, max_train=a.max_train, supernet=True,
                        supernet_epochs=a.supernet_epochs, supernet_file=supernet_file, final_epochs=0,
                        tau_candidates=a.tau_candidates, device=a.device, jobs=a.jobs, pool_size=a.pool,
-                       rerank_top=a.rerank, rerank_epochs=a.rerank_epochs,
+                       rerank_top=a.rerank, rerank_epochs=a.rerank_epochs, supernet_distill=a.supernet_distill,
                        train_progress=train_progress,
                        progress=lambda done, total, best: bar.update(search_task, completed=done),
                        log=lambda m: bar.console.print(f"[dim]{m}[/]"))
@@ -322,6 +322,8 @@ def main() -> int:
     ap.add_argument("--rerank", type=int, default=0,
                     help="re-rank the supernet's top K by a short fine-tune on the validation split (0: off)")
     ap.add_argument("--rerank-epochs", type=int, default=1)
+    ap.add_argument("--supernet-distill", action="store_true",
+                    help="in-place distillation: sub-networks learn from the largest's outputs (BigNAS)")
     ap.add_argument("--epochs", type=int, default=24, help="recipe R: epochs for the winner and the preset")
     ap.add_argument("--seeds", type=int, default=3, help="recipe R seeds per model (item 2: at least 3)")
     ap.add_argument("--tau-candidates", type=int, default=8)

@@ -67,6 +67,7 @@ class SearchConfig:
     memory: MemoryModel | None = field(default=None, repr=False)
     supernet: bool = True            # accuracy from a weight-sharing supernet (else: train each candidate)
     supernet_epochs: int = 10
+    supernet_distill: bool = False   # in-place distillation from the largest sub-network (BigNAS)
     supernet_file: Path | None = None  # default out/supernet.pt (a cache: reused when its settings match)
     final_epochs: int = 3            # fine-tune of the winner from its supernet weights (0: as inherited)
     tau_candidates: int = 5          # candidates trained standalone (`epochs`) for Kendall tau; 0 skips

@@ -29,7 +29,8 @@ def check_objective(study, cfg: SearchConfig) -> None:
 # with other settings would mix incomparable trials and judge them against another budget.
 SETTINGS_FLAGS = {"family": "--family", "dataset": "--dataset", "sram_bytes": "--sram", "flash_bytes": "--flash", "core": "--board",
                   "clock_hz": "--board", "max_train": "--max-train", "seed": "--seed",
-                  "supernet_epochs": "--supernet-epochs", "pool_size": "--pool", "epochs": "--epochs"}
+                  "supernet_epochs": "--supernet-epochs", "pool_size": "--pool", "epochs": "--epochs",
+                  "supernet_distill": "--supernet-distill"}
 
 
 def settings(cfg: SearchConfig) -> dict[str, Any]:
@@ -39,6 +40,8 @@ def settings(cfg: SearchConfig) -> dict[str, Any]:
     # --epochs trains each candidate only without a supernet (with one it is the tau check's).
     out.update({"supernet_epochs": cfg.supernet_epochs, "pool_size": cfg.pool_size} if cfg.supernet
                else {"epochs": cfg.epochs})
+    if cfg.supernet and cfg.supernet_distill:   # recorded only when on: older studies stay resumable
+        out["supernet_distill"] = True
     return out
 
 

@@ -46,11 +46,11 @@ class SupernetConfig(TrainConfig):
     distill: bool = False         # in-place distillation from the largest (BigNAS); off: labels for all (better in short trainings)
 
 
-def default_config(family: str, epochs: int, seed: int) -> SupernetConfig:
+def default_config(family: str, epochs: int, seed: int, distill: bool = False) -> SupernetConfig:
     """ViT: train.py's defaults; LMUFormer: bench/accuracy.py's fsdd recipe (lr 3e-3, smoothing 0.05)."""
     if space(family).arch == "vit":
-        return SupernetConfig(epochs=epochs, seed=seed)
-    return SupernetConfig(epochs=epochs, seed=seed, lr=3e-3, label_smoothing=0.05)
+        return SupernetConfig(epochs=epochs, seed=seed, distill=distill)
+    return SupernetConfig(epochs=epochs, seed=seed, lr=3e-3, label_smoothing=0.05, distill=distill)
 
 
 def code_hash() -> str:
