@@ -290,7 +290,8 @@ def run_budget(ds, family: str, board: str, sram: int, flash: int, largest: dict
                                         progress=lambda *p, label=label, seed=seed:
                                         train_progress(f"R {label} s{seed}", *p))
             accs[label].append(accuracy(model, ds.x_test, ds.y_test, device))
-    gap, se, call = verdict(accs["search"], accs["preset"]) if accs["preset"] else (None, None, "no preset fits")
+    gap, se, call = verdict(accs["search"], accs["preset"]) if accs["preset"] else \
+        (None, None, "no preset fits" if preset_spec is None else "not trained (--seeds 0)")
     return {"dataset": ds.name, "family": family, "board": board, "sram_kib": sram // KIB, "flash_kib": flash // KIB,
             "binds": binding(largest, sram, flash), "rejected": rejections(out, res["study"]),
             "preset": name, "preset_accuracies": accs["preset"], "search_spec": summary(best),
