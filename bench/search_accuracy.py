@@ -157,8 +157,9 @@ def preset_rule(ds, sram: int, flash: int):
 
 
 def preset_lmu(ds, sram: int, flash: int):
-    """A sequence set without hand-sized presets of its own: the largest of the zoo's
-    lmuformer-fsdd-* presets, adapted to the dataset's shape, that fits (memory model); or None."""
+    """A sequence set without hand-sized presets of its own: (display name, spec) of the largest
+    of the zoo's lmuformer-fsdd-* presets, adapted to the dataset's shape, that fits (memory
+    model); below them scaled_lmu's rule; (None, None) if nothing fits."""
     from edgeformer.models import macs
     from edgeformer.train import adapt_preset
     from edgeformer.zoo import PRESETS
@@ -168,7 +169,7 @@ def preset_lmu(ds, sram: int, flash: int):
         spec, _ = adapt_preset(name, PRESETS[name], ds)
         m = memory(spec)
         if m["sram_bytes"] <= sram and m["flash_bytes"] <= flash:
-            fits.append((macs(spec), name, spec))
+            fits.append((macs(spec), f"{name} (adapted)", spec))
     if fits:
         return max(fits, key=lambda f: f[0])[1:]
     return scaled_lmu(ds, sram, flash, memory)
@@ -256,7 +257,7 @@ def run_budget(ds, family: str, board: str, sram: int, flash: int, largest: dict
         name = name or "-"
     else:
         name, preset_spec = preset_lmu(ds, sram, flash)
-        name = (name if "(rule)" in name else f"{name} (adapted)") if name else "-"
+        name = name or "-"
     tasks: dict[str, int] = {}
 
     def train_progress(what, epoch, epochs, step, steps, loss):

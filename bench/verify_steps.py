@@ -46,8 +46,7 @@ def main() -> int:
         run = V.io_runner(art, lambda xs: run_host(exe, xs))
         x, _, source = V._test_sample(art, a.inputs)
         want, got = V._reference(art, x), V._candidate(art, run, x)
-    steps = np.abs(got.astype(np.float64) - want).reshape(len(x), -1).max(1) / art.outputs[0]["step_scale"]
-    steps = np.round(steps, 4)
+    steps = V.input_steps(want, got, art.outputs[0]["step_scale"])
     top1 = float(np.mean(want.reshape(len(x), -1).argmax(1) == got.reshape(len(x), -1).argmax(1)))
     print(f"{a.art}: {len(x)} inputs ({source}), top-1 agreement {top1:.4f}")
     for k in range(int(np.ceil(steps.max())) + 1):

@@ -163,6 +163,12 @@ def judge(int8: bool, diff: float, top1: float, scale: float | None) -> dict[str
             "passed": bool(top1 >= INT8_MIN_TOP1 and steps is not None and steps <= INT8_MAX_STEPS)}
 
 
+def input_steps(want: np.ndarray, got: np.ndarray, scale: float) -> np.ndarray:
+    """Per input (axis 0), the largest |got - want| in steps of `scale`, rounded as judge() rounds."""
+    d = np.abs(np.asarray(got).reshape(want.shape).astype(np.float64) - want).reshape(len(want), -1)
+    return np.round(d.max(1) / scale, 4) if d.size else np.zeros(len(want))
+
+
 def compare(art, run: Runner, n: int, *rest) -> dict[str, Any]:
     """The verify/run JSON: inputs, top1_agreement, max_abs_diff, max_abs_diff_steps, passed
     (and, for a model from --onnx, `outputs`: the same per output). `art`: an Artifact or ART."""
@@ -181,8 +187,7 @@ def compare(art, run: Runner, n: int, *rest) -> dict[str, Any]:
     result.update(judge(art.int8, diff, top1, art.outputs[0].get("step_scale")))
     if art.int8 and not result["passed"] and top1 >= INT8_MIN_TOP1 and not art.streaming and len(art.inputs) == 1:
         scale = art.outputs[0]["step_scale"]
-        per = np.abs(got.astype(np.float64) - want).reshape(len(x), -1).max(1) / scale
-        far = np.flatnonzero(np.round(per, 4) > INT8_MAX_STEPS)
+        far = np.flatnonzero(input_steps(want, got, scale) > INT8_MAX_STEPS)
         name = art.session.get_inputs()[0].name
         result["near_ties"] = _near_ties(art, [{name: x[i][None]} for i in far], [[got[i][None]] for i in far],
                                          [scale], len(x))
@@ -259,8 +264,7 @@ def compare_outputs(art: Artifact, run: Runner, n: int) -> dict[str, Any]:
         far = np.zeros(len(xs[0]), bool)
         for w, g, sc in zip(want, got, scales):
             if sc:
-                d = np.abs(np.asarray(g).reshape(w.shape).astype(np.float64) - w).reshape(len(w), -1).max(1) / sc
-                far |= np.round(d, 4) > INT8_MAX_STEPS
+                far |= input_steps(w, g, sc) > INT8_MAX_STEPS
         idx = np.flatnonzero(far)
         in_names = [i.name for i in art.session.get_inputs()]
         ties = _near_ties(art, [{k: x[i] for k, x in zip(in_names, xs)} for i in idx],

@@ -29,7 +29,7 @@ def rows():
 
 def test_the_zoo_shape_where_it_fits(bench, rows):
     name, spec = bench.preset_lmu(rows, 16 * KIB, 128 * KIB)
-    assert name == "lmuformer-fsdd" and spec.in_features == 28 and spec.seq_len == 28
+    assert name == "lmuformer-fsdd (adapted)" and spec.in_features == 28 and spec.seq_len == 28
 
 
 def test_below_the_zoo_the_scaled_rule_fits_and_is_the_largest_that_does(bench, rows):
