@@ -366,8 +366,12 @@ class MemoryModel:
                 fh.write(json.dumps([key, p]) + "\n")
 
     def _fail(self, key: str, e: BaseException) -> None:
+        # A Ctrl-C can land inside _record after the future was resolved: failing it again would
+        # turn the interrupt into a KeyError that a study records as one failed trial.
         with self._lock:
-            self._pending.pop(key).set_exception(e)
+            fut = self._pending.pop(key, None)
+            if fut is not None and not fut.done():
+                fut.set_exception(e)
 
     def plan_many(self, specs: list[Spec]) -> list[dict[str, Any]]:
         """plan() of each spec; the uncached shapes are lowered side by side (workers > 1)."""
