@@ -265,6 +265,15 @@ def run_budget(ds, family: str, board: str, sram: int, flash: int, largest: dict
             tasks[what] = bar.add_task(f"{ds.name} {sram // KIB}K {what}", total=epochs * steps, info="")
         bar.update(tasks[what], total=epochs * steps, completed=epoch * steps + step, info=f"loss {loss:.3f}")
 
+    starts = ()
+    if a.warm_start and preset_spec is not None:
+        from edgeformer.errors import UserError
+        from edgeformer.nas.space_start import params_of
+        try:
+            params_of(space(family), preset_spec, ds)
+            starts = (preset_spec,)
+        except UserError as e:   # a scaled rule's widths the space lacks: the search starts cold
+            bar.console.print(f"[dim]warm start: the preset is not in the space ({e})[/]")
     search_task = bar.add_task(f"{ds.name} {sram // KIB}K/{flash // KIB}K search", total=a.trials, info="")
     t0 = time.perf_counter()
     core = load_board(DEFAULT_BOARD)  # its core and clock, as `edgeformer search --sram --flash` uses
@@ -272,8 +281,8 @@ def run_budget(ds, family: str, board: str, sram: int, flash: int, largest: dict
     cfg = SearchConfig(space(family), ds, budget, out, trials=a.trials,
                        epochs=a.tau_epochs, seed=a.seed, max_train=a.max_train, supernet=True,
                        supernet_epochs=a.supernet_epochs, supernet_file=supernet_file, final_epochs=0,
-                       tau_candidates=a.tau_candidates, device=a.device, jobs=a.jobs, pool_size=a.pool,
-                       rerank_top=a.rerank, rerank_epochs=a.rerank_epochs, supernet_distill=a.supernet_distill,
+                       tau_candidates=a.tau_candidates, tau_seeds=a.tau_seeds, device=a.device, jobs=a.jobs, pool_size=a.pool,
+                       rerank_top=a.rerank, rerank_epochs=a.rerank_epochs, supernet_distill=a.supernet_distill, start_specs=starts,
                        train_progress=train_progress,
                        progress=lambda done, total, best: bar.update(search_task, completed=done),
                        log=lambda m: bar.console.print(f"[dim]{m}[/]"))
@@ -293,12 +302,15 @@ def run_budget(ds, family: str, board: str, sram: int, flash: int, largest: dict
             accs[label].append(accuracy(model, ds.x_test, ds.y_test, device))
     gap, se, call = verdict(accs["search"], accs["preset"]) if accs["preset"] else \
         (None, None, "no preset fits" if preset_spec is None else "not trained (--seeds 0)")
+    if preset_spec is not None and spec_from_dict(best).to_dict() == preset_spec.to_dict():
+        call = "kept preset"   # the warm-started search found nothing it ranks above the preset
     return {"dataset": ds.name, "family": family, "board": board, "sram_kib": sram // KIB, "flash_kib": flash // KIB,
             "binds": binding(largest, sram, flash), "rejected": rejections(out, res["study"]),
             "preset": name, "preset_accuracies": accs["preset"], "search_spec": summary(best),
             "search_accuracies": accs["search"], "gap_points": gap, "se_points": se, "verdict": call,
             "supernet_accuracy": best.get("supernet_accuracy"), "kendall_tau": best.get("kendall_tau"),
-            "tau_candidates": a.tau_candidates, "rerank": res.get("rerank"), "search_wall_seconds": round(search_seconds, 1),
+            "tau_candidates": a.tau_candidates, "tau_seeds": a.tau_seeds, "warm_start": bool(starts),
+            "retest_tau": (res.get("kendall") or {}).get("retest_tau"), "rerank": res.get("rerank"), "search_wall_seconds": round(search_seconds, 1),
             "wall_seconds": round(time.perf_counter() - t0, 1), "sram_bytes": best["sram_bytes"],
             "flash_used": best["flash_bytes"], "trials": res["trials"], "recipe_epochs": a.epochs,
             "seeds": a.seeds, "max_train": a.max_train, "supernet_epochs": a.supernet_epochs, "pool": a.pool,
@@ -324,12 +336,18 @@ def main() -> int:
     ap.add_argument("--rerank", type=int, default=0,
                     help="re-rank the supernet's top K by a short fine-tune on the validation split (0: off)")
     ap.add_argument("--rerank-epochs", type=int, default=1)
+    ap.add_argument("--warm-start", action="store_true",
+                    help="the study tries the preset first (edgeformer search --start): the search must rank "
+                         "something above it to return another model")
     ap.add_argument("--supernet-distill", action="store_true",
                     help="in-place distillation: sub-networks learn from the largest's outputs (BigNAS)")
     ap.add_argument("--epochs", type=int, default=24, help="recipe R: epochs for the winner and the preset")
     ap.add_argument("--seeds", type=int, default=3, help="recipe R seeds per model (item 2: at least 3)")
     ap.add_argument("--tau-candidates", type=int, default=8)
     ap.add_argument("--tau-epochs", type=int, default=5, help="standalone epochs per tau candidate")
+    ap.add_argument("--tau-seeds", type=int, default=1,
+                    help="standalone seeds per tau candidate: the mean is the ground truth; 2+ also measures how far "
+                         "the seeds agree with each other (retest tau, the ceiling for the supernet's)")
     ap.add_argument("--max-train", type=int, help="use at most this many training samples everywhere")
     ap.add_argument("--device", default="auto", help="auto, cpu or cuda")
     ap.add_argument("--jobs", type=int, default=1,
@@ -394,11 +412,13 @@ def main() -> int:
     table = Table(title=f"search (supernet) vs hand-sized preset, recipe R: {a.epochs} epochs, {a.seeds} seeds, "
                         f"{data}; test split in full", title_justify="left")
     cols = ["dataset", "board", "SRAM/flash", "binds (rejected S/F)", "preset", "preset acc", "search best",
-            "search acc", "gap ± SE (pts)", "verdict", "tau (n)", "search wall s"]
+            "search acc", "gap ± SE (pts)", "verdict", "tau (n) /retest", "search wall s"]
     for c in cols:
         table.add_column(c, justify="left" if c in ("dataset", "board", "preset", "search best", "verdict") else "right")
     for r in rows:
         tau = "-" if r["kendall_tau"] is None else f"{r['kendall_tau']:.2f} ({r['tau_candidates']})"
+        if r.get("retest_tau") is not None:   # the ground truth's own agreement across its seeds
+            tau += f" /{r['retest_tau']:.2f}"
         gap = "-" if r["gap_points"] is None else f"{r['gap_points']:+.2f} ± {r['se_points']:.2f}"
         rej = r["rejected"]
         table.add_row(r["dataset"], r["board"], f"{r['sram_kib']}K/{r['flash_kib']}K",

@@ -47,6 +47,9 @@ def _budget(board_name, sram, flash):
               help="fine-tune the winner from its supernet weights; its test accuracy goes into best.json")
 @click.option("--tau-candidates", type=click.IntRange(0, 100), default=5, show_default=True,
               help="candidates trained standalone to rank-check the supernet (Kendall tau); 0 skips")
+@click.option("--tau-seeds", type=click.IntRange(1, 20), default=1, show_default=True,
+              help="standalone seeds per tau candidate: their mean accuracy is the ranking's ground truth, and "
+                   "with 2 or more supernet.json gives retest_tau, the seeds' agreement with each other")
 @click.option("--rerank", "rerank_top", type=click.IntRange(0, 100), default=0, show_default=True,
               help="fine-tune the supernet's top K candidates (--rerank-epochs) and keep the best on the "
                    "validation split; 0 keeps the supernet's pick")
@@ -54,13 +57,16 @@ def _budget(board_name, sram, flash):
 @click.option("--pool", "pool_size", type=click.IntRange(0, 10000), default=0, show_default=True,
               help="specs sampled (through the memory model) to find the within-budget pool the supernet "
                    "trains on; 0 trains it over the whole space")
+@click.option("--start", "starts", multiple=True,
+              help="warm start: a model the study tries first, a zoo preset name or a spec JSON file (a run's "
+                   "spec.json, a search's best.json); its architecture on --dataset's input (repeatable)")
 @click.option("--device", default="auto", show_default=True, help="torch device for training: auto, cpu, cuda")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--out", required=True, type=click.Path(), help="folder for best.json, pareto.png, study.db")
 @click.option("--json", "as_json", is_flag=True)
 def search(family, dataset, board_name, sram, flash, trials, storage, study_name, jobs, epochs, max_train, supernet,
-           supernet_epochs, final_epochs, tau_candidates, rerank_top, rerank_epochs, pool_size, device, seed, out,
-           as_json) -> None:
+           supernet_epochs, final_epochs, tau_candidates, tau_seeds, rerank_top, rerank_epochs, pool_size, starts,
+           device, seed, out, as_json) -> None:
     """Find the most accurate model of a family that fits an SRAM/flash budget (Optuna)."""
     from edgeformer.data import load_dataset
     from edgeformer.nas.space import space
@@ -73,6 +79,7 @@ def search(family, dataset, board_name, sram, flash, trials, storage, study_name
     budget = _budget(board_name, sram, flash)
     sp = space(family)
     ds = load_dataset(dataset, model=family)
+    start_specs = tuple(_start_spec(s) for s in starts)
     out = _check_out(out)
     bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                    TextColumn("{task.fields[info]}"), TimeElapsedColumn(), console=err)
@@ -99,7 +106,8 @@ def search(family, dataset, board_name, sram, flash, trials, storage, study_name
                        epochs=epochs, seed=seed, max_train=max_train, progress=progress,
                        log=lambda m: err.print(f"[dim]{m}[/]"), supernet=supernet, supernet_epochs=supernet_epochs,
                        pool_size=pool_size, rerank_top=rerank_top, rerank_epochs=rerank_epochs,
-                       final_epochs=final_epochs, tau_candidates=tau_candidates, device=device,
+                       final_epochs=final_epochs, tau_candidates=tau_candidates, tau_seeds=tau_seeds,
+                       start_specs=start_specs, device=device,
                        train_progress=train_progress)
     err.print(f"[dim]budget: SRAM {budget.sram_bytes} B, flash {budget.flash_bytes} B ({budget.core})[/]")
     try:
@@ -146,10 +154,21 @@ def _check_out(out: str) -> Path:
     return path
 
 
+def _start_spec(value: str):
+    """--start: a zoo preset name, else a spec JSON file."""
+    from edgeformer.specs import load_spec
+    from edgeformer.zoo import PRESETS, preset
+
+    return preset(value) if value in PRESETS else load_spec(value)
+
+
 def _print_kendall(k, out) -> None:
     rows = [[c["trial"], f"{c['supernet_accuracy']:.4f}", f"{c['standalone_accuracy']:.4f}", c["sram_bytes"], c["macs"]]
             for c in k["candidates"]]
     tau = "n/a" if k["kendall_tau"] is None else f"{k['kendall_tau']:.3f} (p {k['p_value']})"
+    seeds = k.get("standalone_seeds", 1)
+    if seeds > 1:
+        tau += f", mean of {seeds} seeds, seeds agree with each other at tau {k['retest_tau']}"
     print_table(f"supernet ranking vs standalone training ({k['standalone_epochs']} epochs): Kendall tau {tau}; "
                 f"{k['evaluations']} supernet evaluations at {k['evaluations_per_second']}/s -> {out / 'supernet.json'}",
                 ["trial", "supernet_accuracy", "standalone_accuracy", "sram_bytes", "macs"], rows)

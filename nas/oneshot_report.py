@@ -38,27 +38,49 @@ def kendall(a: list[float], b: list[float]) -> tuple[float | None, float | None]
     return (None if math.isnan(tau) else round(tau, 4)), (None if math.isnan(p) else round(p, 4))
 
 
+TAU_SEED_STRIDE = 1000  # the i-th standalone seed of a candidate: seed + i * stride (apart from the others)
+
+
+def retest_tau(rows: list[dict]) -> float | None:
+    """Mean Kendall tau between the standalone seeds' rankings, taken pairwise: how far the
+    ground truth agrees with itself, the ceiling for any ranker's tau against one seed."""
+    n = min(len(r["standalone_accuracies"]) for r in rows) if rows else 0
+    taus = [kendall([r["standalone_accuracies"][i] for r in rows], [r["standalone_accuracies"][j] for r in rows])[0]
+            for i in range(n) for j in range(i + 1, n)]
+    taus = [t for t in taus if t is not None]
+    return round(float(np.mean(taus)), 4) if taus else None
+
+
 def rank_check(oneshot, trials: list, family: str, ds, k: int, epochs: int, seed: int, device, out: Path,
-               log: Callable[[str], None] = lambda m: None, progress=None) -> dict[str, Any]:
+               log: Callable[[str], None] = lambda m: None, progress=None, seeds: int = 1) -> dict[str, Any]:
     """Train k diverse feasible candidates standalone (from scratch, `epochs`, the supernet's
-    training split), compare their test accuracy with their supernet score; write out/supernet.json."""
+    training split, `seeds` seeds each: their mean test accuracy is the ground truth), compare
+    it with their supernet score; write out/supernet.json."""
     rows = []
     chosen = pick_diverse(trials, k)
     for i, t in enumerate(chosen):
         spec = spec_from_dict(t.user_attrs["spec"])
-        log(f"tau check: training candidate {i + 1}/{len(chosen)} (trial {t.number}) standalone, {epochs} epochs")
-        model, secs = train_standalone(spec, oneshot.splits.x_train, oneshot.splits.y_train, ds.name, ds.kind,
-                                       recipe(family, epochs, seed), device, progress=progress)
+        accs, secs = [], 0.0
+        for j in range(seeds):
+            log(f"tau check: training candidate {i + 1}/{len(chosen)} (trial {t.number}) standalone, {epochs} epochs"
+                + (f", seed {j + 1}/{seeds}" if seeds > 1 else ""))
+            model, s = train_standalone(spec, oneshot.splits.x_train, oneshot.splits.y_train, ds.name, ds.kind,
+                                        recipe(family, epochs, seed + j * TAU_SEED_STRIDE), device, progress=progress)
+            accs.append(accuracy(model, ds.x_test, ds.y_test, device))
+            secs += s
         rows.append({"trial": t.number, "spec": t.user_attrs["spec"], "sram_bytes": t.user_attrs["sram_bytes"],
                      "macs": t.user_attrs["macs"], "supernet_accuracy": t.values[0],
-                     "standalone_accuracy": accuracy(model, ds.x_test, ds.y_test, device),
+                     "standalone_accuracy": float(np.mean(accs)), "standalone_accuracies": accs,
                      "train_seconds": round(secs, 2)})
     tau, p = kendall([r["supernet_accuracy"] for r in rows], [r["standalone_accuracy"] for r in rows])
     report = {"kendall_tau": tau, "p_value": p, "candidates": rows, "standalone_epochs": epochs,
+              "standalone_seeds": seeds, "retest_tau": retest_tau(rows) if seeds > 1 else None,
               "supernet": oneshot.meta, "evaluations": oneshot.evaluations,
               "evaluations_per_second": oneshot.rate(),
               "note": "supernet_accuracy: inherited weights on the validation split held out of the training "
-                      "set; standalone_accuracy: trained from scratch on the supernet's training split, test split"}
+                      "set; standalone_accuracy: trained from scratch on the supernet's training split, the mean "
+                      "test accuracy over standalone_seeds seeds; retest_tau: mean pairwise tau between those "
+                      "seeds' rankings (how far the ground truth agrees with itself)"}
     write_json(out / "supernet.json", report)
     return report
 

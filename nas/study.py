@@ -38,6 +38,7 @@ from optuna.trial import TrialState
 
 from edgeformer.nas.memory import Budget, MemoryModel
 from edgeformer.nas.space import Space
+from edgeformer.nas.space_start import params_of
 from edgeformer.nas.study_fallback import smallest_reachable
 from edgeformer.nas.study_resume import WORKER, note_resume, recover
 from edgeformer.nas.study_settings import check_objective, check_settings
@@ -71,10 +72,12 @@ class SearchConfig:
     supernet_file: Path | None = None  # default out/supernet.pt (a cache: reused when its settings match)
     final_epochs: int = 3            # fine-tune of the winner from its supernet weights (0: as inherited)
     tau_candidates: int = 5          # candidates trained standalone (`epochs`) for Kendall tau; 0 skips
+    tau_seeds: int = 1               # standalone seeds per tau candidate (their mean is the ground truth)
     device: str | None = None        # torch device for the supernet and standalone training; None: auto
     rerank_top: int = 0              # re-rank the supernet's top k by a short fine-tune on the validation split; 0/1: off
     rerank_epochs: int = 1
     pool_size: int = 0               # specs sampled to find the feasible pool the supernet trains on; 0: whole space
+    start_specs: tuple = ()          # known models (a preset, the user's own) the study tries first (warm start)
     train_progress: Callable[[str, int, int, int, int, float], None] | None = None  # (what, epoch, epochs, step, steps, loss)
 
 
@@ -138,10 +141,23 @@ def _evaluated(trial: optuna.Trial, spec) -> float | None:
     return None
 
 
+def enqueue_starts(study, starts: list[dict], log: Callable[[str], None]) -> None:
+    """Queue each start spec's params once (a resumed study already holds them): the sampler's
+    first trials, judged by the same memory model and score as any other candidate."""
+    # A queued trial not run yet keeps its params in Optuna's fixed_params until it runs.
+    held = [t.params or t.system_attrs.get("fixed_params", {}) for t in study.get_trials(deepcopy=False)]
+    for params in starts:
+        if params not in held:
+            study.enqueue_trial(params)
+            held.append(params)
+            log(f"warm start: queued {params}")
+
+
 def run_search(cfg: SearchConfig) -> dict[str, Any]:
     """Run (or resume) the study until it holds cfg.trials feasible trials; write best.json
     and pareto.png; return a summary."""
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    starts = [params_of(cfg.space, spec, cfg.dataset) for spec in cfg.start_specs]   # not in the space: exit 2 now
     cfg.out.mkdir(parents=True, exist_ok=True)
     memory = cfg.memory or MemoryModel(cfg.budget, cfg.log, workers=cfg.jobs)
     smallest, fallback = smallest_reachable(cfg, memory)
@@ -153,6 +169,7 @@ def run_search(cfg: SearchConfig) -> dict[str, Any]:
     check_objective(study, cfg)
     check_settings(study, cfg)
     recover(study, cfg)
+    enqueue_starts(study, starts, cfg.log)
     oneshot = prepare_supernet(cfg, feasible_pool(cfg, memory)) if cfg.supernet else None
     cap = 20 * cfg.trials  # infeasible candidates are cheap but must not run forever
     objective = make_objective(cfg, memory, oneshot.score if oneshot else None)

@@ -77,7 +77,7 @@ def after_supernet_study(study, best: dict[str, Any], oneshot, cfg: SearchConfig
             best = best_record(study, cfg, top)
     if cfg.tau_candidates:
         tau = rank_check(oneshot, ok, cfg.space.family, cfg.dataset, cfg.tau_candidates, cfg.epochs, cfg.seed,
-                         device, cfg.out, cfg.log, train_progress(cfg, "tau check"))
+                         device, cfg.out, cfg.log, train_progress(cfg, "tau check"), seeds=cfg.tau_seeds)
     best = {**best, **finetune_best(oneshot, best, cfg.space.family, cfg.dataset, cfg.final_epochs, cfg.seed,
                                     device, cfg.out, cfg.log, train_progress(cfg, "final"))}
     best.update({"kendall_tau": tau["kendall_tau"] if tau else None, "objective": "supernet",

@@ -8,6 +8,7 @@ import time
 
 import pytest
 
+from edgeformer.zoo import preset
 from tests.conftest import board_toml, EDGEFORMER, postgres_url, run_cli, run_json
 
 BOARD_48K = board_toml("tiny48", "48KiB")
@@ -77,6 +78,13 @@ def _trials(db):
         con.close()
 
 
+def _trial_specs(db) -> list[dict]:
+    """Each trial's spec, in trial order."""
+    import optuna
+    study = optuna.load_study(study_name=None, storage=f"sqlite:///{db}")
+    return [t.user_attrs.get("spec") for t in sorted(study.get_trials(deepcopy=False), key=lambda t: t.number)]
+
+
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT], ids=["kill", "ctrl-c"])
 def test_killed_search_resumes_without_lost_or_repeated_trials(tmp_path, board48, sig):
     out = tmp_path / "s"
@@ -130,7 +138,9 @@ def test_search_errors_exit_2_with_one_line(tmp_path):
              (["--board", "no-such-board"], "no-such-board"),
              (["--sram", "lots", "--flash", "1MiB"], "--sram"),
              (["--board", "stm32f746g-disco", "--storage", "sqlite:////no/such/dir/x.db"], "cannot open the study storage"),
-             (["--board", "stm32f746g-disco", "--storage", "redis://x"], "give an Optuna storage URL")]
+             (["--board", "stm32f746g-disco", "--storage", "redis://x"], "give an Optuna storage URL"),
+             (["--board", "stm32f746g-disco", "--start", "lmuformer-fsdd"], "lmuformer spec is not in the vit space"),
+             (["--board", "stm32f746g-disco", "--start", "no-such.json"], "no-such.json does not exist")]
     for extra, words in cases:
         p = run_cli("search", *PER_TRIAL, *extra, "--out", tmp_path / "s", check=2)
         assert words in p.stderr, (extra, p.stderr)
@@ -179,9 +189,14 @@ def test_two_workers_of_a_postgresql_study_score_with_one_supernet(tmp_path, boa
 def test_supernet_search_writes_tau_and_resumes_without_retraining(tmp_path, board48):
     out = tmp_path / "s"
     res = run_json("search", *SUPERNET_FAST, "--board", board48, "--trials", "6", "--tau-candidates", "3",
-                   "--out", out, timeout=300)
+                   "--tau-seeds", "2", "--start", "vit-digits", "--out", out, timeout=300)
     best = json.loads((out / "best.json").read_text())
     sup = json.loads((out / "supernet.json").read_text())
+    # --start: the preset is the study's first trial; --tau-seeds 2: each candidate's ground truth is a mean.
+    assert _trial_specs(out / "study.db")[0] == preset("vit-digits").to_dict()
+    assert sup["standalone_seeds"] == 2 and "retest_tau" in sup
+    assert all(len(c["standalone_accuracies"]) == 2 and
+               abs(c["standalone_accuracy"] - sum(c["standalone_accuracies"]) / 2) < 1e-9 for c in sup["candidates"])
     assert {"sram_bytes", "flash_bytes", "accuracy", "trial", "family", "supernet_accuracy", "kendall_tau"} <= set(best)
     assert best["sram_bytes"] <= 48 * 1024 and 0.0 <= best["accuracy"] <= 1.0
     assert len(sup["candidates"]) == 3 and "kendall_tau" in sup and "p_value" in sup
@@ -192,8 +207,9 @@ def test_supernet_search_writes_tau_and_resumes_without_retraining(tmp_path, boa
     stamp = (out / "supernet.pt").stat().st_mtime_ns
     # Resume with more trials: the cached supernet is reused, the study goes on from its storage.
     p = run_cli("search", *SUPERNET_FAST, "--board", board48, "--trials", "8", "--tau-candidates", "0",
-                "--out", out, check=0, timeout=300)
+                "--start", "vit-digits", "--out", out, check=0, timeout=300)
     assert "supernet: reusing" in p.stderr and (out / "supernet.pt").stat().st_mtime_ns == stamp
+    assert "warm start: queued" not in p.stderr   # the resumed study holds the start already
     numbers = [n for n, _ in _trials(out / "study.db")]
     assert numbers == list(range(len(numbers)))
     # Mixing objectives in one study is refused.
