@@ -94,3 +94,21 @@ def test_an_unreachable_storage_is_one_line_without_the_password(tmp_path):
         st.storage_for(cfg)
     assert "cannot open the study storage" in str(e.value) and "s3cret" not in str(e.value)
     assert "\n" not in str(e.value)
+
+
+def test_start_specs_are_queued_once_and_asked_first(tmp_path):
+    """A warm start is the first trial the study asks; a resume (queued or run) adds it not again."""
+    from edgeformer.nas.space_start import params_of
+    from edgeformer.zoo import preset
+
+    cfg = _cfg(tmp_path)
+    params = params_of(cfg.space, preset("vit-digits"), cfg.dataset)
+    study, said = _study(cfg), []
+    st.enqueue_starts(study, [params], said.append)
+    st.enqueue_starts(_study(cfg), [params], said.append)   # resumed before the queued trial ran
+    assert len(said) == 1 and len(study.get_trials()) == 1
+    trial = study.ask()
+    assert cfg.space.suggest(trial, cfg.dataset) == preset("vit-digits")
+    study.tell(trial, [0.5, 1.0])
+    st.enqueue_starts(_study(cfg), [params], said.append)   # resumed after it ran
+    assert len(said) == 1 and len(study.get_trials()) == 1
