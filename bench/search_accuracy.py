@@ -265,15 +265,20 @@ def run_budget(ds, family: str, board: str, sram: int, flash: int, largest: dict
             tasks[what] = bar.add_task(f"{ds.name} {sram // KIB}K {what}", total=epochs * steps, info="")
         bar.update(tasks[what], total=epochs * steps, completed=epoch * steps + step, info=f"loss {loss:.3f}")
 
-    starts = ()
+    starts, start_params = (), None
     if a.warm_start and preset_spec is not None:
         from edgeformer.errors import UserError
         from edgeformer.nas.space_start import params_of
-        try:
-            params_of(space(family), preset_spec, ds)
-            starts = (preset_spec,)
-        except UserError as e:   # a scaled rule's widths the space lacks: the search starts cold
-            bar.console.print(f"[dim]warm start: the preset is not in the space ({e})[/]")
+        from edgeformer.zoo import PRESETS
+        zoo = PRESETS.get(name.split(" ")[0])   # "lmuformer-fsdd (adapted)": the zoo spec it came from
+        for start in (preset_spec, zoo):
+            try:
+                start_params = params_of(space(family), start, ds)
+                starts = (start,)   # the zoo spec: its architecture as the space holds it (theta a fraction of T)
+                break
+            except (UserError, AttributeError) as e:   # None, or a value the space lacks (a scaled rule's widths)
+                bar.console.print(f"[dim]warm start: {'-' if start is None else summary(start.to_dict())} "
+                                  f"is not in the space ({e})[/]")
     search_task = bar.add_task(f"{ds.name} {sram // KIB}K/{flash // KIB}K search", total=a.trials, info="")
     t0 = time.perf_counter()
     core = load_board(DEFAULT_BOARD)  # its core and clock, as `edgeformer search --sram --flash` uses
@@ -302,8 +307,10 @@ def run_budget(ds, family: str, board: str, sram: int, flash: int, largest: dict
             accs[label].append(accuracy(model, ds.x_test, ds.y_test, device))
     gap, se, call = verdict(accs["search"], accs["preset"]) if accs["preset"] else \
         (None, None, "no preset fits" if preset_spec is None else "not trained (--seeds 0)")
-    if preset_spec is not None and spec_from_dict(best).to_dict() == preset_spec.to_dict():
-        call = "kept preset"   # the warm-started search found nothing it ranks above the preset
+    if start_params is not None:
+        import optuna
+        if spec_from_dict(best) == space(family).suggest(optuna.trial.FixedTrial(start_params), ds):
+            call = "kept its start"   # the warm-started search ranked nothing above the preset's shape
     return {"dataset": ds.name, "family": family, "board": board, "sram_kib": sram // KIB, "flash_kib": flash // KIB,
             "binds": binding(largest, sram, flash), "rejected": rejections(out, res["study"]),
             "preset": name, "preset_accuracies": accs["preset"], "search_spec": summary(best),
