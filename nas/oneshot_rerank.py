@@ -29,10 +29,19 @@ def top_distinct(trials: list, k: int) -> list:
 
 
 def rerank_top(oneshot, trials: list, k: int, family: str, ds, epochs: int, seed: int, device,
-               log: Callable[[str], None] = lambda m: None, progress=None) -> tuple[Any, list[dict]]:
-    """(the trial whose fine-tuned validation accuracy is highest, one row per candidate)."""
+               log: Callable[[str], None] = lambda m: None, progress=None,
+               include: list | None = None) -> tuple[Any, list[dict]]:
+    """(the trial whose fine-tuned validation accuracy is highest, one row per candidate).
+    `include`: trials fine-tuned as well when outside the top k (the search's warm starts:
+    models the user named compete in this round whatever the supernet scored them)."""
     rows = []
     top = top_distinct(trials, k)
+    held = {repr(sorted(t.user_attrs["spec"].items())) for t in top}
+    for t in include or []:
+        key = repr(sorted(t.user_attrs["spec"].items()))
+        if key not in held:
+            held.add(key)
+            top.append(t)
     for i, t in enumerate(top):
         spec = spec_from_dict(t.user_attrs["spec"])
         log(f"re-rank: fine-tuning candidate {i + 1}/{len(top)} (trial {t.number}) from the supernet, {epochs} epochs")

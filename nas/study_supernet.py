@@ -66,10 +66,13 @@ def after_supernet_study(study, best: dict[str, Any], oneshot, cfg: SearchConfig
     rerank = None
     if cfg.rerank_top > 1:
         from edgeformer.nas.oneshot_rerank import rerank_top
+        from edgeformer.nas.space_start import params_of
         from edgeformer.nas.study_results import best_record
 
+        starts = [params_of(cfg.space, spec, cfg.dataset) for spec in cfg.start_specs]
         top, rows = rerank_top(oneshot, ok, cfg.rerank_top, cfg.space.family, cfg.dataset, cfg.rerank_epochs,
-                               cfg.seed, device, cfg.log, train_progress(cfg, "re-rank"))
+                               cfg.seed, device, cfg.log, train_progress(cfg, "re-rank"),
+                               include=[t for t in ok if t.params in starts])
         rerank = {"top": cfg.rerank_top, "epochs": cfg.rerank_epochs, "candidates": rows,
                   "supernet_pick": best["trial"], "pick": top.number}
         write_json(cfg.out / "rerank.json", rerank)   # best.json stays a spec plus its known metadata

@@ -173,7 +173,7 @@ def test_pool_training_draws_only_pool_members_and_keys_the_cache(data, tmp_path
 
 
 @pytest.mark.parametrize("family,dataset", [("vit", "digits"), ("lmuformer", "fsdd")])
-def test_axes_top_holds_every_pool_members_weights_and_trains(data, tmp_path, family, dataset):
+def test_axes_top_is_the_pools_per_axis_maximum_and_trains(data, tmp_path, family, dataset):
     """--supernet-top axes: the sandwich's top is the pool's per-axis maximum, and it trains (its
     own cache key)."""
     from edgeformer.models import macs
@@ -232,3 +232,7 @@ def test_rerank_keeps_the_top_candidate_that_fine_tunes_best_on_validation(data,
     assert len(rows) == 3 and [r["trial"] for r in rows] == [t.number for t in top_distinct(trials, 3)]
     assert pick.number == max(rows, key=lambda r: r["val_accuracy"])["trial"]
     assert all(0.0 <= r["val_accuracy"] <= 1.0 for r in rows)
+    # A warm start outside the top k is fine-tuned too (once, even when it is also in the top).
+    worst = min(trials, key=lambda t: t.values[0])
+    _, rows = rerank_top(one, trials, 1, "vit", ds, 1, 0, torch.device("cpu"), include=[worst, top_distinct(trials, 1)[0]])
+    assert [r["trial"] for r in rows] == [top_distinct(trials, 1)[0].number, worst.number]
