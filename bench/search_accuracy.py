@@ -287,8 +287,7 @@ def run_budget(ds, family: str, board: str, sram: int, flash: int, largest: dict
                        epochs=a.tau_epochs, seed=a.seed, max_train=a.max_train, supernet=True,
                        supernet_epochs=a.supernet_epochs, supernet_file=supernet_file, final_epochs=0,
                        tau_candidates=a.tau_candidates, tau_seeds=a.tau_seeds, device=a.device, jobs=a.jobs, pool_size=a.pool,
-                       rerank_top=a.rerank, rerank_epochs=a.rerank_epochs, supernet_distill=a.supernet_distill,
-                       supernet_top=a.supernet_top, start_specs=starts,
+                       rerank_top=a.rerank, rerank_epochs=a.rerank_epochs, supernet_distill=a.supernet_distill, start_specs=starts,
                        train_progress=train_progress,
                        progress=lambda done, total, best: bar.update(search_task, completed=done),
                        log=lambda m: bar.console.print(f"[dim]{m}[/]"))
@@ -347,9 +346,6 @@ def main() -> int:
     ap.add_argument("--warm-start", action="store_true",
                     help="the study tries the preset first (edgeformer search --start): the search must rank "
                          "something above it to return another model")
-    ap.add_argument("--supernet-top", choices=["member", "axes"], default="member",
-                    help="a pool's sandwich top: its largest member by MACs, or its per-axis maximum (every "
-                         "weight slice the pool uses, trained each step)")
     ap.add_argument("--supernet-distill", action="store_true",
                     help="in-place distillation: sub-networks learn from the largest's outputs (BigNAS)")
     ap.add_argument("--epochs", type=int, default=24, help="recipe R: epochs for the winner and the preset")

@@ -92,8 +92,7 @@ def _train(family: str, sp, ds, path: Path, key: dict[str, Any], net, splits, cf
 def prepare(family: str, sp, ds, path: Path, epochs: int, seed: int, max_train: int | None, device,
             log: Callable[[str], None] = lambda m: None,
             progress: Callable[[int, int, int, int, float], None] | None = None,
-            pool: list | None = None, shared: SupernetStore | None = None, distill: bool = False,
-            top: str = "member") -> OneShot:
+            pool: list | None = None, shared: SupernetStore | None = None, distill: bool = False) -> OneShot:
     """Load the supernet cached at `path` if it was trained with these settings, else train and cache it.
 
     `pool`: the feasible (within-budget) specs; when given the supernet trains only those
@@ -102,7 +101,7 @@ def prepare(family: str, sp, ds, path: Path, epochs: int, seed: int, max_train: 
     others load what it stored, so that every worker scores with the same weights.
     """
     splits = split(ds, max_train, seed)
-    cfg = default_config(family, epochs, seed, distill, top)
+    cfg = default_config(family, epochs, seed, distill)
     key = cache_key(family, ds, len(splits.y_train), len(splits.y_val), cfg, pool)
     net = Supernet(layout_for(family, ds), seed=seed)
     meta = load_cached(path, key, net)

@@ -69,7 +69,6 @@ class SearchConfig:
     supernet: bool = True            # accuracy from a weight-sharing supernet (else: train each candidate)
     supernet_epochs: int = 10
     supernet_distill: bool = False   # in-place distillation from the largest sub-network (BigNAS)
-    supernet_top: str = "member"     # the pool's sandwich top: its largest member, or "axes" (its per-axis maximum)
     supernet_file: Path | None = None  # default out/supernet.pt (a cache: reused when its settings match)
     final_epochs: int = 3            # fine-tune of the winner from its supernet weights (0: as inherited)
     tau_candidates: int = 5          # candidates trained standalone (`epochs`) for Kendall tau; 0 skips

@@ -30,7 +30,7 @@ def check_objective(study, cfg: SearchConfig) -> None:
 SETTINGS_FLAGS = {"family": "--family", "dataset": "--dataset", "sram_bytes": "--sram", "flash_bytes": "--flash", "core": "--board",
                   "clock_hz": "--board", "max_train": "--max-train", "seed": "--seed",
                   "supernet_epochs": "--supernet-epochs", "pool_size": "--pool", "epochs": "--epochs",
-                  "supernet_distill": "--supernet-distill", "supernet_top": "--supernet-top"}
+                  "supernet_distill": "--supernet-distill"}
 
 
 def settings(cfg: SearchConfig) -> dict[str, Any]:
@@ -42,8 +42,6 @@ def settings(cfg: SearchConfig) -> dict[str, Any]:
                else {"epochs": cfg.epochs})
     if cfg.supernet and cfg.supernet_distill:   # recorded only when on: older studies stay resumable
         out["supernet_distill"] = True
-    if cfg.supernet and cfg.supernet_top != "member":
-        out["supernet_top"] = cfg.supernet_top
     return out
 
 

@@ -51,8 +51,7 @@ def prepare_supernet(cfg: SearchConfig, pool: list | None = None):
               if cfg.storage and cfg.storage.startswith("postgresql") else None)
     return prepare(cfg.space.family, cfg.space, cfg.dataset, cfg.supernet_file or cfg.out / "supernet.pt",
                    cfg.supernet_epochs, cfg.seed, cfg.max_train, pick_device(cfg.device), cfg.log,
-                   train_progress(cfg, "supernet"), pool=pool, shared=shared, distill=cfg.supernet_distill,
-                   top=cfg.supernet_top)
+                   train_progress(cfg, "supernet"), pool=pool, shared=shared, distill=cfg.supernet_distill)
 
 
 def after_supernet_study(study, best: dict[str, Any], oneshot, cfg: SearchConfig):

@@ -44,16 +44,13 @@ class SupernetConfig(TrainConfig):
     epochs: int = 10
     random_nets: int = 1          # sandwich: largest + smallest + this many random sub-networks per step
     distill: bool = False         # in-place distillation from the largest (BigNAS); off: labels for all (better in short trainings)
-    top: str = "member"           # a pool's sandwich top: its largest member by MACs, or "axes": every axis at the pool's maximum
 
 
-def default_config(family: str, epochs: int, seed: int, distill: bool = False, top: str = "member") -> SupernetConfig:
+def default_config(family: str, epochs: int, seed: int, distill: bool = False) -> SupernetConfig:
     """ViT: train.py's defaults; LMUFormer: bench/accuracy.py's fsdd recipe (lr 3e-3, smoothing 0.05)."""
-    if top not in SANDWICH_TOPS:
-        raise ValueError(f"sandwich top {top!r}; allowed {', '.join(SANDWICH_TOPS)}")
     if space(family).arch == "vit":
-        return SupernetConfig(epochs=epochs, seed=seed, distill=distill, top=top)
-    return SupernetConfig(epochs=epochs, seed=seed, lr=3e-3, label_smoothing=0.05, distill=distill, top=top)
+        return SupernetConfig(epochs=epochs, seed=seed, distill=distill)
+    return SupernetConfig(epochs=epochs, seed=seed, lr=3e-3, label_smoothing=0.05, distill=distill)
 
 
 def code_hash() -> str:
@@ -66,32 +63,6 @@ def code_hash() -> str:
     return h.hexdigest()[:16]
 
 
-SANDWICH_TOPS = ("member", "axes")
-# Axes whose values grow with capacity (the space lists them small to large); the others
-# (patch size, heads, theta, LIF constants) are taken from the pool's largest member.
-ORDERED_FIELDS = ("dim", "depth", "mlp_ratio", "low_rank_ratio", "patch_kernel", "memory_order", "memory_inputs",
-                  "hidden")
-
-
-def axes_top(pool: list, largest):
-    """The pool's per-axis maximum on the ordered axes (patch stages: the most of them, each at
-    its widest); the unordered ones (patch size, heads, theta) from `largest`. Each step then
-    reaches the widest slice of the block weights (attention, LMU, MLP at full rank) that any
-    member uses. It may exceed the budget: it is trained, never offered to the search."""
-    from edgeformer.specs import spec_from_dict
-
-    d = largest.to_dict()
-    dicts = [s.to_dict() for s in pool]
-    for k in ORDERED_FIELDS:
-        if k in d:
-            d[k] = max(x[k] for x in dicts)
-    if "patch_channels" in d:
-        n = max(len(x["patch_channels"]) for x in dicts)
-        d["patch_channels"] = [max(x["patch_channels"][i] for x in dicts if len(x["patch_channels"]) > i)
-                               for i in range(n)]
-    return spec_from_dict(d)
-
-
 class Sandwich:
     """The sub-networks one training step trains: largest, smallest, then `random_nets` random.
 
@@ -100,8 +71,7 @@ class Sandwich:
     every draw is a member of the pool.
     """
 
-    def __init__(self, sp, ds, rng: np.random.Generator, random_nets: int, pool: list | None = None,
-                 top: str = "member") -> None:
+    def __init__(self, sp, ds, rng: np.random.Generator, random_nets: int, pool: list | None = None) -> None:
         from edgeformer.models import macs
 
         if pool is not None and not pool:
@@ -111,8 +81,6 @@ class Sandwich:
         if self.pool is not None:
             by_macs = sorted(self.pool, key=lambda s: (macs(s), repr(s)))
             self.largest, self.smallest = by_macs[-1], by_macs[0]
-            if top == "axes":
-                self.largest = axes_top(self.pool, self.largest)
 
     def __call__(self) -> list:
         from edgeformer.nas.space import sample
@@ -140,7 +108,7 @@ def train_supernet(net, sp, ds, x: np.ndarray, y: np.ndarray, cfg: SupernetConfi
     """Train `net` (a Supernet) on (x, y) over the space `sp`, or only over `pool`'s specs when
     given; returns the seconds it took."""
     gen = seed_everything(cfg.seed)
-    draw = Sandwich(sp, ds, np.random.default_rng(cfg.seed + 1), cfg.random_nets, pool, cfg.top)  # apart from the data order
+    draw = Sandwich(sp, ds, np.random.default_rng(cfg.seed + 1), cfg.random_nets, pool)  # apart from the data order
     net.to(device).train()
     opt = torch.optim.AdamW(param_groups(net.weights.named_parameters(), cfg.weight_decay), lr=cfg.lr)
     t0 = time.perf_counter()

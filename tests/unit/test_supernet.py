@@ -172,31 +172,6 @@ def test_pool_training_draws_only_pool_members_and_keys_the_cache(data, tmp_path
                 device=torch.device("cpu"), pool=pool[:-1])
 
 
-@pytest.mark.parametrize("family,dataset", [("vit", "digits"), ("lmuformer", "fsdd")])
-def test_axes_top_is_the_pools_per_axis_maximum_and_trains(data, tmp_path, family, dataset):
-    """--supernet-top axes: the sandwich's top is the pool's per-axis maximum, and it trains (its
-    own cache key)."""
-    from edgeformer.models import macs
-    from edgeformer.nas.supernet_train import Sandwich, axes_top, cache_key, default_config
-
-    ds = data[dataset]
-    pool = _specs(family, ds, n=6, seed=5)[2:]
-    top = axes_top(pool, max(pool, key=macs))
-    assert Sandwich(space(family), ds, np.random.default_rng(0), 1, pool, "axes")()[0] == top
-    d = top.to_dict()
-    for spec in pool:   # every ordered axis at least each member's; as many patch stages as any
-        m = spec.to_dict()
-        assert all(d[k] >= m[k] for k in ("dim", "depth", "mlp_ratio", "hidden", "memory_order") if k in m)
-        assert len(d.get("patch_channels", ())) >= len(m.get("patch_channels", ()))
-    one = prepare(family, space(family), ds, tmp_path / "supernet.pt", epochs=1, seed=3, max_train=80,
-                  device=torch.device("cpu"), pool=pool, top="axes")
-    assert 0.0 <= one.score(pool[0]) <= 1.0
-    k = lambda t: cache_key(family, ds, 68, 12, default_config(family, 1, 3, top=t), pool)
-    assert k("axes") != k("member")
-    with pytest.raises(ValueError, match="sandwich top"):
-        default_config(family, 1, 3, top="widest")
-
-
 def test_fashion_mnist_space_is_wider_and_its_supernet_holds_it():
     """28x28 images get the wide axes (d up to 256, depth up to 6: past 1 MiB flash); the
     supernet layout follows the dataset's axes, digits keeps the narrow ones."""
