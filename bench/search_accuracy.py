@@ -270,15 +270,15 @@ def run_budget(ds, family: str, board: str, sram: int, flash: int, largest: dict
         from edgeformer.errors import UserError
         from edgeformer.nas.space_start import params_of
         from edgeformer.zoo import PRESETS
-        zoo = PRESETS.get(name.split(" ")[0])   # "lmuformer-fsdd (adapted)": the zoo spec it came from
-        for start in (preset_spec, zoo):
+        # An adapted preset the space cannot hold (theta past a shorter sequence) starts from the
+        # zoo spec it came from ("lmuformer-fsdd (adapted)"): its shape as the space holds it.
+        zoo = PRESETS.get(name.split(" ")[0])
+        for start in [s for s in (preset_spec, zoo) if s is not None]:
             try:
-                start_params = params_of(space(family), start, ds)
-                starts = (start,)   # the zoo spec: its architecture as the space holds it (theta a fraction of T)
+                start_params, starts = params_of(space(family), start, ds), (start,)
                 break
-            except (UserError, AttributeError) as e:   # None, or a value the space lacks (a scaled rule's widths)
-                bar.console.print(f"[dim]warm start: {'-' if start is None else summary(start.to_dict())} "
-                                  f"is not in the space ({e})[/]")
+            except UserError as e:   # a value the space lacks (a scaled rule's widths): the search starts cold
+                bar.console.print(f"[dim]warm start: {summary(start.to_dict())} is not in the space ({e})[/]")
     search_task = bar.add_task(f"{ds.name} {sram // KIB}K/{flash // KIB}K search", total=a.trials, info="")
     t0 = time.perf_counter()
     core = load_board(DEFAULT_BOARD)  # its core and clock, as `edgeformer search --sram --flash` uses

@@ -15,11 +15,15 @@ from edgeformer.nas.standalone import accuracy, recipe, train_standalone
 from edgeformer.specs import spec_from_dict
 
 
+def _spec_key(t) -> str:
+    return repr(sorted(t.user_attrs["spec"].items()))
+
+
 def top_distinct(trials: list, k: int) -> list:
     """The k best trials by supernet score, one per spec (ties: the earlier trial)."""
     seen, out = set(), []
     for t in sorted(trials, key=lambda t: (-t.values[0], t.number)):
-        key = repr(sorted(t.user_attrs["spec"].items()))
+        key = _spec_key(t)
         if key not in seen:
             seen.add(key)
             out.append(t)
@@ -36,11 +40,10 @@ def rerank_top(oneshot, trials: list, k: int, family: str, ds, epochs: int, seed
     models the user named compete in this round whatever the supernet scored them)."""
     rows = []
     top = top_distinct(trials, k)
-    held = {repr(sorted(t.user_attrs["spec"].items())) for t in top}
+    held = {_spec_key(t) for t in top}
     for t in include or []:
-        key = repr(sorted(t.user_attrs["spec"].items()))
-        if key not in held:
-            held.add(key)
+        if _spec_key(t) not in held:
+            held.add(_spec_key(t))
             top.append(t)
     for i, t in enumerate(top):
         spec = spec_from_dict(t.user_attrs["spec"])

@@ -203,7 +203,7 @@ def run_search(cfg: SearchConfig) -> dict[str, Any]:
     best = write_results(study, cfg, write_best=oneshot is None)
     extra = {}
     if oneshot is not None and best is not None:
-        best, extra = after_supernet_study(study, best, oneshot, cfg)
+        best, extra = after_supernet_study(study, best, oneshot, cfg, starts)
     wall = time.perf_counter() - t0
     return {"study": name, "best": best, "smallest_reachable": smallest, "wall_seconds": round(wall, 2),
             "study_seconds": round(study_wall, 2), **extra,

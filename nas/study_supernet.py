@@ -54,7 +54,7 @@ def prepare_supernet(cfg: SearchConfig, pool: list | None = None):
                    train_progress(cfg, "supernet"), pool=pool, shared=shared, distill=cfg.supernet_distill)
 
 
-def after_supernet_study(study, best: dict[str, Any], oneshot, cfg: SearchConfig):
+def after_supernet_study(study, best: dict[str, Any], oneshot, cfg: SearchConfig, starts: list[dict] = ()):
     """Kendall tau check (supernet.json), then the winner fine-tuned: its test accuracy into best.json."""
     from edgeformer.nas.oneshot_report import finetune_best, rank_check
     from edgeformer.nas.standalone import pick_device
@@ -65,10 +65,8 @@ def after_supernet_study(study, best: dict[str, Any], oneshot, cfg: SearchConfig
     rerank = None
     if cfg.rerank_top > 1:
         from edgeformer.nas.oneshot_rerank import rerank_top
-        from edgeformer.nas.space_start import params_of
         from edgeformer.nas.study_results import best_record
 
-        starts = [params_of(cfg.space, spec, cfg.dataset) for spec in cfg.start_specs]
         top, rows = rerank_top(oneshot, ok, cfg.rerank_top, cfg.space.family, cfg.dataset, cfg.rerank_epochs,
                                cfg.seed, device, cfg.log, train_progress(cfg, "re-rank"),
                                include=[t for t in ok if t.params in starts])
