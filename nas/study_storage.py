@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
+from optuna.trial import TrialState
 
 from edgeformer.errors import UserError
 
@@ -40,7 +41,7 @@ def storage_url(cfg: SearchConfig) -> str:
 def storage_for(cfg: SearchConfig) -> RDBStorage:
     url = storage_url(cfg)
     try:
-        return RDBStorage(url, heartbeat_interval=HEARTBEAT_S, grace_period=GRACE_S,
+        return ClaimOnceStorage(url, heartbeat_interval=HEARTBEAT_S, grace_period=GRACE_S,
                           heartbeat_stale_trial_callback=LockedRetry(url),
                           engine_kwargs={"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {})
     except Exception as e:  # SQLAlchemy's connection/driver errors, Optuna's URL checks
@@ -52,6 +53,32 @@ def storage_for(cfg: SearchConfig) -> RDBStorage:
         except Exception:
             shown = url.split("@")[-1]
         raise UserError(f"--storage {shown}: cannot open the study storage: {first[:200]}") from None
+
+
+class ClaimOnceStorage(RDBStorage):
+    """Optuna's RDB storage, where a queued (WAITING) trial is claimed by one worker only.
+
+    Optuna claims a queued trial by reading its state and writing RUNNING. PostgreSQL locks the
+    row (FOR UPDATE); SQLite does not, so two threads of `--jobs N` (or two processes on one
+    study.db) can both claim a queued start or retry, run it twice and fail the second tell
+    ("Cannot tell a COMPLETE trial"). Here SQLite claims take an flock beside the database."""
+
+    def __init__(self, url: str, **kwargs) -> None:
+        super().__init__(url, **kwargs)
+        sqlite = url.startswith("sqlite:///") and not url.endswith(":memory:")
+        self.claim_lock_path = url[len("sqlite:///"):] + ".claim" if sqlite else None
+
+    def set_trial_state_values(self, trial_id: int, state: TrialState, values=None) -> bool:
+        if state != TrialState.RUNNING or self.claim_lock_path is None:
+            return super().set_trial_state_values(trial_id, state, values)
+        import fcntl
+
+        with open(self.claim_lock_path, "a") as fh:   # one open file per claim: threads exclude each other too
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            try:
+                return super().set_trial_state_values(trial_id, state, values)
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 class LockedRetry:

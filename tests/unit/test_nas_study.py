@@ -112,3 +112,24 @@ def test_start_specs_are_queued_once_and_asked_first(tmp_path):
     study.tell(trial, [0.5, 1.0])
     st.enqueue_starts(_study(cfg), [params], said.append)   # resumed after it ran
     assert len(said) == 1 and len(study.get_trials()) == 1
+
+
+def test_a_queued_trial_is_claimed_by_one_thread_of_n_jobs(tmp_path):
+    """SQLite has no row lock: without the storage's claim lock, two threads of `--jobs 4` take
+    one queued start, run it twice and fail the second tell ("Cannot tell a COMPLETE trial")."""
+    import time
+
+    def objective(trial):
+        x = trial.suggest_categorical("dim", (8, 16, 24))
+        time.sleep(0.005)
+        return float(x), 0.0
+
+    for run in range(8):
+        cfg = _cfg(tmp_path / str(run))
+        cfg.out.mkdir()
+        study = _study(cfg)
+        for dim in (8, 16, 24):
+            study.enqueue_trial({"dim": dim})
+        study.optimize(objective, n_trials=8, n_jobs=4)   # raised in about 1 run of 5 before the lock
+        firsts = [t.params["dim"] for t in study.get_trials()[:3]]
+        assert firsts == [8, 16, 24] and all(t.state == TrialState.COMPLETE for t in study.get_trials())
