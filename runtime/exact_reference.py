@@ -13,6 +13,10 @@ input is replayed here:
   first; each is rounded the other way alone and the graph after it re-run. If one candidate
   brings the exact outputs within tolerance of the C, the input is explained by that one tie.
 
+A streaming step model is replayed over the whole sequence, its state outputs fed back as the
+next step's state inputs: a tie at step t is flipped and steps t..T-1 re-run from there, since a
+state rounded the other way carries on into every later step.
+
 An input explained neither way is a real disagreement. TIE_STEPS bounds how near a tie the
 C's own rounding may part from the exact one: float32 LayerNorm/softmax arithmetic on values up to
 128 steps errs by about 1e-5 steps, the fixed-point multipliers by about 1e-6 (measured widest
@@ -26,7 +30,8 @@ from typing import Any
 import numpy as np
 
 TIE_STEPS = 1.0 / 1024
-MAX_REPLAYS = 4000       # flip replays per verify: a real kernel error must not take minutes
+MAX_REPLAYS = 4000       # graph runs replayed per verify (a streaming flip re-runs the rest of its
+                         # sequence): a real kernel error must not take minutes
 
 
 def _per_axis(p: np.ndarray, x: np.ndarray, axis: int) -> np.ndarray:
@@ -161,11 +166,7 @@ def explain(model: ExactModel, feeds: dict[str, np.ndarray], got: list[np.ndarra
     {"by": "float64" | "one_tie" | None, "float64_steps": ..., "tie": {...}}. `budget`: replays left,
     shared by the inputs of one verify (decremented here)."""
     def steps(exact: list[np.ndarray]) -> float:
-        worst = 0.0
-        for e, g, s in zip(exact, got, scales):
-            if s:
-                worst = max(worst, float(np.max(np.abs(np.asarray(g, np.float64).reshape(e.shape) - e))) / s)
-        return round(worst, 4)
+        return _steps_off(exact, got, scales)
 
     outs, results, pre = model.run(feeds)
     base = steps(outs)
@@ -184,18 +185,74 @@ def explain(model: ExactModel, feeds: dict[str, np.ndarray], got: list[np.ndarra
     return row
 
 
+def _steps_off(exact: list[np.ndarray], got: list[np.ndarray], scales: list[float | None]) -> float:
+    """The largest |got - exact| over outputs with an int8 grid, in steps of that grid."""
+    worst = 0.0
+    for e, g, s in zip(exact, got, scales):
+        if s:
+            worst = max(worst, float(np.max(np.abs(np.asarray(g, np.float64).reshape(e.shape) - e))) / s)
+    return round(worst, 4)
+
+
+def run_sequence(model: ExactModel, xs: np.ndarray, state: list[np.ndarray]) -> list[tuple]:
+    """The step model over one sequence `xs` (T, ...), from `state`: outputs[1:] become the next
+    step's inputs[1:]. Per step (feeds, outputs, intermediates, pre-rounding values)."""
+    steps = []
+    for x_t in xs:
+        feeds = {model.inputs[0]: np.asarray(x_t)[None], **dict(zip(model.inputs[1:], state))}
+        outs, results, pre = model.run(feeds)
+        steps.append((feeds, outs, results, pre))
+        state = outs[1:]
+    return steps
+
+
+def explain_sequence(model: ExactModel, xs: np.ndarray, got: np.ndarray, scale: float, tol: float,
+                     budget: list[int], state: list[np.ndarray]) -> dict[str, Any]:
+    """explain() for a streaming step model: `got` holds the C's first output at every step
+    (T, *output shape) of the sequence `xs`, from the initial `state`."""
+    def per_step(outs: list[np.ndarray]) -> float:
+        return _steps_off([np.stack(outs)], [got], [scale])
+
+    steps = run_sequence(model, xs, state)
+    base = per_step([o[0] for _, o, _, _ in steps])
+    row: dict[str, Any] = {"by": None, "float64_steps": base}
+    if base <= tol:
+        row["by"] = "float64"
+        return row
+    ties = sorted((d, t, name, i) for t, (_, _, _, pre) in enumerate(steps) for d, name, i in model.ties(pre))
+    for d, t, name, i in ties:
+        if budget[0] <= 0:
+            row["budget_spent"] = True
+            break
+        budget[0] -= len(xs) - t     # the budget counts graph runs: this flip re-runs steps t..T-1
+        feeds, _, results, pre = steps[t]
+        flipped = model.flipped(results, pre, feeds, (d, name, i))
+        rest = run_sequence(model, xs[t + 1:], flipped[1:])
+        outs = [o[0] for _, o, _, _ in steps[:t]] + [flipped[0]] + [o[0] for _, o, _, _ in rest]
+        if per_step(outs) <= tol:
+            row.update(by="one_tie", tie={"tensor": name, "index": i, "step": t, "distance_steps": d})
+            break
+    return row
+
+
 def near_tie_verdict(path: str | Path, feeds: list[dict[str, np.ndarray]], got: list[list[np.ndarray]],
-                     scales: list[float | None], tol: float, sampled: int) -> dict[str, Any]:
+                     scales: list[float | None], tol: float, sampled: int,
+                     state: list[np.ndarray] | None = None) -> dict[str, Any]:
     """`verify`'s second look at the inputs beyond `tol` steps (feeds[k], got[k]: input k's
     feeds and the C's outputs): `passed` when each is explained by float64 or by one near tie.
-    More than max(20, 1% of the `sampled` inputs) beyond tolerance is not a matter of ties."""
+    More than max(20, 1% of the `sampled` inputs) beyond tolerance is not a matter of ties.
+    A streaming step model gives its initial `state`: feeds[k] is then input k's whole sequence
+    (T, ...) and got[k] the C's first output at every step, [(T, *output shape)]."""
     cap = max(20, sampled // 100)
     out: dict[str, Any] = {"beyond_tolerance": len(feeds), "tie_steps": TIE_STEPS}
     if len(feeds) > cap:
         out.update(checked=0, passed=False, why=f"{len(feeds)} inputs beyond {tol:g} steps (ties explain at most {cap})")
         return out
     model, budget = ExactModel(path), [MAX_REPLAYS]
-    rows = [explain(model, f, g, scales, tol, budget) for f, g in zip(feeds, got)]
+    if state is None:
+        rows = [explain(model, f, g, scales, tol, budget) for f, g in zip(feeds, got)]
+    else:
+        rows = [explain_sequence(model, f, g[0], scales[0], tol, budget, state) for f, g in zip(feeds, got)]
     out.update(checked=len(rows),
                by_float64=sum(r["by"] == "float64" for r in rows),
                by_one_tie=sum(r["by"] == "one_tie" for r in rows),
@@ -205,5 +262,5 @@ def near_tie_verdict(path: str | Path, feeds: list[dict[str, np.ndarray]], got: 
     if ties:
         out["widest_tie_steps"] = max(ties)
     if any(r.get("budget_spent") for r in rows):
-        out["why"] = f"stopped after {MAX_REPLAYS} replays"
+        out["why"] = f"stopped after {MAX_REPLAYS} replayed graph runs"
     return out

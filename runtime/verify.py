@@ -185,12 +185,16 @@ def compare(art, run: Runner, n: int, *rest) -> dict[str, Any]:
     result: dict[str, Any] = {"inputs": int(len(x)), "input_source": provenance, "reference": art.meta["reference"],
                               "top1_agreement": top1, "max_abs_diff": diff}
     result.update(judge(art.int8, diff, top1, art.outputs[0].get("step_scale")))
-    if art.int8 and not result["passed"] and top1 >= INT8_MIN_TOP1 and not art.streaming and len(art.inputs) == 1:
+    if art.int8 and not result["passed"] and top1 >= INT8_MIN_TOP1 and (art.streaming or len(art.inputs) == 1):
         scale = art.outputs[0]["step_scale"]
         far = np.flatnonzero(input_steps(want, got, scale) > INT8_MAX_STEPS)
-        name = art.session.get_inputs()[0].name
-        result["near_ties"] = _near_ties(art, [{name: x[i][None]} for i in far], [[got[i][None]] for i in far],
-                                         [scale], len(x))
+        if art.streaming:   # each sequence replayed whole, from the zero state the C starts from
+            feeds, outs = [x[i] for i in far], [[got[i]] for i in far]
+            state = [np.zeros(s, np.float32) for s in art.state_shapes]
+        else:
+            name = art.session.get_inputs()[0].name
+            feeds, outs, state = [{name: x[i][None]} for i in far], [[got[i][None]] for i in far], None
+        result["near_ties"] = _near_ties(art, feeds, outs, [scale], len(x), state)
         result["passed"] = result["near_ties"]["passed"]
     if labels is not None:
         # What a user asks of the firmware: its test accuracy, beside onnxruntime's on the same inputs.
@@ -199,10 +203,10 @@ def compare(art, run: Runner, n: int, *rest) -> dict[str, Any]:
     return result
 
 
-def _near_ties(art: Artifact, feeds, got, scales, sampled: int) -> dict[str, Any]:
+def _near_ties(art: Artifact, feeds, got, scales, sampled: int, state=None) -> dict[str, Any]:
     """Inputs beyond INT8_MAX_STEPS replayed exactly (runtime/exact_reference.py)."""
     from edgeformer.runtime.exact_reference import near_tie_verdict
-    return near_tie_verdict(art.path / art.meta["reference"], feeds, got, scales, INT8_MAX_STEPS, sampled)
+    return near_tie_verdict(art.path / art.meta["reference"], feeds, got, scales, INT8_MAX_STEPS, sampled, state)
 
 
 def _reference_outputs(art: Artifact, xs: list[np.ndarray]) -> tuple[list[str], list[np.ndarray]]:

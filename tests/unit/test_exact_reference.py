@@ -74,3 +74,50 @@ def test_the_verdict_counts_and_caps(model_path):
     assert near_tie_verdict(model_path, feeds[:1], got[:1], [S], 2.0, sampled=40)["passed"] is True
     many = near_tie_verdict(model_path, feeds * 11, got * 11, [S], 2.0, sampled=100)   # 22 > max(20, 1)
     assert many["passed"] is False and many["checked"] == 0 and "22 inputs" in many["why"]
+
+
+@pytest.fixture(scope="module")
+def step_path(tmp_path_factory):
+    """A streaming step model: h' = QDQ(QDQ(x) * 3 + QDQ(h)), logits y = QDQ(2 h'), state out h'."""
+    b = QDQBuilder()
+    h_next = b.qdq(b.op("Add", b.op("Mul", b.qdq("x", S, 0), b.const(3.0)), b.qdq("h", S, 0)), S, 0)
+    y = b.qdq(b.op("Mul", h_next, b.const(2.0)), S, 0)
+    path = tmp_path_factory.mktemp("exact_step") / "step.onnx"
+    onnx.save(b.model({"x": (1, 2), "h": (1, 2)}, [y, h_next]), str(path))
+    return path
+
+
+# Step 0 meets X's near tie (x[0] rounds to 2.75, h' = 8.25); step 1 adds 1.5. Exact logits per
+# step: [16.5, 6], [19.5, 9]. With the tie rounded down h' is 7.5 and the state carries the
+# 0.75 it lost into step 1: [15, 6], [18, 9], 6 steps off at both steps.
+SEQ = np.concatenate([X, [[0.5, 0.5]]]).astype(np.float32)
+ZERO = [np.zeros((1, 2), np.float32)]
+
+
+def test_a_sequence_replays_its_state_and_steps_equal_onnxruntime(step_path):
+    from edgeformer.runtime.exact_reference import run_sequence
+
+    m = ExactModel(step_path)
+    steps = run_sequence(m, SEQ, ZERO)
+    assert [o[0].tolist() for _, o, _, _ in steps] == [[[16.5, 6.0]], [[19.5, 9.0]]]
+    h = ZERO[0]
+    for t, x_t in enumerate(SEQ):                                # onnxruntime, state fed back the same way
+        y, h = ort_outputs(onnx.load(str(step_path)), {"x": x_t[None][None], "h": h[None]})
+        y, h = y[0], h[0]
+        assert np.array_equal(y, steps[t][1][0])
+
+
+def test_a_tie_in_an_early_step_explains_every_later_step(step_path):
+    from edgeformer.runtime.exact_reference import explain_sequence
+
+    m, budget = ExactModel(step_path), [100]
+    exact = explain_sequence(m, SEQ, np.array([[16.5, 6.0], [19.5, 9.0]], np.float32), S, 2.0, budget, ZERO)
+    assert exact == {"by": "float64", "float64_steps": 0.0}
+    tie = explain_sequence(m, SEQ, np.array([[15.0, 6.0], [18.0, 9.0]], np.float32), S, 2.0, budget, ZERO)
+    assert tie["by"] == "one_tie" and tie["float64_steps"] == 6.0 and tie["tie"]["step"] == 0
+    real = explain_sequence(m, SEQ, np.array([[16.5, 6.0], [19.5, 10.0]], np.float32), S, 2.0, budget, ZERO)
+    assert real["by"] is None and real["float64_steps"] == 4.0
+    v = near_tie_verdict(step_path, [SEQ, SEQ], [[np.array([[15.0, 6.0], [18.0, 9.0]], np.float32)],
+                                                 [np.array([[16.5, 6.0], [19.5, 10.0]], np.float32)]],
+                         [S], 2.0, sampled=40, state=ZERO)
+    assert v["checked"] == 2 and v["by_one_tie"] == 1 and v["unexplained"] == 1 and v["passed"] is False
