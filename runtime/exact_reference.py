@@ -258,6 +258,7 @@ def near_tie_verdict(path: str | Path, feeds: list[dict[str, np.ndarray]], got: 
                by_one_tie=sum(r["by"] == "one_tie" for r in rows),
                unexplained=sum(r["by"] is None for r in rows),
                passed=all(r["by"] for r in rows))
+    out["worst_float64_steps"] = max(r["float64_steps"] for r in rows) if rows else 0.0
     ties = [r["tie"]["distance_steps"] for r in rows if r["by"] == "one_tie"]
     if ties:
         out["widest_tie_steps"] = max(ties)
