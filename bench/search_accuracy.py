@@ -57,9 +57,9 @@ every recipe-R figure below is 3x; the rest estimated):
     30 supernet epochs + 4 budgets x (100 trials + 5 tau candidates + 2 x 24-epoch trainings)
     is well over a day. Use --max-train / --epochs / --budgets to shrink it.
   - one GPU (--device cuda, an H200, measured 2026-12-04 on full data): training is Python-overhead
-    bound. A standalone batch-64 step takes 3.5 ms (LMUFormer) or 6.2 ms (vit-fmnist), and six
-    processes sharing the GPU each keep that speed, so run budgets and seeds as parallel
-    processes. A supernet sandwich step took 46 ms (LMUFormer) and 63 ms (ViT) with nine
+    bound. A standalone batch-64 step takes 3.5 ms (LMUFormer) or 6.2 ms (vit-fmnist) alone,
+    3.4-4.1 ms and 6.7-7.3 ms with six processes sharing the GPU, so run budgets and seeds as
+    parallel processes. A supernet sandwich step took 46 ms (LMUFormer) and 63 ms (ViT) with nine
     processes side by side: 10 supernet epochs on 58,000 samples took 7 minutes. Estimated
     from those steps, one budget at the default settings is about 45-60 minutes, most of it the
     supernet and recipe R. 15 minutes of device time was not enough for one.

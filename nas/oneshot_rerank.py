@@ -42,8 +42,9 @@ def rerank_top(oneshot, trials: list, k: int, family: str, ds, epochs: int, seed
     top = top_distinct(trials, k)
     held = {_spec_key(t) for t in top}
     for t in include or []:
-        if _spec_key(t) not in held:
-            held.add(_spec_key(t))
+        key = _spec_key(t)
+        if key not in held:
+            held.add(key)
             top.append(t)
     for i, t in enumerate(top):
         spec = spec_from_dict(t.user_attrs["spec"])

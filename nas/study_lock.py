@@ -34,12 +34,29 @@ def study_lock(url: str, study: str) -> Iterator[None]:
                 conn.execute(sa.text("SELECT pg_advisory_unlock(:k)"), {"k": _lock_id(study)})
                 conn.commit()
         engine.dispose()
-    elif url.startswith("sqlite:///") and not url.endswith(":memory:"):
-        with open(url[len("sqlite:///"):] + ".lock", "a") as fh:
-            fcntl.flock(fh, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(fh, fcntl.LOCK_UN)
+    elif sqlite_file(url):
+        with file_lock(sqlite_file(url) + ".lock"):
+            yield
     else:
         yield
+
+
+def sqlite_file(url: str) -> str | None:
+    """The database file of a SQLite URL (query options such as ?timeout= dropped); None for
+    other databases and for an in-memory SQLite."""
+    import sqlalchemy as sa
+
+    u = sa.engine.make_url(url)
+    return u.database if u.get_backend_name() == "sqlite" and u.database not in (None, "", ":memory:") else None
+
+
+@contextmanager
+def file_lock(path: str) -> Iterator[None]:
+    """An flock on `path` (created empty if absent, never truncated). Each call opens its own
+    file, so threads of one process exclude each other too, not only processes."""
+    with open(path, "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)

@@ -64,21 +64,19 @@ class ClaimOnceStorage(RDBStorage):
     ("Cannot tell a COMPLETE trial"). Here SQLite claims take an flock beside the database."""
 
     def __init__(self, url: str, **kwargs) -> None:
+        from edgeformer.nas.study_lock import sqlite_file
+
         super().__init__(url, **kwargs)
-        sqlite = url.startswith("sqlite:///") and not url.endswith(":memory:")
-        self.claim_lock_path = url[len("sqlite:///"):] + ".claim" if sqlite else None
+        db = sqlite_file(url)
+        self.claim_lock_path = db + ".claim" if db else None
 
     def set_trial_state_values(self, trial_id: int, state: TrialState, values=None) -> bool:
         if state != TrialState.RUNNING or self.claim_lock_path is None:
             return super().set_trial_state_values(trial_id, state, values)
-        import fcntl
+        from edgeformer.nas.study_lock import file_lock
 
-        with open(self.claim_lock_path, "a") as fh:   # one open file per claim: threads exclude each other too
-            fcntl.flock(fh, fcntl.LOCK_EX)
-            try:
-                return super().set_trial_state_values(trial_id, state, values)
-            finally:
-                fcntl.flock(fh, fcntl.LOCK_UN)
+        with file_lock(self.claim_lock_path):
+            return super().set_trial_state_values(trial_id, state, values)
 
 
 class LockedRetry:

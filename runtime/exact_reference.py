@@ -165,11 +165,8 @@ def explain(model: ExactModel, feeds: dict[str, np.ndarray], got: list[np.ndarra
     """Why the C's outputs `got` (one input) may be beyond `tol` steps from onnxruntime:
     {"by": "float64" | "one_tie" | None, "float64_steps": ..., "tie": {...}}. `budget`: replays left,
     shared by the inputs of one verify (decremented here)."""
-    def steps(exact: list[np.ndarray]) -> float:
-        return _steps_off(exact, got, scales)
-
     outs, results, pre = model.run(feeds)
-    base = steps(outs)
+    base = _steps_off(outs, got, scales)
     row: dict[str, Any] = {"by": None, "float64_steps": base}
     if base <= tol:
         row["by"] = "float64"
@@ -179,7 +176,7 @@ def explain(model: ExactModel, feeds: dict[str, np.ndarray], got: list[np.ndarra
             row["budget_spent"] = True
             break
         budget[0] -= 1
-        if steps(model.flipped(results, pre, feeds, tie)) <= tol:
+        if _steps_off(model.flipped(results, pre, feeds, tie), got, scales) <= tol:
             row.update(by="one_tie", tie={"tensor": tie[1], "index": tie[2], "distance_steps": tie[0]})
             break
     return row

@@ -133,3 +133,12 @@ def test_a_queued_trial_is_claimed_by_one_thread_of_n_jobs(tmp_path):
         study.optimize(objective, n_trials=8, n_jobs=4)   # raised in about 1 run of 5 before the lock
         firsts = [t.params["dim"] for t in study.get_trials()[:3]]
         assert firsts == [8, 16, 24] and all(t.state == TrialState.COMPLETE for t in study.get_trials())
+
+
+@pytest.mark.parametrize("url, path", [("sqlite:////tmp/s/study.db", "/tmp/s/study.db"), ("sqlite:///rel.db", "rel.db"),
+                                       ("sqlite:///s.db?timeout=10", "s.db"), ("sqlite:///:memory:", None),
+                                       ("sqlite://", None), ("postgresql://u:p@host/db", None)])
+def test_the_lock_files_sit_beside_the_sqlite_file_only(url, path):
+    """study.db.lock and study.db.claim go beside the database file, never into a query option's name."""
+    from edgeformer.nas.study_lock import sqlite_file
+    assert sqlite_file(url) == path
