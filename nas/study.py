@@ -116,7 +116,6 @@ def make_objective(cfg: SearchConfig, memory: MemoryModel, score: Callable[[Any]
     latency = LatencyObjective(b.core, b.clock_hz, cfg.log)
 
     def objective(trial: optuna.Trial) -> tuple[float, float]:
-        trial.set_user_attr("worker", WORKER)   # first: a resume tells a dead local worker's trial by it
         spec = cfg.space.suggest(trial, cfg.dataset)
         mem = memory(spec)
         latency_ms = latency(spec, mem)
@@ -139,6 +138,15 @@ def _evaluated(trial: optuna.Trial, spec) -> float | None:
         if t.user_attrs.get("spec") == want and feasible(t):
             return t.values[0]
     return None
+
+
+def fail_own_running(study) -> None:
+    """Ctrl-C: Optuna fails the interrupted trial only when the interrupt lands inside the
+    objective; one landing in its tell or bookkeeping leaves the trial RUNNING. Fail this
+    process's running trials here, so the study shows the interruption and a resume re-runs them."""
+    for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        if t.user_attrs.get("worker") == WORKER:
+            study.tell(t.number, state=TrialState.FAIL, skip_if_finished=True)
 
 
 def enqueue_starts(study, starts: list[dict], log: Callable[[str], None]) -> None:
@@ -189,7 +197,11 @@ def run_search(cfg: SearchConfig) -> dict[str, Any]:
     done, total, waiting = counts()
     cfg.progress(min(done, cfg.trials), cfg.trials, None)
     if (done < cfg.trials and total < cap) or waiting:
-        study.optimize(objective, n_jobs=cfg.jobs, callbacks=[stop_when_done], gc_after_trial=False)
+        try:
+            study.optimize(objective, n_jobs=cfg.jobs, callbacks=[stop_when_done], gc_after_trial=False)
+        except KeyboardInterrupt:
+            fail_own_running(study)
+            raise
     if not counts()[0]:
         # The sampler found nothing within budget (a budget at the space's edge): the smallest
         # corner that fits is a candidate the study must hold.

@@ -56,12 +56,17 @@ def storage_for(cfg: SearchConfig) -> RDBStorage:
 
 
 class ClaimOnceStorage(RDBStorage):
-    """Optuna's RDB storage, where a queued (WAITING) trial is claimed by one worker only.
+    """Optuna's RDB storage, where a trial is this process's from its first moment, and a queued
+    (WAITING) trial is claimed by one worker only.
 
-    Optuna claims a queued trial by reading its state and writing RUNNING. PostgreSQL locks the
-    row (FOR UPDATE); SQLite does not, so two threads of `--jobs N` (or two processes on one
-    study.db) can both claim a queued start or retry, run it twice and fail the second tell
-    ("Cannot tell a COMPLETE trial"). Here SQLite claims take an flock beside the database."""
+    - Every trial this process creates or claims carries its `worker` user attribute from then on
+      (in the creating transaction; right after a claim). A Ctrl-C or kill that lands before the
+      objective runs still leaves a trial that a resume, or this process's own Ctrl-C handler,
+      can tell as this worker's.
+    - Optuna claims a queued trial by reading its state and writing RUNNING. PostgreSQL locks the
+      row (FOR UPDATE); SQLite does not, so two threads of `--jobs N` (or two processes on one
+      study.db) could both claim a queued start or retry, run it twice and fail the second tell
+      ("Cannot tell a COMPLETE trial"). Here SQLite claims take an flock beside the database."""
 
     def __init__(self, url: str, **kwargs) -> None:
         from edgeformer.nas.study_lock import sqlite_file
@@ -70,13 +75,27 @@ class ClaimOnceStorage(RDBStorage):
         db = sqlite_file(url)
         self.claim_lock_path = db + ".claim" if db else None
 
-    def set_trial_state_values(self, trial_id: int, state: TrialState, values=None) -> bool:
-        if state != TrialState.RUNNING or self.claim_lock_path is None:
-            return super().set_trial_state_values(trial_id, state, values)
-        from edgeformer.nas.study_lock import file_lock
+    def create_new_trial(self, study_id: int, template_trial=None) -> int:
+        if template_trial is None:
+            from optuna.trial import create_trial
 
-        with file_lock(self.claim_lock_path):
+            from edgeformer.nas.study_resume import WORKER
+            template_trial = create_trial(state=TrialState.RUNNING, user_attrs={"worker": WORKER})
+        return super().create_new_trial(study_id, template_trial)
+
+    def set_trial_state_values(self, trial_id: int, state: TrialState, values=None) -> bool:
+        if state != TrialState.RUNNING:
             return super().set_trial_state_values(trial_id, state, values)
+        from contextlib import nullcontext
+
+        from edgeformer.nas.study_lock import file_lock
+        from edgeformer.nas.study_resume import WORKER
+
+        with file_lock(self.claim_lock_path) if self.claim_lock_path else nullcontext():
+            claimed = super().set_trial_state_values(trial_id, state, values)
+            if claimed:
+                self.set_trial_user_attr(trial_id, "worker", WORKER)
+        return claimed
 
 
 class LockedRetry:

@@ -142,3 +142,18 @@ def test_the_lock_files_sit_beside_the_sqlite_file_only(url, path):
     """study.db.lock and study.db.claim go beside the database file, never into a query option's name."""
     from edgeformer.nas.study_lock import sqlite_file
     assert sqlite_file(url) == path
+
+
+def test_ctrl_c_fails_this_workers_running_trials_only(tmp_path):
+    """Wherever a Ctrl-C lands in Optuna, this process's running trial ends FAIL (a resume re-runs
+    it); another worker's running trial is left to its own process."""
+    from edgeformer.nas.study_resume import WORKER
+
+    study = _study(_cfg(tmp_path))
+    ours, theirs = study.ask(), study.ask()
+    # A trial is this worker's from its creation, before any objective code runs.
+    assert [t.user_attrs.get("worker") for t in study.get_trials()] == [WORKER, WORKER]
+    theirs.set_user_attr("worker", "elsewhere:1")
+    st.fail_own_running(study)
+    states = {t.number: t.state for t in study.get_trials()}
+    assert states == {ours.number: TrialState.FAIL, theirs.number: TrialState.RUNNING}
