@@ -75,13 +75,14 @@ class ClaimOnceStorage(RDBStorage):
         db = sqlite_file(url)
         self.claim_lock_path = db + ".claim" if db else None
 
-    def create_new_trial(self, study_id: int, template_trial=None) -> int:
+    def _create_new_trial(self, study_id: int, template_trial=None):
+        # The private one: Optuna's cache in front of an RDB storage calls it, not create_new_trial.
         if template_trial is None:
             from optuna.trial import create_trial
 
             from edgeformer.nas.study_resume import WORKER
             template_trial = create_trial(state=TrialState.RUNNING, user_attrs={"worker": WORKER})
-        return super().create_new_trial(study_id, template_trial)
+        return super()._create_new_trial(study_id, template_trial)
 
     def set_trial_state_values(self, trial_id: int, state: TrialState, values=None) -> bool:
         if state != TrialState.RUNNING:
